@@ -1,0 +1,31 @@
+# Two commands for a new user: `make demo` and `make test`. Both set up .venv/ first (make setup).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+MODEL  := examples/digits_lgn.pt
+
+.PHONY: setup demo test bench clean
+
+setup: $(VENV)/.installed
+
+# torch is pinned to the CPU build that lies on this machine's disk first; pyproject then only asks for a range.
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check torch==2.13.0
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+demo: setup
+	$(BIN)/lgn2hw info $(MODEL)
+	$(BIN)/python examples/export_digits_test.py /tmp/lgn2hw-demo
+	$(BIN)/lgn2hw predict $(MODEL) /tmp/lgn2hw-demo/x_raw.npy --raw -o /tmp/lgn2hw-demo/counts.npy \
+		--labels /tmp/lgn2hw-demo/y.npy
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+bench: setup
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) build .pytest_cache

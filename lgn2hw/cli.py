@@ -1,0 +1,192 @@
+"""The ``lgn2hw`` command: parse arguments, call the library, print. Nothing else lives here.
+
+Every failure prints ``lgn2hw: error: ...`` as the first line on stderr (a hint may follow), exits with status
+1 and leaves no output file behind; ``--debug`` adds the traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+
+from . import __version__
+from .errors import Lgn2hwError, UsageError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UsageError(message, hint=f"see '{self.prog} --help'")
+
+
+def _common(p):
+    p.add_argument("--debug", action="store_true", help="show tracebacks and check IR invariants after every pass")
+
+
+def _model_args(p):
+    p.add_argument("model", help="checkpoint: lgn2hw, difflogic or torchlogix (.pt/.pth), or netlist text")
+    p.add_argument("--format", dest="fmt", choices=("native", "netlist", "difflogic", "torchlogix"),
+                   help="checkpoint kind (default: detected from the content)")
+    p.add_argument("--classes", type=int, metavar="K", help="GroupSum class count, for state dicts that lack it")
+    p.add_argument("--tau", type=float, help="GroupSum tau, for state dicts that lack it (only scales)")
+    p.add_argument("--trust-pickle", action="store_true",
+                   help="allow whole-model pickles (read through an allow-list of known classes)")
+    p.add_argument("--parametrization", choices=("raw", "light", "warp"),
+                   help="torchlogix gate parametrization when the checkpoint cannot tell")
+    p.add_argument("--input-shape", metavar="C,H,W", help="input shape when the checkpoint cannot tell")
+
+
+def _load(args):
+    from .frontend import LoadOptions, load_model
+    shape = None
+    if getattr(args, "input_shape", None):
+        try:
+            shape = tuple(int(d) for d in args.input_shape.split(","))
+        except ValueError:
+            raise UsageError(f"--input-shape must be integers separated by commas, not {args.input_shape!r}") from None
+    return load_model(args.model, LoadOptions(fmt=args.fmt, classes=args.classes, tau=args.tau,
+                                              trust_pickle=args.trust_pickle,
+                                              parametrization=args.parametrization, input_shape=shape))
+
+
+# --- info ---------------------------------------------------------------------------------------------------
+def add_info_parser(sub):
+    p = sub.add_parser("info", help="describe a model: inputs, classes, layers, gates, op histogram")
+    _model_args(p)
+    p.add_argument("--json", action="store_true", help="print a JSON object instead of text")
+    _common(p)
+    p.set_defaults(func=cmd_info)
+
+
+def cmd_info(args):
+    from .ir.analysis import describe
+    nl = _load(args)
+    info = describe(nl)
+    if args.json:
+        print(json.dumps(info, indent=2, sort_keys=True))
+        return
+    print(f"inputs   {info['inputs']}" + (f"  (shape {tuple(info['input_shape'])})" if info["input_shape"] else ""))
+    if info["encoding"]:
+        print(f"encoding {info['encoding']['bits']} bits from {info['encoding']['features']} raw features "
+              f"(shape {tuple(info['encoding']['feature_shape'])})")
+    print(f"classes  {info['classes']}  (tau {info['tau']:g})")
+    print(f"gates    {info['gates_trained']} in {len(info['layers'])} layers, depth {info['depth']}")
+    for layer in info["layers"]:
+        print(f"  layer {layer['layer']:>3}: {layer['gates']:>9} gates")
+    print("ops")
+    for name, count in info["op_histogram"].items():
+        print(f"  {name:<14} {count:>9}")
+
+
+# --- predict ------------------------------------------------------------------------------------------------
+def add_predict_parser(sub):
+    p = sub.add_parser("predict", help="class counts for a batch of inputs")
+    _model_args(p)
+    p.add_argument("inputs", help="INPUTS.npy: (N, n_inputs) 0/1, or (N, features) raw values with --raw")
+    p.add_argument("-o", "--output", required=True, help="COUNTS.npy to write: (N, classes) int64")
+    p.add_argument("--labels", help="LABELS.npy: also print accuracy")
+    p.add_argument("--raw", action="store_true", help="inputs are raw features; apply the model's input encoding")
+    _common(p)
+    p.set_defaults(func=cmd_predict)
+
+
+def _load_npy(path, what):
+    import numpy as np
+    try:
+        return np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such file") from None
+    except (ValueError, OSError, EOFError) as err:
+        raise UsageError(f"{path}: {what} must be a .npy array file ({str(err).splitlines()[0][:100]})") from None
+
+
+def cmd_predict(args):
+    import numpy as np
+    from ._files import save_npy
+    from .ir import evaluate
+    nl = _load(args)
+    x = _load_npy(args.inputs, "INPUTS")
+    if args.raw:
+        if nl.encoding is None:
+            raise UsageError("--raw needs a model with an input encoding; this one takes bits",
+                             hint="pass the (N, n_inputs) 0/1 array without --raw")
+        x = np.asarray(x)
+        if x.ndim < 2 or int(np.prod(x.shape[1:])) != nl.encoding.n_features:
+            raise UsageError(f"raw inputs must have shape (N, {nl.encoding.n_features}), not {tuple(x.shape)}")
+        if not (np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_):
+            raise UsageError(f"raw inputs must be numeric, not {x.dtype}")
+        x = nl.encoding.apply(x)
+    labels = None
+    if args.labels:
+        labels = np.asarray(_load_npy(args.labels, "LABELS")).reshape(-1)
+        if len(labels) != len(x):
+            raise UsageError(f"labels must have {len(x)} entries (one per input row), not {len(labels)}")
+    counts = evaluate(nl, x)
+    save_npy(args.output, counts)
+    if labels is not None:
+        acc = float((counts.argmax(axis=1) == labels).mean()) if len(labels) else float("nan")
+        print(f"accuracy {acc:.4f} ({int((counts.argmax(axis=1) == labels).sum())}/{len(labels)})")
+    print(f"wrote {args.output}: {counts.shape[0]} samples x {counts.shape[1]} classes")
+
+
+# --- train --------------------------------------------------------------------------------------------------
+def add_train_parser(sub):
+    from .train import add_arguments
+    p = sub.add_parser("train", help="train a logic gate network on the CPU and save an lgn2hw checkpoint")
+    add_arguments(p)
+    _common(p)
+    p.set_defaults(func=cmd_train)
+
+
+def cmd_train(args):
+    from .train import run_from_args
+    run_from_args(args)
+
+
+# --- main ---------------------------------------------------------------------------------------------------
+def build_parser():
+    parser = _Parser(prog="lgn2hw", description="Compile trained logic gate networks to FPGA hardware.")
+    parser.add_argument("--version", action="version", version=f"lgn2hw {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for add in (add_info_parser, add_predict_parser, add_train_parser):
+        add(sub)
+    return parser
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in argv
+    if not debug:
+        warnings.simplefilter("ignore")
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            raise UsageError("a command is required", hint="see 'lgn2hw --help'")
+        args.func(args)
+        return 0
+    except Lgn2hwError as err:
+        if debug:
+            import traceback
+            traceback.print_exc()
+        print(f"lgn2hw: error: {err.line()}", file=sys.stderr)
+        if err.hint:
+            print(f"lgn2hw: hint: {err.hint}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("lgn2hw: error: interrupted", file=sys.stderr)
+        return 1
+    except MemoryError:
+        print("lgn2hw: error: out of memory", file=sys.stderr)
+        return 1
+    except Exception as err:  # a bug: still one line, the traceback with --debug
+        if debug:
+            import traceback
+            traceback.print_exc()
+        print(f"lgn2hw: error: internal error: {type(err).__name__}: {err}", file=sys.stderr)
+        print("lgn2hw: hint: rerun with --debug for the traceback and report it", file=sys.stderr)
+        return 1
+
+
+def entry() -> None:
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""The error family. Every failure a user can cause is one of these; the CLI prints it as one line."""
+from __future__ import annotations
+
+
+class Lgn2hwError(Exception):
+    """Base class: ``str(err)`` is the one-line message (with its location), ``err.hint`` an optional fix."""
+
+    def __init__(self, message: str, *, location: str | None = None, hint: str | None = None):
+        self.message = message
+        self.location = location
+        self.hint = hint
+        super().__init__(self.line())
+
+    def line(self) -> str:
+        return f"{self.location}: {self.message}" if self.location else self.message
+
+    def at(self, location: str) -> "Lgn2hwError":
+        """Prefix a location (outermost first), e.g. the file name in front of ``layer 2[7]``."""
+        self.location = f"{location}: {self.location}" if self.location else location
+        self.args = (self.line(),)
+        return self
+
+
+class UsageError(Lgn2hwError):
+    """Bad command-line arguments or input arrays."""
+
+
+class CheckpointError(Lgn2hwError):
+    """A checkpoint that cannot be read, is not of a known kind, or is inconsistent."""
+
+
+class NetlistError(Lgn2hwError):
+    """A netlist that breaks an IR invariant, or IR text that does not parse."""
+
+
+class PassError(Lgn2hwError):
+    """An optimisation pass that did not converge or broke an invariant."""
+
+
+class ToolchainError(Lgn2hwError):
+    """A missing, too old or failing external tool (yosys, nextpnr, simulators, programmers)."""
+
+
+class FitError(Lgn2hwError):
+    """A design that does not fit the chosen device."""

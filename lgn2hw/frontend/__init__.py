@@ -1,0 +1,109 @@
+"""Frontends: every checkpoint kind becomes a :class:`~lgn2hw.ir.Netlist`.
+
+``load_model(path, options)`` reads a file without ever running code from it (unless the user passed
+``--trust-pickle``, and even then through an allow-list), detects its kind from its content (``options.fmt``
+overrides), and hands the object to that kind's converter.
+"""
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import CheckpointError, Lgn2hwError
+from ..ir import Netlist, parse
+from . import native
+
+TEXT_MAGIC = b"lgn2hw-netlist"
+
+
+@dataclass
+class LoadOptions:
+    fmt: str | None = None              # force a kind: native, netlist, difflogic, torchlogix
+    classes: int | None = None          # GroupSum k when the file does not say
+    tau: float | None = None
+    trust_pickle: bool = False          # allow whole-model pickles (through an allow-list)
+    parametrization: str | None = None  # torchlogix: raw, light, warp
+    input_shape: tuple | None = None
+
+
+# Converters of already-loaded objects: name -> (detect(obj) -> bool, convert(obj, options) -> Netlist).
+# Third-party kinds register themselves here from their modules.
+CONVERTERS: dict = {
+    "native": (native.is_native, lambda obj, opts: native.to_netlist(obj)),
+}
+# Readers used instead of weights_only loading when the user passed --trust-pickle: (data, source) -> object.
+# They must unpickle through an allow-list (see difflogic.py); the first registered one is used.
+PICKLE_LOADERS: list = []
+FORMATS = ("native", "netlist", "difflogic", "torchlogix")
+
+
+def _register_third_party():
+    # Imported lazily so that a broken optional module never stops native checkpoints from loading.
+    for mod in ("difflogic", "torchlogix"):
+        try:
+            __import__(f"{__name__}.{mod}")
+        except ImportError:
+            pass
+
+
+def read_weights_only(data: bytes, source: str):
+    """torch.load with weights_only=True: tensors, containers and plain values only, never code."""
+    import torch
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises many kinds for bad files; all of them mean "cannot read safely"
+        text = str(err).strip().splitlines()
+        detail = text[0] if text else type(err).__name__
+        if "weights_only" in str(err) or "Unsupported global" in str(err) or "GLOBAL" in str(err):
+            raise CheckpointError("the file is a pickle that needs code to load (not a plain state dict or "
+                                  "lgn2hw checkpoint)", location=source,
+                                  hint="if you trust the file and it holds a whole difflogic model, pass "
+                                       "--trust-pickle") from None
+        raise CheckpointError(f"not a readable PyTorch checkpoint ({detail[:120]})", location=source) from None
+
+
+def load_model(path, options: LoadOptions | None = None) -> Netlist:
+    options = options or LoadOptions()
+    source = str(path)
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise CheckpointError("no such file", location=source) from None
+    except IsADirectoryError:
+        raise CheckpointError("is a directory, not a checkpoint", location=source) from None
+    except OSError as err:
+        raise CheckpointError(f"cannot read ({err.strerror})", location=source) from None
+    if not data:
+        raise CheckpointError("the file is empty", location=source)
+    if options.fmt not in (None, *FORMATS):
+        raise CheckpointError(f"format must be one of {', '.join(FORMATS)}, not {options.fmt!r}")
+    try:
+        if options.fmt == "netlist" or (options.fmt is None and data.startswith(TEXT_MAGIC)):
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError:
+                raise CheckpointError("netlist text must be UTF-8") from None
+            return parse(text, source=source)
+        _register_third_party()
+        if options.trust_pickle and PICKLE_LOADERS:
+            obj = PICKLE_LOADERS[0](data, source)
+        else:
+            obj = read_weights_only(data, source)
+        if options.fmt is not None:
+            if options.fmt not in CONVERTERS:
+                raise CheckpointError(f"the {options.fmt} reader is not available in this build")
+            detect, convert = CONVERTERS[options.fmt]
+            return convert(obj, options)
+        for name, (detect, convert) in CONVERTERS.items():
+            if detect(obj):
+                return convert(obj, options)
+        raise CheckpointError("not a checkpoint kind lgn2hw knows (lgn2hw, difflogic, torchlogix)",
+                              hint="pass --format to name the kind")
+    except Lgn2hwError as err:
+        if not (err.location or "").startswith(source):
+            err.at(source)
+        raise
