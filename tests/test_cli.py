@@ -1,0 +1,142 @@
+"""The CLI contract: output files and the one-line error with exit status 1, nothing written on failure."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from lgn2hw.cli import main
+from lgn2hw.frontend.native import make_checkpoint
+from lgn2hw.ir import InputEncoding
+
+ERROR_LINE = r"^lgn2hw: error: "
+
+
+@pytest.fixture
+def model(tmp_path):
+    rng = np.random.default_rng(0)
+    layers, prev = [], 16
+    for w in (24, 20):
+        layers.append({"indices": torch.tensor(rng.integers(0, prev, (2, w))),
+                       "gates": torch.tensor(rng.integers(0, 16, w))})
+        prev = w
+    enc = InputEncoding(np.arange(16, dtype=np.int32) // 2, np.tile([0.25, 0.75], 8), (2, 4))
+    path = tmp_path / "model.pt"
+    torch.save(make_checkpoint(n_inputs=16, layers=layers, k=4, tau=2.0, encoding=enc, input_shape=(16,),
+                               provenance={"dataset": "unit"}), path)
+    return path
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_info_text_and_json(model, capsys):
+    code, out, err = run(capsys, "info", model)
+    assert code == 0 and err == ""
+    assert "inputs   16" in out and "classes  4" in out and "layer   1:        24 gates" in out
+    code, out, _ = run(capsys, "info", model, "--json")
+    info = json.loads(out)
+    assert code == 0
+    assert info["inputs"] == 16 and info["classes"] == 4 and info["gates_trained"] == 44
+    assert [l["gates"] for l in info["layers"]] == [24, 20]
+    assert sum(info["op_histogram"].values()) == 44
+
+
+def test_predict_writes_counts_and_accuracy(model, tmp_path, capsys):
+    from lgn2hw.frontend import load_model
+    from lgn2hw.ir import evaluate
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 2, (100, 16)).astype(np.bool_)
+    np.save(tmp_path / "x.npy", x)
+    labels = rng.integers(0, 4, 100)
+    np.save(tmp_path / "y.npy", labels)
+    code, out, err = run(capsys, "predict", model, tmp_path / "x.npy", "-o", tmp_path / "c.npy",
+                         "--labels", tmp_path / "y.npy")
+    assert code == 0, err
+    counts = np.load(tmp_path / "c.npy")
+    assert counts.dtype == np.int64 and counts.shape == (100, 4)
+    assert (counts == evaluate(load_model(model), x)).all()
+    acc = (counts.argmax(1) == labels).mean()
+    assert f"accuracy {acc:.4f}" in out
+    # --raw applies the model's encoding
+    raw = rng.random((100, 2, 4))
+    np.save(tmp_path / "raw.npy", raw)
+    code, _, err = run(capsys, "predict", model, tmp_path / "raw.npy", "--raw", "-o", tmp_path / "c2.npy")
+    assert code == 0, err
+    bits = (raw.reshape(100, 8)[:, np.arange(16) // 2] > np.tile([0.25, 0.75], 8)).astype(np.uint8)
+    assert (np.load(tmp_path / "c2.npy") == evaluate(load_model(model), bits)).all()
+
+
+def _bad(tmp_path, model, case):
+    x = np.zeros((5, 16), np.uint8)
+    np.save(tmp_path / "x.npy", x)
+    return {
+        "missing model": ["info", tmp_path / "nope.pt"],
+        "empty model": ["info", _write(tmp_path / "empty.pt", b"")],
+        "random bytes": ["info", _write(tmp_path / "rnd.pt", bytes(range(256)) * 3)],
+        "directory": ["info", tmp_path],
+        "wrong width": ["predict", model, _npy(tmp_path / "w.npy", np.zeros((5, 15), np.uint8)), "-o", tmp_path / "o.npy"],
+        "not 0/1": ["predict", model, _npy(tmp_path / "t.npy", np.full((5, 16), 3)), "-o", tmp_path / "o.npy"],
+        "float bits": ["predict", model, _npy(tmp_path / "f.npy", np.zeros((5, 16))), "-o", tmp_path / "o.npy"],
+        "not npy": ["predict", model, _write(tmp_path / "x.txt", b"hello"), "-o", tmp_path / "o.npy"],
+        "pickled npy": ["predict", model, _npy(tmp_path / "p.npy", np.array([{}], dtype=object)), "-o", tmp_path / "o.npy"],
+        "labels length": ["predict", model, tmp_path / "x.npy", "-o", tmp_path / "o.npy", "--labels",
+                          _npy(tmp_path / "l.npy", np.zeros(3))],
+        "raw shape": ["predict", model, tmp_path / "x.npy", "--raw", "-o", tmp_path / "o.npy"],
+        "unknown option": ["predict", model, tmp_path / "x.npy", "--bogus", "-o", tmp_path / "o.npy"],
+        "missing -o": ["predict", model, tmp_path / "x.npy"],
+        "no command": [],
+        "bad format": ["info", model, "--format", "onnx"],
+    }[case]
+
+
+def _write(path, data):
+    path.write_bytes(data)
+    return path
+
+
+def _npy(path, arr):
+    np.save(path, arr, allow_pickle=True)
+    return path
+
+
+CASES = ["missing model", "empty model", "random bytes", "directory", "wrong width", "not 0/1", "float bits",
+         "not npy", "pickled npy", "labels length", "raw shape", "unknown option", "missing -o", "no command",
+         "bad format"]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_errors_are_one_line(model, tmp_path, capsys, case):
+    argv = _bad(tmp_path, model, case)
+    code, out, err = run(capsys, *argv)
+    assert code == 1
+    lines = err.splitlines()
+    assert lines and __import__("re").match(ERROR_LINE, lines[0]), err
+    assert "Traceback" not in err
+    assert all(l.startswith("lgn2hw: ") for l in lines)
+    assert not (tmp_path / "o.npy").exists()
+    assert not list(tmp_path.glob("*.part"))
+
+
+def test_error_line_from_a_real_process(model, tmp_path):
+    """Through a real interpreter: no library warning may come before the error line."""
+    np.save(tmp_path / "x.npy", np.zeros((5, 15), np.uint8))
+    proc = subprocess.run([sys.executable, "-m", "lgn2hw", "predict", str(model), str(tmp_path / "x.npy"),
+                           "-o", str(tmp_path / "o.npy")], capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines()[0] == "lgn2hw: error: inputs must have shape (N, 16), not (5, 15)"
+    assert not (tmp_path / "o.npy").exists()
+    proc = subprocess.run([sys.executable, "-m", "lgn2hw", "predict", str(model), str(tmp_path / "x.npy"),
+                           "-o", str(tmp_path / "o.npy"), "--debug"], capture_output=True, text=True)
+    assert proc.returncode == 1 and "Traceback" in proc.stderr
+
+
+def test_help_for_every_command():
+    for cmd in ([], ["info"], ["predict"], ["train"]):
+        proc = subprocess.run([sys.executable, "-m", "lgn2hw", *cmd, "--help"], capture_output=True, text=True)
+        assert proc.returncode == 0 and "usage: lgn2hw" in proc.stdout
