@@ -55,3 +55,28 @@ def test_bad_inputs(bits, pattern):
     nl = random_layered(np.random.default_rng(3), n_inputs=8)
     with pytest.raises(UsageError, match=pattern):
         evaluate(nl, bits)
+
+
+def test_c_kernel_is_built_where_a_compiler_exists():
+    import shutil
+    if not (shutil.which("cc") or shutil.which("gcc")):
+        pytest.skip("no C compiler: the numpy engine serves alone")
+    assert interp.native_kernel() is not None
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), arity=st.sampled_from([2, 4, 6]), fold=st.booleans(),
+       n=st.sampled_from([1, 64, 200, 5000]))
+def test_numpy_and_c_engines_agree(seed, arity, fold, n):
+    rng = np.random.default_rng(seed)
+    nl = random_layered(rng, max_arity=arity, skip=True, fold_outputs=fold)
+    bits = rng.integers(0, 2, (n, nl.n_inputs))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LGN2HW_INTERP", "numpy")
+        assert interp.native_kernel() is None
+        ref = evaluate(nl, bits)
+        ref_out = evaluate_outputs(nl, bits)
+    assert (evaluate(nl, bits) == ref).all()
+    assert (evaluate_outputs(nl, bits) == ref_out).all()
+    if n <= 64:
+        assert (ref == naive_counts(nl, bits)).all()

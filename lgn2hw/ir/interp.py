@@ -1,10 +1,22 @@
 """Reference interpreter: bit-parallel evaluation of a netlist, 64 samples per machine word.
 
-Nodes are grouped by logic level and each level is evaluated with a few numpy operations over
-(nodes-in-level, words) arrays, so every node costs a handful of bitwise operations per 64 samples. This is the
-golden model that RTL and synthesis results are compared with, and the engine behind ``lgn2hw predict``.
+Two engines compute the same thing. The C kernel (``_kernel.c``, compiled once with the system C compiler and
+cached) walks the nodes in order and spends a few bitwise instructions per node per 64 samples. The numpy
+engine, used when no compiler is available or ``LGN2HW_INTERP=numpy``, groups nodes by logic level and evaluates
+each level with a few whole-array operations. The interpreter is the golden model that RTL and synthesis
+results are compared with, and the engine behind ``lgn2hw predict``.
 """
 from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 
@@ -36,8 +48,8 @@ def _pack(bits: np.ndarray, words: int) -> np.ndarray:
     n = bits.shape[0]
     padded = np.zeros((words * 64, bits.shape[1]), dtype=np.uint8)
     padded[:n] = bits
-    packed = np.packbits(padded.T, axis=1, bitorder="little")    # (inputs, words*8) bytes
-    return np.ascontiguousarray(packed).view("<u8")
+    packed = np.packbits(padded, axis=0, bitorder="little")      # (words*8, inputs) bytes
+    return np.ascontiguousarray(packed.T).view("<u8")
 
 
 def _schedule(nl: Netlist):
@@ -70,9 +82,58 @@ def _eval_group(vals, nl, k, idx, minterms):
     vals[nl.first_node_net + idx] = out
 
 
+_KERNEL_SOURCE = Path(__file__).with_name("_kernel.c")
+_kernel_cache: dict = {}
+
+
+def _cache_dir() -> Path:
+    return Path(os.environ.get("LGN2HW_CACHE") or Path.home() / ".cache" / "lgn2hw")
+
+
+def native_kernel():
+    """The compiled C kernel as a ctypes function, or None (no compiler, or ``LGN2HW_INTERP=numpy``)."""
+    if os.environ.get("LGN2HW_INTERP", "").lower() == "numpy":
+        return None
+    if "fn" in _kernel_cache:
+        return _kernel_cache["fn"]
+    fn = None
+    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+    try:
+        source = _KERNEL_SOURCE.read_bytes()
+        flags = ["-O3", "-shared", "-fPIC", "-std=c99"]
+        key = hashlib.sha256(source + " ".join([str(cc)] + flags).encode() + os.uname().machine.encode()).hexdigest()[:16]
+        lib = _cache_dir() / f"interp-{key}.so"
+        if not lib.exists() and cc:
+            lib.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory(dir=lib.parent) as tmp:
+                out = Path(tmp) / lib.name
+                subprocess.run([cc, *flags, "-o", str(out), str(_KERNEL_SOURCE)], check=True,
+                               capture_output=True, timeout=120)
+                os.replace(out, lib)
+        if lib.exists():
+            handle = ctypes.CDLL(str(lib))
+            fn = handle.lgn_eval
+            fn.restype = None
+            fn.argtypes = [ctypes.c_int64] * 4 + [ctypes.c_void_p] * 4
+            fn.count = handle.lgn_count
+            fn.count.restype = None
+            fn.count.argtypes = [ctypes.c_int64] * 4 + [ctypes.c_void_p] * 6
+            fn.pack = handle.lgn_pack
+            fn.pack.restype = None
+            fn.pack.argtypes = [ctypes.c_int64] * 3 + [ctypes.c_void_p] * 2
+    except (OSError, subprocess.SubprocessError):
+        fn = None
+    _kernel_cache["fn"] = fn
+    return fn
+
+
 def _evaluate_words(nl: Netlist, bits: np.ndarray, consume):
     """Evaluate chunk by chunk; ``consume(start, stop, out_words)`` gets (n_out, words) output values."""
     n = bits.shape[0]
+    kernel = native_kernel()
+    if kernel is not None:
+        _evaluate_words_native(kernel, nl, bits, consume)
+        return
     words_per_chunk = max(1, min(256, _VALUE_BUDGET // (8 * max(nl.n_nets, 1))))
     groups = _schedule(nl)
     for start in range(0, n, words_per_chunk * 64):
@@ -87,6 +148,62 @@ def _evaluate_words(nl: Netlist, bits: np.ndarray, consume):
         out = vals[nl.out_nets]
         out ^= np.where(nl.out_invert, ALL_ONES, np.uint64(0))[:, None]
         consume(start, stop, out)
+
+
+def _evaluate_words_native(kernel, nl: Netlist, bits: np.ndarray, consume, counts=None):
+    """The C engine. Chunks of up to 4096 samples run on a small thread pool (ctypes releases the GIL)."""
+    n = bits.shape[0]
+    words_per_chunk = max(1, min(64, _VALUE_BUDGET // (8 * max(nl.n_nets, 1))))
+    arity = np.ascontiguousarray(nl.arity, dtype=np.uint8)
+    fanin = np.ascontiguousarray(nl.fanin, dtype=np.int32)
+    tables = np.ascontiguousarray(nl.tables, dtype=np.uint64)
+    out_nets = np.ascontiguousarray(nl.out_nets, dtype=np.int32)
+    out_class = np.ascontiguousarray(nl.out_class, dtype=np.int32)
+    invert = np.ascontiguousarray(nl.out_invert, dtype=np.uint8)
+    bits = np.ascontiguousarray(bits, dtype=np.uint8)
+    local = threading.local()
+
+    def run(start):
+        stop = min(n, start + words_per_chunk * 64)
+        words = (stop - start + 63) // 64
+        if getattr(local, "words", None) != words:
+            local.vals = np.empty((nl.n_nets, words), dtype=np.uint64)
+            local.planes = np.zeros(words * nl.n_classes * 32, dtype=np.uint64)
+            local.words = words
+        vals = local.vals
+        vals[0] = 0
+        vals[NET_TRUE] = ALL_ONES
+        kernel.pack(stop - start, nl.n_inputs, words, bits[start:stop].ctypes.data,
+                    vals[FIRST_INPUT_NET:].ctypes.data)
+        kernel(nl.n_nodes, words, nl.kmax, nl.first_node_net, arity.ctypes.data, fanin.ctypes.data,
+               tables.ctypes.data, vals.ctypes.data)
+        if counts is not None:
+            part = np.zeros((stop - start, nl.n_classes), dtype=np.int64)
+            kernel.count(len(out_nets), words, stop - start, nl.n_classes, out_nets.ctypes.data,
+                         out_class.ctypes.data, invert.ctypes.data, vals.ctypes.data, local.planes.ctypes.data,
+                         part.ctypes.data)
+            counts[start:stop] += part
+        else:
+            out = vals[nl.out_nets]
+            out ^= np.where(nl.out_invert, ALL_ONES, np.uint64(0))[:, None]
+            consume(start, stop, out)
+
+    starts = range(0, n, words_per_chunk * 64)
+    workers = min(len(starts), _threads())
+    if workers <= 1:
+        for start in starts:
+            run(start)
+        return
+    with ThreadPoolExecutor(workers) as pool:
+        for _ in pool.map(run, starts):
+            pass
+
+
+def _threads() -> int:
+    env = os.environ.get("LGN2HW_THREADS")
+    if env and env.isdigit() and int(env) > 0:
+        return int(env)
+    return max(1, min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
 
 
 def _unpack(words: np.ndarray, count: int) -> np.ndarray:
@@ -142,6 +259,11 @@ def evaluate(nl: Netlist, bits) -> np.ndarray:
     cls = nl.out_class[order]
     sizes = np.bincount(cls, minlength=nl.n_classes)
     slot = np.arange(len(order)) - np.concatenate([[0], np.cumsum(sizes)[:-1]])[cls]
+
+    kernel = native_kernel()
+    if kernel is not None:
+        _evaluate_words_native(kernel, nl, bits, None, counts)
+        return counts
 
     def consume(start, stop, out):
         grid = np.zeros((nl.n_classes, int(sizes.max()), out.shape[1]), dtype=np.uint64)
