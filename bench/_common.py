@@ -1,0 +1,68 @@
+"""Shared helpers for bench scripts: random layered networks, timing, peak memory, table and JSON output."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def random_network(n_inputs: int, width: int, layers: int, classes: int, seed: int = 0):
+    from lgn2hw import gates
+    from lgn2hw.ir import Netlist
+    rng = np.random.default_rng(seed)
+    built, prev = [], n_inputs
+    for _ in range(layers):
+        built.append((gates.tables_from_gate_ids(rng.integers(0, 16, width)), rng.integers(0, prev, (width, 2))))
+        prev = width
+    return Netlist.from_layers(n_inputs, built, classes)
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def in_subprocess(module: str, *args: str) -> dict:
+    """Run ``python -m module args`` and parse the JSON it prints last: one fresh process per measurement so
+    peak memory is that measurement's own."""
+    out = subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parent.parent)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def machine() -> dict:
+    return {"python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count(),
+            "numpy": np.__version__}
+
+
+def table(rows: list[dict], columns: list[str]) -> str:
+    widths = [max(len(c), *(len(_fmt(r.get(c))) for r in rows)) for c in columns]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths)),
+             "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(_fmt(r.get(c)).ljust(w) for c, w in zip(columns, widths)) for r in rows]
+    return "\n".join(lines)
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:,.3f}" if abs(v) < 100 else f"{v:,.0f}"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return "" if v is None else str(v)
+
+
+def write_json(name: str, payload: dict) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    payload = {"machine": machine(), "when": time.strftime("%Y-%m-%d"), **payload}
+    path.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+    return path
