@@ -73,6 +73,21 @@ def gate_ids_from_tables(tables) -> np.ndarray:
     return GATE_ID_OF_TABLE[np.asarray(tables, dtype=np.uint64).astype(np.int64) & 15]
 
 
+def tables_from_msb_first_rows(rows) -> np.ndarray:
+    """LUT tables of k-input truth tables given as (n, 2**k) rows of 0/1 in the order torchlogix uses:
+    entry ``e`` is the output for inputs ``x_j = (e >> (k - 1 - j)) & 1`` (input 0 is the most significant
+    bit of the entry number). For k = 2 a row read as a binary number, first entry first, is the gate id."""
+    rows = np.asarray(rows)
+    if rows.ndim != 2 or rows.shape[1] not in (1 << k for k in range(MAX_ARITY + 1)):
+        raise ValueError(f"rows must be (n, 2**k) with k <= {MAX_ARITY}, not {rows.shape}")
+    k = rows.shape[1].bit_length() - 1
+    out = np.zeros(rows.shape[0], dtype=np.uint64)
+    for e in range(1 << k):
+        m = sum(((e >> (k - 1 - j)) & 1) << j for j in range(k))
+        out |= (rows[:, e] != 0).astype(np.uint64) << np.uint64(m)
+    return out
+
+
 def gate_coefficients() -> np.ndarray:
     """(16, 4) float matrix C with ``gate_i(a, b) = C[i] @ [1, a, b, a*b]`` for real a, b in [0, 1].
 

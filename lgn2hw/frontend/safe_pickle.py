@@ -1,0 +1,138 @@
+"""Whole-model pickles (``torch.save(model)``) read through an allow-list, without the classes they name.
+
+A pickle is a program: its ``GLOBAL`` opcode imports any callable and ``REDUCE`` calls it. This reader runs
+PyTorch's ``weights_only`` unpickler -- the one ``torch.load(weights_only=True)`` uses, which resolves names from a
+fixed table and never imports anything -- and adds to that table a short list of model classes (difflogic's and
+torchlogix's layers, a few torch containers). Each added name resolves to an inert :class:`StandIn` that
+records the pickled state and has no behaviour: creating one runs ``object.__new__``, restoring its state is a
+dict assignment. Any other name (``os.system``, ``builtins.exec``, a user's own ``Model`` class) stops the load
+with a :class:`~lgn2hw.errors.CheckpointError` that names it. docs/security.md argues why this path is as safe as
+``weights_only``.
+
+Frontends add the class names they understand with :func:`allow` and read the stand-ins back with
+:func:`module_tree`.
+"""
+from __future__ import annotations
+
+import io
+import re
+import warnings
+
+from ..errors import CheckpointError
+
+
+class StandIn:
+    """An object of an allow-listed class, reduced to its class name and pickled state.
+
+    Slots only, so unpickling can set nothing but ``state`` and ``args``; ``__setstate__`` stores the state it is
+    given and calls nothing."""
+    __slots__ = ("state", "args")
+    qualified_name = "?"
+
+    def __new__(cls, *args):
+        obj = object.__new__(cls)
+        obj.args = args
+        obj.state = None
+        return obj
+
+    def __init__(self, *args):      # REDUCE on the class itself: no-op beyond __new__
+        pass
+
+    def __setstate__(self, state):
+        self.state = state
+
+    def __reduce__(self):           # never re-pickled as the real class
+        raise TypeError("stand-ins cannot be pickled")
+
+    def __repr__(self):
+        return f"<stand-in {self.qualified_name}>"
+
+
+_ALLOWED: dict[str, type] = {}
+
+
+def allow(*qualified_names: str) -> None:
+    """Add classes (``module.Class`` as the pickle spells it) that whole-model pickles may name."""
+    for name in qualified_names:
+        if name not in _ALLOWED:
+            short = name.rsplit(".", 1)[-1]
+            _ALLOWED[name] = type(short, (StandIn,), {"__slots__": (), "qualified_name": name})
+
+
+def allowed_names() -> list[str]:
+    return sorted(_ALLOWED)
+
+
+# Containers a model around the logic layers may use; their state is only read for `_modules`.
+allow("torch.nn.modules.container.Sequential", "torch.nn.modules.container.ModuleList",
+      "torch.nn.modules.flatten.Flatten")
+
+_UNSUPPORTED = re.compile(r"GLOBAL (\S+?)(?: was not an allowed global| whose module)")
+
+
+def load(data: bytes, source: str):
+    """Unpickle a torch checkpoint; allow-listed classes become stand-ins, anything else is refused."""
+    import torch
+    entries = [(cls, name) for name, cls in _ALLOWED.items()]
+    try:
+        with warnings.catch_warnings(), torch.serialization.safe_globals(entries):
+            warnings.simplefilter("ignore")
+            # weights_only=True selects torch's restricted unpickler; the context adds only our stand-ins.
+            return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises many kinds for bad files; all of them mean "cannot read safely"
+        text = str(err)
+        found = _UNSUPPORTED.search(text)
+        if found:
+            raise CheckpointError(
+                f"the pickle needs {found.group(1)}, which is not on the allow-list of classes lgn2hw reads",
+                hint="lgn2hw reads whole models built from difflogic or torchlogix layers in torch.nn.Sequential; "
+                     "for anything else save model.state_dict() together with the wiring") from None
+        if "Can only" in text or "unrecognized function" in text:
+            raise CheckpointError("the pickle uses an object in a way lgn2hw does not allow "
+                                  f"({text.strip().splitlines()[-1][:120]})") from None
+        first = text.strip().splitlines()
+        detail = first[0] if first else type(err).__name__
+        raise CheckpointError(f"not a readable PyTorch checkpoint ({detail[:120]})") from None
+
+
+def is_stand_in(obj, *names: str) -> bool:
+    """Whether ``obj`` is a stand-in (of one of ``names`` if given, matched on the class name's tail)."""
+    if not isinstance(obj, StandIn):
+        return False
+    return not names or any(obj.qualified_name == n or obj.qualified_name.endswith("." + n) for n in names)
+
+
+def attrs(obj: StandIn, what: str) -> dict:
+    """The pickled attribute dict of a stand-in (a torch Module's ``__dict__``)."""
+    state = obj.state
+    if isinstance(state, tuple) and len(state) == 2 and isinstance(state[0], dict):
+        state = state[0]
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{what} ({obj.qualified_name}) must carry a dict of attributes, not "
+                              f"{type(state).__name__}")
+    return state
+
+
+def children(obj: StandIn, what: str) -> list:
+    """(name, child) pairs of a pickled torch Module, in registration order."""
+    mods = attrs(obj, what).get("_modules")
+    if mods is None:
+        return []
+    if not isinstance(mods, dict):
+        raise CheckpointError(f"{what}: _modules must be a dict, not {type(mods).__name__}")
+    return list(mods.items())
+
+
+def flatten_modules(obj, what: str = "model") -> list:
+    """The leaf modules of a pickled model in forward order, looking through Sequential/ModuleList containers.
+    Returns (qualified path, stand-in) pairs."""
+    out = []
+
+    def walk(node, path):
+        if is_stand_in(node, "torch.nn.modules.container.Sequential", "torch.nn.modules.container.ModuleList"):
+            for name, child in children(node, path or what):
+                walk(child, f"{path}.{name}" if path else str(name))
+        else:
+            out.append((path or what, node))
+    walk(obj, "")
+    return out
