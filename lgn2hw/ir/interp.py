@@ -134,7 +134,7 @@ def _evaluate_words(nl: Netlist, bits: np.ndarray, consume):
     if kernel is not None:
         _evaluate_words_native(kernel, nl, bits, consume)
         return
-    words_per_chunk = max(1, min(256, _VALUE_BUDGET // (8 * max(nl.n_nets, 1))))
+    words_per_chunk = max(1, min(32, _VALUE_BUDGET // (8 * max(nl.n_nets, 1))))
     groups = _schedule(nl)
     for start in range(0, n, words_per_chunk * 64):
         stop = min(n, start + words_per_chunk * 64)
