@@ -6,13 +6,21 @@ MODEL  := examples/digits_lgn.pt
 
 .PHONY: setup demo test bench clean
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed $(VENV)/.testlibs
 
 # torch is pinned to the CPU build that lies on this machine's disk first; pyproject then only asks for a range.
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check torch==2.13.0
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+# The real difflogic and torchlogix, which the frontend tests compare against (read only, never imported by
+# lgn2hw): torchlogix without its declared deps (torchvision, torch-geometric are not needed for the layers);
+# difflogic's sdist unpacked, not built, because its setup.py needs CUDA. See tests/fixtures_libs.py.
+$(VENV)/.testlibs: $(VENV)/.installed tools/fetch_sdist.py
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps torchlogix==0.2.2
+	$(BIN)/python tools/fetch_sdist.py difflogic 0.1.0 $(VENV)/src
 	touch $@
 
 demo: setup

@@ -7,6 +7,7 @@ overrides), and hands the object to that kind's converter.
 from __future__ import annotations
 
 import io
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,10 +60,18 @@ def read_weights_only(data: bytes, source: str):
         text = str(err).strip().splitlines()
         detail = text[0] if text else type(err).__name__
         if "weights_only" in str(err) or "Unsupported global" in str(err) or "GLOBAL" in str(err):
-            raise CheckpointError("the file is a pickle that needs code to load (not a plain state dict or "
-                                  "lgn2hw checkpoint)", location=source,
-                                  hint="if you trust the file and it holds a whole difflogic model, pass "
-                                       "--trust-pickle") from None
+            from . import safe_pickle
+            found = re.search(r"GLOBAL (\S+?)(?: was not| whose)", str(err))
+            name = found.group(1) if found else None
+            if name is not None and name not in safe_pickle.allowed_names():
+                raise CheckpointError(f"the file is a pickle that needs code to load ({name}, which lgn2hw "
+                                      "never loads)", location=source,
+                                      hint="lgn2hw reads state dicts, its own checkpoints and whole difflogic or "
+                                           "torchlogix models") from None
+            raise CheckpointError("the file is a pickle that needs code to load (a whole model"
+                                  + (f": {name}" if name else "") + ")", location=source,
+                                  hint="if you trust the file, pass --trust-pickle: lgn2hw then reads difflogic "
+                                       "and torchlogix models through an allow-list of their classes") from None
         raise CheckpointError(f"not a readable PyTorch checkpoint ({detail[:120]})", location=source) from None
 
 
