@@ -183,6 +183,23 @@ def fix_input(tables, k: int, j: int, value: int) -> np.ndarray:
     return out
 
 
+def merge_inputs(tables, k: int, i: int, j: int) -> np.ndarray:
+    """Tables of arity k-1 for inputs i < j that always carry the same value (the same net): input j is
+    removed and reads input i's value, inputs above j move down by one."""
+    if not i < j < k:
+        raise ValueError("merge_inputs needs i < j < k")
+    t = _u(tables)
+
+    def source(m):
+        low = m & ((1 << j) - 1)
+        high = m >> j
+        return low | (((m >> i) & 1) << j) | (high << (j + 1))
+    out = np.zeros_like(t)
+    for m in range(1 << (k - 1)):
+        out |= ((t >> np.uint64(source(m))) & np.uint64(1)) << np.uint64(m)
+    return out
+
+
 def evaluate(tables, k: int, inputs) -> np.ndarray:
     """Reference evaluation on 0/1 values: ``inputs`` is a sequence of k integer arrays; returns 0/1 array."""
     m = np.zeros(np.broadcast(*inputs).shape if k else np.shape(tables), dtype=np.uint64)
