@@ -49,11 +49,39 @@ def _load(args):
                                               parametrization=args.parametrization, input_shape=shape))
 
 
+def _pass_args(p):
+    p.add_argument("--no-passes", action="store_true", help="skip the optimisation passes (default: run them)")
+    p.add_argument("--dump-after", metavar="PASS",
+                   help="write the netlist text right after the last run of PASS (const, not, strash, groupsum, "
+                        "dce) to DIR/MODEL.after-PASS.netlist")
+    p.add_argument("--dump-dir", metavar="DIR", default=".", help="directory for --dump-after (default: .)")
+
+
+def _optimize(args, nl):
+    """Run the default passes (unless --no-passes); returns (netlist, report or None)."""
+    from pathlib import Path
+    if args.no_passes:
+        if args.dump_after:
+            raise UsageError("--dump-after needs the passes; drop --no-passes")
+        return nl, None
+    from ._files import write_text
+    from .ir import dump
+    from .passes import DEFAULT, run_passes
+    opt, report = run_passes(nl, DEFAULT, check=args.debug, dump_after=args.dump_after)
+    if report.dumped is not None:
+        path = Path(args.dump_dir) / f"{Path(args.model).stem}.after-{args.dump_after}.netlist"
+        write_text(path, dump(report.dumped))
+        print(f"lgn2hw: wrote {path}", file=sys.stderr)
+    return opt, report
+
+
 # --- info ---------------------------------------------------------------------------------------------------
 def add_info_parser(sub):
-    p = sub.add_parser("info", help="describe a model: inputs, classes, layers, gates, op histogram")
+    p = sub.add_parser("info", help="describe a model: inputs, classes, layers, gates (trained and live after "
+                                    "the optimisation passes), op histogram")
     _model_args(p)
     p.add_argument("--json", action="store_true", help="print a JSON object instead of text")
+    _pass_args(p)
     _common(p)
     p.set_defaults(func=cmd_info)
 
@@ -62,6 +90,9 @@ def cmd_info(args):
     from .ir.analysis import describe
     nl = _load(args)
     info = describe(nl)
+    _, report = _optimize(args, nl)
+    if report is not None:
+        report.annotate(info)
     if args.json:
         print(json.dumps(info, indent=2, sort_keys=True))
         return
@@ -70,9 +101,15 @@ def cmd_info(args):
         print(f"encoding {info['encoding']['bits']} bits from {info['encoding']['features']} raw features "
               f"(shape {tuple(info['encoding']['feature_shape'])})")
     print(f"classes  {info['classes']}  (tau {info['tau']:g})")
-    print(f"gates    {info['gates_trained']} in {len(info['layers'])} layers, depth {info['depth']}")
+    print(f"gates    {info['gates_trained']} in {len(info['layers'])} layers, depth {info['depth']}"
+          + (f"; {info['gates_live']} live after the passes" if report is not None else ""))
     for layer in info["layers"]:
-        print(f"  layer {layer['layer']:>3}: {layer['gates']:>9} gates")
+        print(f"  layer {layer['layer']:>3}: {layer['gates']:>9} gates"
+              + (f", {layer['live']:>9} live" if report is not None else ""))
+    if report is not None:
+        print(f"passes   {info['passes']['rounds']} rounds")
+        for name, t in info["passes"]["per_pass"].items():
+            print(f"  {name:<9} {t['runs']:>3} runs, {t['nodes_removed']:>9} nodes removed")
     print("ops")
     for name, count in info["op_histogram"].items():
         print(f"  {name:<14} {count:>9}")
@@ -86,6 +123,7 @@ def add_predict_parser(sub):
     p.add_argument("-o", "--output", required=True, help="COUNTS.npy to write: (N, classes) int64")
     p.add_argument("--labels", help="LABELS.npy: also print accuracy")
     p.add_argument("--raw", action="store_true", help="inputs are raw features; apply the model's input encoding")
+    _pass_args(p)
     _common(p)
     p.set_defaults(func=cmd_predict)
 
@@ -121,6 +159,7 @@ def cmd_predict(args):
         labels = np.asarray(_load_npy(args.labels, "LABELS")).reshape(-1)
         if len(labels) != len(x):
             raise UsageError(f"labels must have {len(x)} entries (one per input row), not {len(labels)}")
+    nl, _ = _optimize(args, nl)
     counts = evaluate(nl, x)
     save_npy(args.output, counts)
     if labels is not None:

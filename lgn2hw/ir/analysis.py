@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import gates
 from .netlist import Netlist
 
 
@@ -50,6 +51,46 @@ def live_nodes(nl: Netlist) -> np.ndarray:
             k_used = np.arange(nl.kmax)[None, :] < nl.arity[nodes, None]
             live[nl.fanin[nodes][k_used]] = True
     return live[first:]
+
+
+def logic_nodes(nl: Netlist) -> np.ndarray:
+    """Boolean mask of nodes that are real logic: not a constant, not a buffer or inverter of one input."""
+    mask = np.ones(nl.n_nodes, dtype=bool)
+    for k in np.unique(nl.arity):
+        sel = nl.arity == k
+        kind, _ = gates.classify(nl.tables[sel], int(k))
+        mask[sel] = kind == 0
+    return mask
+
+
+def live_per_layer(nl: Netlist, *, logic_only: bool = True) -> dict:
+    """Live nodes (reaching an output bit) per origin layer; ``logic_only`` leaves out constants and wires
+    (buffers, inverters), which cost no gate once absorbed. Layer -1 collects nodes created by passes."""
+    mask = live_nodes(nl)
+    if logic_only:
+        mask &= logic_nodes(nl)
+    layers, counts = np.unique(nl.layer[mask], return_counts=True)
+    return {int(l): int(c) for l, c in zip(layers, counts)}
+
+
+def op_histogram(nl: Netlist, *, live_only: bool = False) -> dict:
+    """Nodes per gate name (see :meth:`Netlist.op_histogram`), optionally only the live ones."""
+    hist: dict[str, int] = {}
+    sel_live = live_nodes(nl) if live_only else np.ones(nl.n_nodes, dtype=bool)
+    for k in np.unique(nl.arity):
+        sel = (nl.arity == k) & sel_live
+        tabs, counts = np.unique(nl.tables[sel], return_counts=True)
+        for t, c in zip(tabs, counts):
+            name = gates.table_name(int(t), int(k))
+            hist[name] = hist.get(name, 0) + int(c)
+    return dict(sorted(hist.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def fanout_histogram(nl: Netlist) -> dict:
+    """How many nodes have each fan-out (readers: node inputs and output bits)."""
+    fo = fanout(nl)[nl.first_node_net:]
+    values, counts = np.unique(fo, return_counts=True)
+    return {int(v): int(c) for v, c in zip(values, counts)}
 
 
 def describe(nl: Netlist) -> dict:
