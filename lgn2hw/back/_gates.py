@@ -1,0 +1,160 @@
+"""The gate logic as generated Verilog: one module with the input register, the gate stages and their banks.
+
+Amaranth builds one Python object per operation, which costs ~50 s and 1 GB for 48K gates; this module instead
+writes the gate logic directly as plain Verilog text, built with list comprehensions over whole levels, so a
+1.28M-gate network is emitted in seconds. Amaranth then instantiates the module (``Instance``) beside the
+popcount, argmax and stream control it builds itself.
+
+Layout of the generated module (``<top>_gates``)::
+
+    reg  [..] f0;  always @(posedge clk) f0 <= in_features;        (only with on-chip input comparators)
+    reg  [..] p0;  always @(posedge clk) p0[i] <= in_bits[j] ...;  bank 0: the input register
+    wire [..] l1;  assign l1[i] = 4'h8 >> {p0[3], p0[0]};          one vector per logic level
+    reg  [..] p1;  always @(posedge clk) p1[i] <= l2[5] ...;       bank s closes stage s
+    assign out_bits[t] = ~pS[i];                                    output bits with their inversion flags
+
+A node is written in the LUT convention of the IR -- ``table >> {in_{k-1}, .., in_0}`` keeps bit ``m`` of the
+table for ``m = sum(in_j << j)`` -- so this module never needs to know what a gate means. One vector per level
+(never one per stage) keeps every vector free of internal combinational paths, which simulators prefer.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..ir.netlist import FIRST_INPUT_NET, Netlist
+from ._schedule import Schedule
+
+FEATURE_BITS = 8
+
+
+def comparator_thresholds(nl: Netlist) -> np.ndarray:
+    """Integer thresholds of the on-chip comparators, int64 (n_inputs,): ``bit = feature > T`` on uint8 features.
+
+    For an integer feature x, ``x > t`` equals ``x > floor(t)``; T is clamped to -1 (always 1) .. 255 (always 0),
+    and a NaN threshold (never true) becomes 255."""
+    t = np.asarray(nl.encoding.threshold, dtype=np.float64)
+    t = np.where(np.isnan(t), 255.0, t)
+    return np.clip(np.floor(t), -1, 255).astype(np.int64)
+
+
+def _table_literal(tables: np.ndarray, k: int) -> list:
+    width = 1 << k
+    digits = max(1, width // 4)
+    return [f"{width}'h{int(t):0{digits}x}" for t in tables]
+
+
+def gates_verilog(nl: Netlist, sched: Schedule, module: str, header: str, *, features: bool = False):
+    """Return ``(text, var_outputs)``: the Verilog of the gate module and the indices of the netlist's output bits
+    that the module's ``out_bits`` carries, in order (constant output bits are left to the caller)."""
+    first = nl.first_node_net
+    S = sched.n_stages
+    lines = [f"// {header}", f"module {module} (clk, {'in_features' if features else 'in_bits'}, out_bits);",
+             "  input clk;"]
+    var_outputs = np.flatnonzero(sched.const[nl.out_nets] < 0)
+    n_out = len(var_outputs)
+    if features:
+        n_feat = nl.encoding.n_features
+        lines.append(f"  input [{n_feat * FEATURE_BITS - 1}:0] in_features;")
+    else:
+        lines.append(f"  input [{max(nl.n_inputs, 1) - 1}:0] in_bits;")
+    lines.append(f"  output [{max(n_out, 1) - 1}:0] out_bits;")
+
+    const_lit = {0: "1'b0", 1: "1'b1"}
+
+    def refs(nets: np.ndarray, q: int) -> list:
+        """Verilog expressions for nets read by logic in stage q (bank q-1 or stage q's own level vectors)."""
+        nets = np.asarray(nets, dtype=np.int64)
+        c = sched.const[nets]
+        own = sched.stage[nets] == q
+        lev = sched.level[nets]
+        lpos = sched.level_pos[nets]
+        bpos = sched.bank_pos[q - 1][nets] if q >= 1 else np.zeros(len(nets), np.int64)
+        out = []
+        for ci, o, lv, lp, bp in zip(c.tolist(), (own & (sched.level[nets] > 0)).tolist(), lev.tolist(),
+                                     lpos.tolist(), bpos.tolist()):
+            if ci >= 0:
+                out.append(const_lit[ci])
+            elif o:
+                out.append(f"l{lv}[{lp}]")
+            else:
+                out.append(f"p{q - 1}[{bp}]")
+        return out
+
+    # Bank 0: the input register (optionally behind the feature register and comparators).
+    bank0 = sched.banks[0]
+    if features:
+        lines.append(f"  reg [{n_feat * FEATURE_BITS - 1}:0] f0;")
+        lines.append("  always @(posedge clk) f0 <= in_features;")
+        thresholds = comparator_thresholds(nl)
+        src = []
+        for net in bank0.tolist():
+            i = net - FIRST_INPUT_NET
+            t = int(thresholds[i])
+            if t < 0:
+                src.append("1'b1")
+            elif t >= 255:
+                src.append("1'b0")
+            else:
+                f = int(nl.encoding.feature[i])
+                src.append(f"(f0[{f * FEATURE_BITS + FEATURE_BITS - 1}:{f * FEATURE_BITS}] > 8'd{t})")
+    else:
+        src = [f"in_bits[{net - FIRST_INPUT_NET}]" for net in bank0.tolist()]
+    _bank(lines, 0, src)
+
+    nodes = np.flatnonzero(sched.emit)
+    node_level = sched.level[first + nodes]
+    for q in range(1, S + 1):
+        lo, hi = (q - 1) * sched.levels_per_stage + 1, q * sched.levels_per_stage
+        for lv in range(lo, hi + 1):
+            sel = nodes[node_level == lv]
+            if not sel.size:
+                continue
+            lines.append(f"  wire [{len(sel) - 1}:0] l{lv};")
+            body = [None] * len(sel)
+            for k in np.unique(nl.arity[sel]).tolist():
+                grp = sel[nl.arity[sel] == k]
+                lits = _table_literal(nl.tables[grp], k)
+                operand = [refs(nl.fanin[grp, j], q) for j in range(k - 1, -1, -1)]
+                pos = sched.level_pos[first + grp].tolist()
+                if k == 1:
+                    text = [f"  assign l{lv}[{p}] = {t} >> {a};" for p, t, a in zip(pos, lits, operand[0])]
+                else:
+                    joined = [", ".join(ops) for ops in zip(*operand)]
+                    text = [f"  assign l{lv}[{p}] = {t} >> {{{o}}};" for p, t, o in zip(pos, lits, joined)]
+                for p, t in zip(pos, text):
+                    body[p] = t
+            lines.extend(body)
+        _bank(lines, q, refs(sched.banks[q], q))
+
+    # Output bits from the last bank, with their inversion flags.
+    if n_out:
+        nets = nl.out_nets[var_outputs].astype(np.int64)
+        pos = sched.bank_pos[S][nets].tolist()
+        inv = nl.out_invert[var_outputs].tolist()
+        lines.extend(f"  assign out_bits[{t}] = {'~' if v else ''}p{S}[{p}];"
+                     for t, (p, v) in enumerate(zip(pos, inv)))
+    else:
+        lines.append("  assign out_bits = 1'b0;")
+    lines.append("endmodule")
+    lines.append("")
+    return "\n".join(lines), var_outputs
+
+
+def _bank(lines: list, b: int, src: list) -> None:
+    if not src:
+        return
+    lines.append(f"  reg [{len(src) - 1}:0] p{b};")
+    lines.append("  always @(posedge clk) begin")
+    lines.extend(f"    p{b}[{i}] <= {s};" for i, s in enumerate(src))
+    lines.append("  end")
+
+
+def bits_for(n: int) -> int:
+    """Bits of an unsigned number holding 0..n."""
+    return max(1, int(n).bit_length())
+
+
+def log2_ceil(n: int) -> int:
+    return 0 if n <= 1 else math.ceil(math.log2(n))
