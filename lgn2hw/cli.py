@@ -123,6 +123,12 @@ def add_predict_parser(sub):
     p.add_argument("-o", "--output", required=True, help="COUNTS.npy to write: (N, classes) int64")
     p.add_argument("--labels", help="LABELS.npy: also print accuracy")
     p.add_argument("--raw", action="store_true", help="inputs are raw features; apply the model's input encoding")
+    p.add_argument("--engine", choices=("ir", "rtl", "icarus"), default="ir",
+                   help="ir: reference interpreter (default); rtl: the emitted Verilog under Verilator; "
+                        "icarus: the same under Icarus Verilog")
+    p.add_argument("--pipeline", default="auto", metavar="N|auto",
+                   help="RTL engines: logic levels per pipeline stage, or auto from --freq (default: auto)")
+    p.add_argument("--freq", type=float, metavar="MHZ", help="RTL engines: target clock for --pipeline auto")
     _pass_args(p)
     _common(p)
     p.set_defaults(func=cmd_predict)
@@ -160,12 +166,80 @@ def cmd_predict(args):
         if len(labels) != len(x):
             raise UsageError(f"labels must have {len(x)} entries (one per input row), not {len(labels)}")
     nl, _ = _optimize(args, nl)
-    counts = evaluate(nl, x)
+    if args.engine == "ir":
+        counts = evaluate(nl, x)
+    else:
+        from .back import EmitOptions, resolve_pipeline
+        from .back.rtlsim import simulate
+        resolve_pipeline(args.pipeline, args.freq)
+        opts = EmitOptions(pipeline=args.pipeline, freq_mhz=args.freq or EmitOptions.freq_mhz)
+        sim = simulate(nl, x, simulator="verilator" if args.engine == "rtl" else "icarus", options=opts)
+        counts = sim.counts
     save_npy(args.output, counts)
     if labels is not None:
         acc = float((counts.argmax(axis=1) == labels).mean()) if len(labels) else float("nan")
         print(f"accuracy {acc:.4f} ({int((counts.argmax(axis=1) == labels).sum())}/{len(labels)})")
     print(f"wrote {args.output}: {counts.shape[0]} samples x {counts.shape[1]} classes")
+
+
+# --- compile ------------------------------------------------------------------------------------------------
+# Steps in order; ``--stop-after`` names one. Later steps (synthesis, place and route, bitstream) append here.
+COMPILE_STEPS = ["verilog"]
+
+
+def add_compile_parser(sub):
+    p = sub.add_parser("compile", help="compile a model to hardware: Verilog and report.json in OUT/")
+    _model_args(p)
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="output directory (written atomically)")
+    p.add_argument("--stop-after", choices=COMPILE_STEPS, default=COMPILE_STEPS[-1],
+                   help=f"last step to run (default: {COMPILE_STEPS[-1]})")
+    p.add_argument("--pipeline", default="auto", metavar="N|auto",
+                   help="logic levels per gate pipeline stage (0: none), or auto from --freq (default: auto)")
+    p.add_argument("--freq", type=float, metavar="MHZ", help="target clock for --pipeline auto (default: 250)")
+    p.add_argument("--top", default="lgn_core", help="name of the top Verilog module (default: lgn_core)")
+    p.add_argument("--features", action="store_true",
+                   help="stream raw 8-bit features and compare them on chip (models with an input encoding)")
+    _pass_args(p)
+    _common(p)
+    p.set_defaults(func=cmd_compile)
+
+
+def _step_verilog(ctx):
+    from .back import EmitOptions, emit_verilog
+    args = ctx["args"]
+    result = emit_verilog(ctx["netlist"], EmitOptions(top=args.top, pipeline=args.pipeline,
+                                                      freq_mhz=args.freq or EmitOptions.freq_mhz,
+                                                      features=args.features))
+    for name, text in result.files.items():
+        (ctx["dir"] / name).write_text(text)
+    ctx["verilog"] = result
+    ctx["report"].update(result.report)
+    print(f"verilog  {', '.join(sorted(result.files))}: {result.report['gates']} gates in "
+          f"{len(result.report['stages'])} stages, latency {result.latency} cycles")
+
+
+COMPILE_STEP_FUNCS = {"verilog": _step_verilog}
+
+
+def cmd_compile(args):
+    from pathlib import Path
+    from ._files import atomic_dir
+    from .back import resolve_pipeline
+    resolve_pipeline(args.pipeline, args.freq)
+    nl = _load(args)
+    nl, passes = _optimize(args, nl)
+    report = {"model": Path(args.model).name, "steps": []}
+    if passes is not None:
+        report["passes"] = passes.annotate({})
+    with atomic_dir(args.output) as tmp:
+        ctx = {"args": args, "netlist": nl, "dir": Path(tmp), "report": report}
+        for step in COMPILE_STEPS:
+            COMPILE_STEP_FUNCS[step](ctx)
+            report["steps"].append(step)
+            if step == args.stop_after:
+                break
+        (Path(tmp) / "report.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    print(f"wrote {args.output}/")
 
 
 # --- train --------------------------------------------------------------------------------------------------
@@ -187,7 +261,7 @@ def build_parser():
     parser = _Parser(prog="lgn2hw", description="Compile trained logic gate networks to FPGA hardware.")
     parser.add_argument("--version", action="version", version=f"lgn2hw {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for add in (add_info_parser, add_predict_parser, add_train_parser):
+    for add in (add_info_parser, add_predict_parser, add_compile_parser, add_train_parser):
         add(sub)
     return parser
 

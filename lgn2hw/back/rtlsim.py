@@ -116,85 +116,180 @@ def _tail(path: Path, lines: int = 5) -> str:
     return " | ".join(line.strip() for line in text[-lines:])
 
 
-def simulate(nl: Netlist, inputs, *, simulator: str = "verilator", options: EmitOptions | None = None,
-             gaps: float = 0.0, seed: int = 0, build_dir=None, emitted: EmitResult | None = None) -> SimResult:
-    """Simulate the core for ``inputs``: (N, n_inputs) 0/1 bits, or (N, n_features) integers 0..255 when
-    ``options.features``. ``build_dir`` keeps the build (default: a temporary directory, removed after)."""
-    opts = options or EmitOptions()
-    env = check_simulator(simulator)
-    if opts.features:
-        if nl.encoding is None:
-            raise UsageError("raw-feature simulation needs a model with an input encoding")
-        x = np.asarray(inputs)
-        x = x.reshape(len(x), -1)
-        if x.shape[1] != nl.encoding.n_features:
-            raise UsageError(f"raw inputs must have shape (N, {nl.encoding.n_features}), not {tuple(x.shape)}")
-        if x.size and (not np.all(np.isfinite(x)) or np.any(x != np.round(x)) or x.min() < 0 or x.max() > 255):
-            raise UsageError("raw features must be integers 0..255 for the on-chip comparators",
-                             hint="quantise the features to 8 bits, or apply the encoding on the host (no --raw)")
-        raw = x.astype(np.uint8)
-    else:
-        bits = check_bits(nl, inputs)
-        raw = np.packbits(bits, axis=1, bitorder="little") if nl.n_inputs else np.zeros((len(bits), 0), np.uint8)
-    n = len(raw)
-    res = emitted if emitted is not None else emit_verilog(nl, opts)
-    plan_cw = res.report["count_width"]
-    tb = sim_dir()
+_RUNTIME_OBJECTS = ("verilated", "verilated_dpi", "verilated_threads", "verilated_vpi")
 
-    owned = build_dir is None
-    root = Path(tempfile.mkdtemp(prefix="lgn2hw-sim-")) if owned else Path(build_dir)
-    try:
+
+def _runtime_cache(build_args) -> Path:
+    """Where compiled Verilator runtime objects are kept between builds (they do not depend on the design and
+    take most of a small build's time); keyed by the Verilator install, cocotb version and flags."""
+    import hashlib
+    import cocotb
+    key = hashlib.sha256(json.dumps([_verilator_bin(), cocotb.__version__, list(build_args)]).encode()).hexdigest()
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "lgn2hw" / "verilator-runtime" / key[:16]
+
+
+class RtlSim:
+    """One compiled core, run as often as wanted: ``RtlSim(nl, ...).build()`` then ``.run(inputs, gaps=...)``.
+
+    ``build_dir`` keeps the build (default: a temporary directory removed by :meth:`close`)."""
+
+    def __init__(self, nl: Netlist, *, simulator: str = "verilator", options: EmitOptions | None = None,
+                 build_dir=None, emitted: EmitResult | None = None):
+        self.nl = nl
+        self.simulator = simulator
+        self.opts = options or EmitOptions()
+        self.env = check_simulator(simulator)
+        if self.opts.features and nl.encoding is None:
+            raise UsageError("raw-feature simulation needs a model with an input encoding")
+        self.emitted = emitted if emitted is not None else emit_verilog(nl, self.opts)
+        self.tb = sim_dir()
+        self.owned = build_dir is None
+        self.root = Path(tempfile.mkdtemp(prefix="lgn2hw-sim-")) if self.owned else Path(build_dir).resolve()
+        self.build_seconds = 0.0
+        self.runs = 0
+        self._runner = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        if self.owned:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def build(self) -> "RtlSim":
+        root = self.root
         root.mkdir(parents=True, exist_ok=True)
         src = root / "src"
         src.mkdir(exist_ok=True)
         sources = []
-        for name, text in sorted(res.files.items()):
+        for name, text in sorted(self.emitted.files.items()):
             (src / name).write_text(text)
             sources.append(src / name)
-        send = send_schedule(n, gaps, seed)
-        np.save(root / "inputs.npy", np.ascontiguousarray(raw))
-        np.save(root / "send_cycle.npy", send)
-        port = "in_features" if opts.features else ("in_bits" if nl.n_inputs else None)
-        cfg = {"inputs": str(root / "inputs.npy"), "send_cycle": str(root / "send_cycle.npy"), "port": port,
-               "classes": nl.n_classes, "count_width": plan_cw, "count_signed": res.report["count_signed"],
-               "counts_port": opts.counts_port, "latency": res.latency, "output": str(root / "out.npz")}
-        (root / "config.json").write_text(json.dumps(cfg))
-
-        from cocotb_tools.runner import get_runner, get_results
+        from cocotb_tools.runner import get_runner
         build_args = []
-        if simulator == "verilator":
-            build_args = ["-Wno-fatal", "-Wno-WIDTH", "-Wno-UNOPTFLAT", "-O1", "--x-initial", "0",
-                          "-CFLAGS", "-O1"]
-        build_log, test_log = root / "build.log", root / "test.log"
-        with _env(env.get("PATH"), str(tb)):
-            runner = get_runner(simulator)
+        cache = None
+        bdir = root / "build"
+        if self.simulator == "verilator":
+            build_args = ["-Wno-fatal", "-Wno-WIDTH", "-Wno-UNOPTFLAT", "--x-initial", "0", "-CFLAGS", "-O1"]
+            cache = _runtime_cache(build_args)
+            if cache.is_dir():
+                bdir.mkdir(parents=True, exist_ok=True)
+                for f in sorted(cache.iterdir()):
+                    shutil.copy2(f, bdir / f.name)
+        log = root / "build.log"
+        with _env(self.env.get("PATH"), str(self.tb)):
+            runner = get_runner(self.simulator)
+            if cache is not None and cache.is_dir():
+                _reuse_runtime(runner, bdir)
             t0 = time.perf_counter()
             try:
-                runner.build(sources=sources, hdl_toplevel=res.top, build_dir=root / "build",
-                             timescale=("1ns", "1ps"), build_args=build_args, log_file=build_log, always=True)
+                runner.build(sources=sources, hdl_toplevel=self.emitted.top, build_dir=bdir,
+                             timescale=("1ns", "1ps"), build_args=build_args, log_file=log, always=True)
             except (SystemExit, RuntimeError, ValueError) as err:
-                raise ToolchainError(f"{simulator} could not build the core ({err}): {_tail(build_log)}",
-                                     hint=f"see {build_log}" if not owned else None) from None
-            t1 = time.perf_counter()
+                raise ToolchainError(f"{self.simulator} could not build the core ({err}): {_tail(log)}",
+                                     hint=None if self.owned else f"see {log}") from None
+            self.build_seconds = time.perf_counter() - t0
+        if cache is not None and not cache.is_dir():
+            tmp = Path(tempfile.mkdtemp(prefix=".part-", dir=_mkdir(cache.parent)))
+            for stem in _RUNTIME_OBJECTS:
+                for ext in (".o", ".d"):
+                    if (bdir / (stem + ext)).is_file():
+                        shutil.copy2(bdir / (stem + ext), tmp / (stem + ext))
             try:
-                results = runner.test(test_module=TB_MODULE, hdl_toplevel=res.top, build_dir=root / "build",
-                                      test_dir=root / "run", extra_env={"LGN_TB_CONFIG": str(root / "config.json")},
-                                      results_xml=str(root / "results.xml"), log_file=test_log)
+                os.replace(tmp, cache)
+            except OSError:
+                shutil.rmtree(tmp, ignore_errors=True)
+        self._runner = runner
+        return self
+
+    def run(self, inputs, *, gaps: float = 0.0, seed: int = 0) -> SimResult:
+        """Stream ``inputs`` ((N, n_inputs) 0/1 bits, or (N, n_features) integers 0..255 with features)."""
+        if self._runner is None:
+            self.build()
+        nl, opts, res = self.nl, self.opts, self.emitted
+        raw = self._raw(inputs)
+        n = len(raw)
+        self.runs += 1
+        run = self.root / f"run{self.runs}"
+        run.mkdir(parents=True, exist_ok=True)
+        send = send_schedule(n, gaps, seed)
+        np.save(run / "inputs.npy", np.ascontiguousarray(raw))
+        np.save(run / "send_cycle.npy", send)
+        port = "in_features" if opts.features else ("in_bits" if nl.n_inputs else None)
+        cfg = {"inputs": str(run / "inputs.npy"), "send_cycle": str(run / "send_cycle.npy"), "port": port,
+               "classes": nl.n_classes, "count_width": res.report["count_width"],
+               "count_signed": res.report["count_signed"], "counts_port": opts.counts_port,
+               "latency": res.latency, "output": str(run / "out.npz")}
+        (run / "config.json").write_text(json.dumps(cfg))
+        from cocotb_tools.runner import get_results
+        log = run / "test.log"
+        with _env(self.env.get("PATH"), str(self.tb)):
+            t0 = time.perf_counter()
+            try:
+                results = self._runner.test(test_module=TB_MODULE, hdl_toplevel=res.top, build_dir=self.root / "build",
+                                            test_dir=run, extra_env={"LGN_TB_CONFIG": str(run / "config.json")},
+                                            results_xml=str(run / "results.xml"), log_file=log)
                 _, failed = get_results(results)
             except (SystemExit, RuntimeError) as err:
-                raise ToolchainError(f"{simulator} simulation failed ({err}): {_tail(test_log)}") from None
-            t2 = time.perf_counter()
-        out_file = root / "out.npz"
+                raise ToolchainError(f"{self.simulator} simulation failed ({err}): {_tail(log)}") from None
+            seconds = time.perf_counter() - t0
+        out_file = run / "out.npz"
         if not out_file.is_file():
-            raise ToolchainError(f"{simulator} simulation produced no output: {_tail(test_log)}")
+            raise ToolchainError(f"{self.simulator} simulation produced no output: {_tail(log)}")
         with np.load(out_file) as out:
             counts, out_class, out_cycle = out["counts"], out["out_class"], out["out_cycle"]
         if failed or len(out_cycle) != n:
             raise ToolchainError(f"the simulated core gave {len(out_cycle)} valid outputs for {n} samples",
-                                 hint=f"see {test_log}")
+                                 hint=None if self.owned else f"see {log}")
         return SimResult(counts=counts if opts.counts_port else None, out_class=out_class,
-                         latency=out_cycle - send, send_cycle=send, cycles=int(send[-1]) + res.latency + 5 if n else 0,
-                         build_seconds=t1 - t0, sim_seconds=t2 - t1, emitted=res)
-    finally:
-        if owned:
-            shutil.rmtree(root, ignore_errors=True)
+                         latency=out_cycle - send, send_cycle=send,
+                         cycles=int(send[-1]) + res.latency + 5 if n else 0,
+                         build_seconds=self.build_seconds, sim_seconds=seconds, emitted=res)
+
+    def _raw(self, inputs) -> np.ndarray:
+        nl = self.nl
+        if self.opts.features:
+            x = np.asarray(inputs)
+            x = x.reshape(len(x), -1)
+            if x.shape[1] != nl.encoding.n_features:
+                raise UsageError(f"raw inputs must have shape (N, {nl.encoding.n_features}), not {tuple(x.shape)}")
+            if not (np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_):
+                raise UsageError(f"raw inputs must be numeric, not {x.dtype}")
+            if x.size and (not np.all(np.isfinite(x)) or np.any(x != np.round(x)) or x.min() < 0 or x.max() > 255):
+                raise UsageError("raw features must be integers 0..255 for the on-chip comparators",
+                                 hint="quantise the features to 8 bits, or encode them on the host (no --raw)")
+            return x.astype(np.uint8)
+        bits = check_bits(nl, inputs)
+        if not nl.n_inputs:
+            return np.zeros((len(bits), 0), np.uint8)
+        return np.packbits(bits, axis=1, bitorder="little")
+
+
+def _reuse_runtime(runner, bdir: Path) -> None:
+    """Let make keep the cached runtime objects: they depend on the generated makefile, so touch them between
+    the verilator step and the make step of cocotb's build (skipped if that command layout ever changes)."""
+    original = runner._build_command
+
+    def build_command():
+        cmds = original()
+        if len(cmds) == 2 and cmds[1] and cmds[1][0] == "make":
+            objs = [str(bdir / f"{stem}{ext}") for stem in _RUNTIME_OBJECTS for ext in (".o", ".d")]
+            return [cmds[0], ["touch", "-c", *objs], cmds[1]]
+        return cmds
+    runner._build_command = build_command
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def simulate(nl: Netlist, inputs, *, simulator: str = "verilator", options: EmitOptions | None = None,
+             gaps: float = 0.0, seed: int = 0, build_dir=None, emitted: EmitResult | None = None) -> SimResult:
+    """Build the core and stream ``inputs`` once (see :class:`RtlSim`)."""
+    with RtlSim(nl, simulator=simulator, options=options, build_dir=build_dir, emitted=emitted) as sim:
+        return sim.run(inputs, gaps=gaps, seed=seed)
