@@ -63,6 +63,8 @@ def read_weights_only(data: bytes, source: str):
             from . import safe_pickle
             found = re.search(r"GLOBAL (\S+?)(?: was not| whose)", str(err))
             name = found.group(1) if found else None
+            if name is not None and "." not in name:
+                name = f"builtins.{name}"     # torch's message leaves the module of builtins out
             if name is not None and name not in safe_pickle.allowed_names():
                 raise CheckpointError(f"the file is a pickle that needs code to load ({name}, which lgn2hw "
                                       "never loads)", location=source,

@@ -143,6 +143,13 @@ def build(model: Model, options, *, kind: str, k_hint: str) -> Netlist:
         n_inputs = n_shape
     if n_inputs is None:
         n_inputs = int(first.fanin.max()) + 1 if first.fanin.size else 1
+    # nets are int32: constants + inputs + one per gate must fit
+    room = 2**31 - 3 - sum(len(layer.tables) for layer in model.layers)
+    if n_inputs > room:
+        where = "layer 1" if first.in_dim is not None or shape is not None else \
+            f"layer 1[{int(np.argmax(first.fanin.max(axis=1)))}]"
+        raise CheckpointError(f"the input width must be at most {room}, not {n_inputs}", location=where,
+                              hint="the wiring or the declared input width is damaged")
     built = []
     width = n_inputs
     for li, layer in enumerate(model.layers, start=1):

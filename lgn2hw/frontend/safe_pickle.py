@@ -83,8 +83,9 @@ def load(data: bytes, source: str):
         text = str(err)
         found = _UNSUPPORTED.search(text)
         if found:
+            name = found.group(1) if "." in found.group(1) else f"builtins.{found.group(1)}"
             raise CheckpointError(
-                f"the pickle needs {found.group(1)}, which is not on the allow-list of classes lgn2hw reads",
+                f"the pickle needs {name}, which is not on the allow-list of classes lgn2hw reads",
                 hint="lgn2hw reads whole models built from difflogic or torchlogix layers in torch.nn.Sequential; "
                      "for anything else save model.state_dict() together with the wiring") from None
         if "Can only" in text or "unrecognized function" in text:
