@@ -246,3 +246,12 @@ def test_pickle_with_foreign_module_is_refused(tmp_path, capsys, difflogic_lib):
     err = _cli_error(capsys, ["info", str(tmp_path / "model.pt"), "--trust-pickle"])
     assert re.match(r"^lgn2hw: error: .*model\.pt: the pickle needs torch\.nn\.modules\.activation\.ReLU, which is "
                     r"not on the allow-list", err[0])
+
+
+def test_pickle_inside_training_wrapper(tmp_path, difflogic_lib):
+    model = _net(difflogic_lib, 20, [32, 30], 5, 1.0, "unique", seed=9)
+    torch.save({"epoch": 12, "model": model, "best_acc": 0.93}, tmp_path / "ckpt.pt")
+    x = np.random.default_rng(9).integers(0, 2, (250, 20))
+    nl = load_model(tmp_path / "ckpt.pt", LoadOptions(trust_pickle=True))
+    assert nl.meta["wrapper"] == "model"
+    assert np.array_equal(evaluate(nl, x), exact_counts(quiet_forward(model, torch.from_numpy(x).float()), 1.0))
