@@ -1,13 +1,11 @@
 """Amaranth blocks of the core: the pipelined GroupSum popcount, the pipelined argmax and the streaming top.
 
-* :class:`PopCount` -- ones in an n-bit vector plus a constant offset. Level 0 compresses the bits in groups of
-  three with full adders (sum = XOR3, carry = MAJ3: one 4-input LUT each, and an output inversion folds into the
-  same LUT); then a balanced binary tree of narrow adders (carry chains on FPGAs), a register after every
-  level; the last stage adds the class offset. Inputs need no particular order.
+* :class:`PopCount` -- ones in an n-bit vector plus a constant offset, the tree of :mod:`._popcount` rendered in
+  Amaranth (the emitter writes the same tree as Verilog text).
 * :class:`ArgMax` -- index of the largest of k counts as a balanced comparator tree, a register after every
   level. The left operand of every comparison always holds the lower class indices and wins unless the right
   one is strictly larger, so on equal counts the lowest class index wins (PyTorch's ``argmax`` rule).
-* :class:`LgnCore` -- the stream: the generated gate module (an ``Instance``), one PopCount per class, the
+* :class:`LgnCore` -- the stream: the generated datapath (gate stages and popcounts, an ``Instance``), the
   ArgMax and a valid shift register of the same length. One sample per clock, no stalls, fixed latency.
 """
 from __future__ import annotations
@@ -17,6 +15,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ._gates import bits_for, log2_ceil
+from ._popcount import AmaranthBuilder, build_popcount, popcount_latency
 
 
 def count_shape(lo: int, hi: int):
@@ -29,20 +28,17 @@ def count_shape(lo: int, hi: int):
     return signed(width)
 
 
-def popcount_latency(width: int) -> int:
-    """Register levels of a PopCount over ``width`` bits: full adders, the adder tree, the offset."""
-    return 1 + log2_ceil(max(1, -(-width // 3))) + 1
-
-
 class PopCount(wiring.Component):
-    """``o = offset + popcount(i)``, ``latency`` cycles after ``i`` (registered every level, no reset).
+    """``o = offset + popcount(i)`` (``shape``, two's complement when signed), ``latency`` cycles after ``i``.
 
-    ``latency`` may exceed :func:`popcount_latency` (extra delay registers, used to align classes)."""
+    The Amaranth rendering of :func:`~lgn2hw.back._popcount.build_popcount` -- the same tree the emitter writes
+    as Verilog -- for simulation in unit tests. ``latency`` may exceed :func:`popcount_latency` (padding)."""
 
     def __init__(self, width: int, *, offset: int = 0, shape=None, latency: int | None = None):
         self.width = int(width)
         self.offset = int(offset)
-        self.shape = shape if shape is not None else count_shape(self.offset, self.offset + self.width)
+        self.shape = shape if shape is not None else count_shape(min(self.offset, 0),
+                                                                 max(self.offset + self.width, 0))
         self.min_latency = popcount_latency(self.width)
         self.latency = self.min_latency if latency is None else int(latency)
         if self.latency < self.min_latency:
@@ -51,45 +47,9 @@ class PopCount(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        ops = []   # (value, largest value it can hold)
-        for t in range(0, self.width, 3):
-            grp = [self.i[j] for j in range(t, min(t + 3, self.width))]
-            r = Signal(bits_for(len(grp)), name=f"fa_{t // 3}", reset_less=True)
-            if len(grp) == 3:
-                a, b, c = grp
-                m.d.sync += r.eq(Cat(a ^ b ^ c, (a & b) | (a & c) | (b & c)))
-            elif len(grp) == 2:
-                a, b = grp
-                m.d.sync += r.eq(Cat(a ^ b, a & b))
-            else:
-                m.d.sync += r.eq(grp[0])
-            ops.append((r, len(grp)))
-        if not ops:
-            r = Signal(1, name="fa_0", reset_less=True)
-            ops.append((r, 0))
-        level = 0
-        while len(ops) > 1:
-            level += 1
-            nxt = []
-            for j in range(0, len(ops), 2):
-                if j + 1 < len(ops):
-                    (a, ma), (b, mb) = ops[j], ops[j + 1]
-                    r = Signal(bits_for(ma + mb), name=f"add{level}_{j // 2}", reset_less=True)
-                    m.d.sync += r.eq(a + b)
-                    nxt.append((r, ma + mb))
-                else:
-                    a, ma = ops[j]
-                    r = Signal(a.shape(), name=f"add{level}_{j // 2}", reset_less=True)
-                    m.d.sync += r.eq(a)
-                    nxt.append((r, ma))
-            ops = nxt
-        value = ops[0][0]
-        for d in range(self.latency - self.min_latency):
-            r = Signal(value.shape(), name=f"delay_{d}", reset_less=True)
-            m.d.sync += r.eq(value)
-            value = r
-        offset = Const(self.offset, count_shape(min(self.offset, 0), max(self.offset, 0)))
-        m.d.sync += self.o.eq(value + offset)
+        bits = [self.i[j] for j in range(self.width)]
+        out = build_popcount(AmaranthBuilder(m), bits, self.offset, self.shape.width, self.latency, "pc")
+        m.d.comb += self.o.eq(out)
         return m
 
 
@@ -160,23 +120,17 @@ class LgnCore(wiring.Component):
     def elaborate(self, platform):
         p = self.plan
         m = Module()
-        out_bits = Signal(max(p.n_var_outputs, 1), name="gate_out")
+        am = ArgMax(p.n_classes, p.shape)
+        m.submodules.argmax = am
+        counts = Signal(p.n_classes * p.count_width, name="counts")
         if p.n_var_outputs:
             in_port = self.in_features if p.features else self.in_bits
             in_name = "i_in_features" if p.features else "i_in_bits"
-            m.submodules.gates = Instance(p.gates_module, i_clk=ClockSignal("sync"), **{in_name: in_port},
-                                          o_out_bits=out_bits)
-        pcs = []
-        for c in range(p.n_classes):
-            bits = p.class_bits[c]
-            pc = PopCount(len(bits), offset=p.class_offset[c], shape=p.shape, latency=p.popcount_latency)
-            m.submodules[f"popcount_{c}"] = pc
-            if bits:
-                m.d.comb += pc.i.eq(Cat(*(out_bits[t] for t in bits)))
-            pcs.append(pc)
-        am = ArgMax(p.n_classes, p.shape)
-        m.submodules.argmax = am
-        m.d.comb += am.i.eq(Cat(*(pc.o for pc in pcs)))
+            m.submodules.datapath = Instance(p.datapath_module, i_clk=ClockSignal("sync"), **{in_name: in_port},
+                                             o_counts=counts)
+        else:   # every count is a constant
+            m.d.comb += counts.eq(Cat(*(Const(o % (1 << p.count_width), p.count_width) for o in p.class_offset)))
+        m.d.comb += am.i.eq(counts)
         m.d.comb += self.out_class.eq(am.o_class)
         if p.counts_port:
             m.d.comb += self.out_counts.eq(am.o_counts)

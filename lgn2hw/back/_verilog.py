@@ -9,7 +9,8 @@ import numpy as np
 from .. import __version__
 from ..errors import UsageError
 from ..ir.netlist import Netlist
-from ._core import ArgMax, LgnCore, count_shape, popcount_latency
+from ._core import ArgMax, LgnCore, count_shape
+from ._popcount import popcount_latency, popcount_verilog
 from ._gates import FEATURE_BITS, bits_for, comparator_thresholds, gates_verilog, log2_ceil
 from ._schedule import schedule
 
@@ -39,6 +40,8 @@ class EmitOptions:
 class CorePlan:
     top: str
     gates_module: str
+    popcount_module: str
+    datapath_module: str
     features: bool
     n_inputs: int
     n_features: int
@@ -121,7 +124,8 @@ def emit_verilog(nl: Netlist, options: EmitOptions | None = None) -> EmitResult:
     lo, hi = int(offset.min()), int((offset + sizes).max())
     shape = count_shape(min(lo, 0), max(hi, 0))
     plan = CorePlan(
-        top=opts.top, gates_module=gates_module, features=bool(opts.features), n_inputs=nl.n_inputs,
+        top=opts.top, gates_module=gates_module, popcount_module=f"{opts.top}_popcount",
+        datapath_module=f"{opts.top}_datapath", features=bool(opts.features), n_inputs=nl.n_inputs,
         n_features=nl.encoding.n_features if opts.features else 0, n_classes=k,
         class_width=bits_for(max(k - 1, 0)), count_width=shape.width, count_signed=shape.signed, shape=shape,
         class_bits=class_bits, class_offset=[int(o) for o in offset], n_var_outputs=len(var_outputs),
@@ -132,8 +136,30 @@ def emit_verilog(nl: Netlist, options: EmitOptions | None = None) -> EmitResult:
     files = {f"{opts.top}.v": top_text}
     if plan.n_var_outputs:
         files[f"{gates_module}.v"] = gates_text
+        files[f"{plan.popcount_module}.v"] = popcount_verilog(
+            plan.popcount_module, HEADER, plan.n_var_outputs, class_bits, plan.class_offset, plan.count_width,
+            plan.popcount_latency)
+        files[f"{plan.datapath_module}.v"] = _datapath_verilog(plan)
     report = _report(nl, sched, plan, levels, mode, opts, files)
     return EmitResult(files=files, top=opts.top, latency=plan.latency, report=report)
+
+
+def _datapath_verilog(plan: CorePlan) -> str:
+    """Gate stages feeding the popcounts, joined in Verilog: the output bits can be far wider than an Amaranth
+    instance port may be (2**16 bits), so only the narrow class counts cross into the Amaranth top."""
+    port = "in_features" if plan.features else "in_bits"
+    width = plan.n_features * FEATURE_BITS if plan.features else max(plan.n_inputs, 1)
+    k = plan.n_classes * plan.count_width
+    return "\n".join([
+        f"// {HEADER}",
+        f"module {plan.datapath_module} (clk, {port}, counts);",
+        "  input clk;",
+        f"  input [{width - 1}:0] {port};",
+        f"  output [{k - 1}:0] counts;",
+        f"  wire [{plan.n_var_outputs - 1}:0] out_bits;",
+        f"  {plan.gates_module} gates (.clk(clk), .{port}({port}), .out_bits(out_bits));",
+        f"  {plan.popcount_module} popcount (.clk(clk), .bits(out_bits), .counts(counts));",
+        "endmodule", ""])
 
 
 def _amaranth_top(plan: CorePlan) -> str:
