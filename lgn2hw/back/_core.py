@@ -42,6 +42,7 @@ class PopCount(wiring.Component):
         self.min_latency = popcount_latency(self.width)
         self.latency = self.min_latency if latency is None else int(latency)
         if self.latency < self.min_latency:
+            self._MustUse__silence = True     # never elaborated: no "created but never used" warning
             raise ValueError(f"latency must be >= {self.min_latency} for {self.width} bits, not {self.latency}")
         super().__init__({"i": In(self.width), "o": Out(self.shape)})
 

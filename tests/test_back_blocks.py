@@ -1,0 +1,111 @@
+"""The popcount and argmax blocks under Amaranth's simulator: exhaustive for small widths, ties included."""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from amaranth.hdl import signed, unsigned
+from amaranth.sim import Simulator
+
+from lgn2hw.back import ArgMax, PopCount, count_shape, popcount_latency
+
+
+
+def _unused(obj):
+    """Blocks built only to read an attribute: tell Amaranth they are not meant to be elaborated."""
+    obj._MustUse__silence = True
+    return obj
+
+
+def _stream(dut, inputs, port, outputs, cycles_after):
+    """Drive ``port`` with one input per clock and record ``outputs`` after every clock edge."""
+    seen = []
+
+    async def bench(ctx):
+        for t in range(len(inputs) + cycles_after):
+            if t < len(inputs):
+                ctx.set(port, inputs[t])
+            await ctx.tick()
+            seen.append(tuple(ctx.get(o) for o in outputs))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    return seen
+
+
+def _signed_value(v, width):
+    return v - (1 << width) if v >> (width - 1) else v
+
+
+@pytest.mark.parametrize("width,offset,extra", [
+    (0, 0, 0), (0, -2, 1), (1, 0, 0), (2, 3, 0), (3, 0, 0), (4, -5, 0), (5, 0, 2), (6, -1, 0), (7, 2, 0),
+    (8, -8, 0), (9, 0, 0), (10, 4, 0),
+])
+def test_popcount_exhaustive(width, offset, extra):
+    latency = popcount_latency(width) + extra
+    dut = PopCount(width, offset=offset, latency=latency)
+    inputs = list(range(1 << width)) if width <= 10 else []
+    seen = _stream(dut, inputs, dut.i, [dut.o], latency)
+    # seen[t] follows clock edge t+1; input t is out after `latency` edges, i.e. in seen[t + latency - 1].
+    got = [seen[t + latency - 1][0] for t in range(len(inputs))]
+    want = [bin(v).count("1") + offset for v in inputs]
+    if dut.shape.signed:
+        got = [_signed_value(v, dut.shape.width) if v >= 0 and v >> (dut.shape.width - 1) else v for v in got]
+    assert got == want
+    # nothing earlier: one edge sooner the first sample is not there yet (unless the count is constant)
+    if width:
+        assert [seen[t + latency - 2][0] for t in range(1, len(inputs))] != want[1:]
+
+
+def test_popcount_shapes():
+    assert count_shape(0, 0) == unsigned(1)
+    assert count_shape(0, 800) == unsigned(10)
+    assert count_shape(-1, 1) == signed(2)
+    assert count_shape(-3, 4) == signed(4)
+    assert count_shape(-4, 3) == signed(3)
+    with pytest.raises(ValueError, match=r"^latency must be >= 3 for 4 bits, not 2$"):
+        PopCount(4, latency=2)
+
+
+def _argmax_case(k, shape):
+    dut = ArgMax(k, shape)
+    cw = shape.width
+    lo, hi = (-(1 << (cw - 1)), (1 << (cw - 1)) - 1) if shape.signed else (0, (1 << cw) - 1)
+    combos = list(itertools.product(range(lo, hi + 1), repeat=k))
+    packed = [sum((v % (1 << cw)) << (c * cw) for c, v in enumerate(vals)) for vals in combos]
+    lat = dut.latency
+    if lat == 0:
+        seen = []
+
+        async def bench(ctx):
+            for p in packed:
+                ctx.set(dut.i, p)
+                seen.append((ctx.get(dut.o_class), ctx.get(dut.o_counts)))
+        sim = Simulator(dut)
+        sim.add_testbench(bench)
+        sim.run()
+        got = seen
+    else:
+        seen = _stream(dut, packed, dut.i, [dut.o_class, dut.o_counts], lat)
+        got = [seen[t + lat - 1] for t in range(len(packed))]
+    want_class = [int(np.argmax(np.array(vals))) for vals in combos]   # numpy/PyTorch: first maximum
+    assert [g[0] for g in got] == want_class
+    assert [g[1] for g in got] == packed
+    assert any(len(set(v)) < k for v in combos) or k == 1   # ties were exercised
+
+
+@pytest.mark.parametrize("k,shape", [
+    (1, unsigned(2)), (2, unsigned(3)), (3, unsigned(2)), (4, unsigned(2)), (5, unsigned(1)), (3, signed(2)),
+    (4, signed(2)),
+])
+def test_argmax_exhaustive_lowest_index_wins(k, shape):
+    _argmax_case(k, shape)
+
+
+def test_argmax_latency():
+    assert [_unused(ArgMax(k, unsigned(4))).latency for k in (1, 2, 3, 4, 5, 8, 9, 10)] == [0, 1, 2, 2, 3, 3, 4, 4]
+    assert _unused(ArgMax(10, unsigned(4))).class_width == 4
+    assert _unused(ArgMax(1, unsigned(4))).class_width == 1
