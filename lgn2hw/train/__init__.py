@@ -1,10 +1,84 @@
-"""CPU trainer (difflogic semantics). Being written: see lgn2hw/train/loop.py."""
+"""CPU trainer with difflogic semantics: ``lgn2hw train --dataset digits -o model.pt``.
+
+The network (:mod:`.model`) relaxes each two-input gate to a softmax mix of the 16 gates; the loop (:mod:`.loop`)
+trains it with Adam on a data set that ships inside a Python package (:mod:`lgn2hw.data`), discretises it
+(argmax per gate) and saves a native lgn2hw checkpoint with the input encoding and provenance.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+from ..errors import UsageError
+from .loop import TrainConfig, TrainResult, default_tau, save_checkpoint, train
+from .model import LogicLayer, LogicNet
+
+__all__ = ["TrainConfig", "TrainResult", "LogicLayer", "LogicNet", "train", "save_checkpoint", "default_tau",
+           "add_arguments", "run_from_args"]
+
+_D = TrainConfig()
 
 
 def add_arguments(p):
-    p.add_argument("--dataset", default="digits")
+    from ..data import DATASETS
+    p.add_argument("--dataset", default=_D.dataset, choices=DATASETS,
+                   help=f"data set shipped inside a Python package (default: {_D.dataset})")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.pt", help="checkpoint to write")
+    p.add_argument("--layers", type=int, default=_D.layers, help=f"gate layers (default: {_D.layers})")
+    p.add_argument("--width", type=int, default=_D.width,
+                   help=f"gates per layer, a multiple of the class count (default: {_D.width})")
+    p.add_argument("--epochs", type=int, default=_D.epochs, help=f"passes over the training set (default: {_D.epochs})")
+    p.add_argument("--lr", type=float, default=_D.lr, help=f"Adam learning rate (default: {_D.lr})")
+    p.add_argument("--tau", type=float, default=None,
+                   help="GroupSum temperature (default: sqrt(width / classes))")
+    p.add_argument("--batch-size", type=int, default=_D.batch_size, help=f"default: {_D.batch_size}")
+    p.add_argument("--seed", type=int, default=_D.seed, help=f"wiring, initialisation and batch order (default: {_D.seed})")
+    p.add_argument("--connections", choices=("random", "unique"), default=_D.connections,
+                   help=f"wiring: difflogic's random, or random without repeated pairs (default: {_D.connections})")
+    p.add_argument("--init", choices=("random", "residual"), default=_D.init,
+                   help=f"gate logits: Gaussian, or Gaussian favouring the pass-through gate A (default: {_D.init})")
+    p.add_argument("--thresholds", metavar="T1,T2,...",
+                   help="digits: thermometer thresholds on pixel values 0..16 (default: 1,4,7,10,13)")
+    p.add_argument("--shift", type=int, default=_D.shift,
+                   help=f"augment with random image shifts of up to this many pixels (default: {_D.shift})")
+    p.add_argument("--gumbel", type=float, default=_D.gumbel,
+                   help=f"scale of Gumbel noise on the gate logits while training (default: {_D.gumbel})")
+    p.add_argument("--save-weights", action="store_true",
+                   help="store the float gate logits instead of the discretised gate ids")
+    p.add_argument("--threads", type=int, default=1,
+                   help="PyTorch CPU threads (default: 1, the fastest for small networks)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
+
+
+def config_from_args(args) -> TrainConfig:
+    thresholds = None
+    if args.thresholds is not None:
+        try:
+            thresholds = tuple(float(t) for t in args.thresholds.split(","))
+        except ValueError:
+            raise UsageError(f"--thresholds must be numbers separated by commas, not {args.thresholds!r}") from None
+    return TrainConfig(dataset=args.dataset, layers=args.layers, width=args.width, epochs=args.epochs, lr=args.lr,
+                       tau=args.tau, batch_size=args.batch_size, seed=args.seed, connections=args.connections,
+                       init=args.init, threads=args.threads, save_weights=args.save_weights,
+                       thresholds=thresholds, shift=args.shift, gumbel=args.gumbel)
 
 
 def run_from_args(args):
-    from ..errors import UsageError
-    raise UsageError("training is not available yet")
+    from pathlib import Path
+    config = config_from_args(args)
+    config.check()
+    out = Path(args.output)
+    if out.is_dir():
+        raise UsageError("is a directory, not a checkpoint file", location=str(out))
+    parent = next((d for d in (out.absolute().parent, *out.absolute().parents) if d.exists()), None)
+    if parent is None or not parent.is_dir() or not os.access(parent, os.W_OK):
+        raise UsageError("cannot write the checkpoint there (the directory is not writable)", location=str(out))
+    result = train(config, quiet=args.quiet)
+    save_checkpoint(result.checkpoint, out)
+    if not args.quiet:
+        prov = result.checkpoint["provenance"]
+        print(f"trained {result.model.n_gates} gates ({config.layers} x {config.width}) on {prov['dataset']} "
+              f"in {result.seconds:.1f} s: test accuracy {result.test_accuracy:.4f} "
+              f"({prov['test_size']} images), train {result.train_accuracy:.4f}")
+        print(f"wrote {out}")
+    sys.stdout.flush()

@@ -1,0 +1,209 @@
+"""The training loop: Adam on the relaxed network, cross-entropy on GroupSum / tau, then discretise and save."""
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+
+from .. import __version__
+from ..errors import UsageError
+from .model import LogicNet
+
+
+@dataclass
+class TrainConfig:
+    dataset: str = "digits"
+    layers: int = 4
+    width: int = 1000
+    epochs: int = 60
+    lr: float = 0.01
+    tau: float | None = None          # None: chosen from the class block size (see default_tau)
+    batch_size: int = 64
+    seed: int = 0
+    connections: str = "unique"
+    init: str = "residual"
+    threads: int | None = None
+    save_weights: bool = False
+    thresholds: tuple | None = None   # digits only: thermometer thresholds
+    gumbel: float = 0.0               # Gumbel noise on the gate logits in training
+    shift: int = 0                    # augmentation: random image shifts of up to this many pixels (0: none)
+
+    def check(self):
+        """Raise UsageError for values that cannot train."""
+        if not isinstance(self.shift, int) or self.shift < 0:
+            raise UsageError(f"--shift must be a non-negative integer, not {self.shift!r}")
+        for name in ("layers", "width", "epochs", "batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise UsageError(f"--{name.replace('_', '-')} must be a positive integer, not {value!r}")
+        for name in ("lr", "tau"):
+            value = getattr(self, name)
+            if value is not None and not (math.isfinite(value) and value > 0):
+                raise UsageError(f"--{name} must be a positive number, not {value!r}")
+        if not (isinstance(self.gumbel, (int, float)) and math.isfinite(self.gumbel) and self.gumbel >= 0):
+            raise UsageError(f"--gumbel must be a non-negative number, not {self.gumbel!r}")
+        if self.threads is not None and (not isinstance(self.threads, int) or self.threads < 1):
+            raise UsageError(f"--threads must be a positive integer, not {self.threads!r}")
+        if self.connections not in ("random", "unique"):
+            raise UsageError(f"--connections must be random or unique, not {self.connections!r}")
+        if self.init not in ("random", "residual"):
+            raise UsageError(f"--init must be random or residual, not {self.init!r}")
+        if self.seed < 0:
+            raise UsageError(f"--seed must be a non-negative integer, not {self.seed!r}")
+
+
+def default_tau(width: int, k: int) -> float:
+    """A tau that keeps GroupSum logits in a useful range: the square root of the gates per class."""
+    return round(math.sqrt(width / k), 2)
+
+
+@dataclass
+class TrainResult:
+    model: LogicNet
+    checkpoint: dict
+    test_accuracy: float
+    train_accuracy: float
+    seconds: float
+    history: list = field(default_factory=list)     # (epoch, mean loss, test accuracy of the discretised net)
+
+
+def random_shift(x: torch.Tensor, shape, max_shift: int, gen: torch.Generator) -> torch.Tensor:
+    """Shift each image (the last two axes of ``shape``) by a random offset in [-max_shift, max_shift] along
+    both axes, filling with zeros (the background bit)."""
+    if max_shift <= 0 or len(shape) < 2:
+        return x
+    n = len(x)
+    h, w = shape[-2], shape[-1]
+    img = x.reshape(n, -1, h, w)
+    pad = torch.nn.functional.pad(img, (max_shift, max_shift, max_shift, max_shift))
+    span = 2 * max_shift + 1
+    dy = torch.randint(0, span, (n,), generator=gen)
+    dx = torch.randint(0, span, (n,), generator=gen)
+    out = torch.empty_like(img)
+    for oy in range(span):
+        for ox in range(span):
+            sel = torch.nonzero((dy == oy) & (dx == ox)).reshape(-1)
+            if len(sel):
+                out[sel] = pad[sel, :, oy:oy + h, ox:ox + w]
+    return out.reshape(n, -1)
+
+
+def _progress(total: int, quiet: bool):
+    if quiet or not sys.stderr.isatty():
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, unit="epoch", file=sys.stderr, dynamic_ncols=True, leave=False)
+
+
+def train(config: TrainConfig, *, quiet: bool = True, eval_every: int = 1, log=None) -> TrainResult:
+    """Train a network on ``config.dataset`` and return it with its native checkpoint (not yet written)."""
+    from .. import data
+    from ..frontend.native import make_checkpoint
+
+    config.check()
+    if config.threads is not None:
+        torch.set_num_threads(config.threads)
+    start = time.perf_counter()
+    options = {}
+    if config.thresholds is not None:
+        if config.dataset != "digits":
+            raise UsageError("--thresholds applies to the digits data set only")
+        options["thresholds"] = config.thresholds
+    ds = data.load(config.dataset, **options)
+    k = ds.n_classes
+    if config.width % k:
+        raise UsageError(f"--width must be a multiple of the class count {k}, not {config.width}",
+                         hint="GroupSum splits the last layer into one equal block per class")
+    tau = config.tau if config.tau is not None else default_tau(config.width, k)
+    torch.manual_seed(config.seed)
+    model = LogicNet(ds.n_inputs, [config.width] * config.layers, k, tau=tau, input_shape=ds.input_shape,
+                     connections=config.connections, init=config.init, seed=config.seed)
+    for layer in model.layers:
+        layer.gumbel = config.gumbel
+    x_train = torch.as_tensor(ds.train_bits, dtype=torch.float32)
+    y_train = torch.as_tensor(ds.y_train, dtype=torch.int64)
+    test_bits, y_test = ds.test_bits, ds.y_test
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    gen = torch.Generator().manual_seed(config.seed + 1)
+    n = len(x_train)
+    steps = 0
+    history = []
+    bar = _progress(config.epochs, quiet)
+    try:
+        for epoch in range(1, config.epochs + 1):
+            model.train()
+            order = torch.randperm(n, generator=gen)
+            total = 0.0
+            for i in range(0, n, config.batch_size):
+                sel = order[i:i + config.batch_size]
+                xb = random_shift(x_train[sel], ds.input_shape, config.shift, gen)
+                loss = loss_fn(model(xb), y_train[sel])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                total += float(loss.detach()) * len(sel)
+                steps += 1
+            if epoch % eval_every == 0 or epoch == config.epochs:
+                acc = float((model.counts(test_bits).argmax(1) == y_test).mean())
+                history.append((epoch, total / n, acc))
+                if bar is not None:
+                    bar.set_postfix(loss=f"{total / n:.3f}", test=f"{acc:.3f}")
+                if log is not None:
+                    log(epoch, total / n, acc)
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    model.eval()
+    test_acc = float((model.counts(test_bits).argmax(1) == y_test).mean())
+    train_acc = float((model.counts(ds.train_bits).argmax(1) == ds.y_train).mean())
+    seconds = time.perf_counter() - start
+    cfg = asdict(config)
+    cfg["thresholds"] = list(config.thresholds) if config.thresholds is not None else None
+    provenance = {
+        "dataset": ds.name,
+        "encoding": ds.description,
+        "split": ds.split,
+        "train_size": int(len(ds.y_train)),
+        "test_size": int(len(ds.y_test)),
+        "test_accuracy": test_acc,
+        "train_accuracy": train_acc,
+        "epochs": config.epochs,
+        "steps": steps,
+        "seed": config.seed,
+        "train_seconds": round(seconds, 2),
+        "threads": torch.get_num_threads(),
+        "torch_version": str(torch.__version__),
+        "trainer": {**{key: value for key, value in cfg.items() if key not in ("threads",)}, "tau": tau},
+        "gates": model.n_gates,
+    }
+    ck = make_checkpoint(n_inputs=ds.n_inputs, layers=model.checkpoint_layers(save_weights=config.save_weights),
+                         k=k, tau=tau, input_shape=ds.input_shape, encoding=ds.encoding, provenance=provenance)
+    return TrainResult(model, ck, test_acc, train_acc, seconds, history)
+
+
+def save_checkpoint(ck: dict, path) -> None:
+    """Write a checkpoint atomically (nothing is left behind on failure)."""
+    from .._files import atomic_path
+    try:
+        with atomic_path(path, ".pt") as tmp:
+            torch.save(ck, tmp)
+    except OSError as err:
+        raise UsageError(f"cannot write the checkpoint ({err.strerror or err})", location=str(path)) from None
+
+
+def cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1

@@ -1,0 +1,82 @@
+"""``lgn2hw train``: a checkpoint that predict reads, and one error line (exit 1, nothing written) on bad input."""
+import numpy as np
+import pytest
+import torch
+
+from lgn2hw import data
+from lgn2hw.cli import main
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_train_then_predict_raw(tmp_path, capsys):
+    out = tmp_path / "m.pt"
+    code, text, err = run(capsys, "train", "--dataset", "digits", "-o", out, "--layers", "2", "--width", "60",
+                          "--epochs", "2", "--seed", "3", "--quiet")
+    assert code == 0 and err == "" and text == ""
+    ck = torch.load(out, weights_only=True)
+    prov = ck["provenance"]
+    assert prov["dataset"] == "digits" and prov["seed"] == 3 and prov["epochs"] == 2
+    assert prov["test_size"] == 355 and prov["train_size"] == 1442 and prov["gates"] == 120
+    assert ck["input_shape"] == [5, 8, 8] and ck["group_sum"]["k"] == 10
+    d = data.load("digits")
+    np.save(tmp_path / "x.npy", d.x_test)
+    np.save(tmp_path / "y.npy", d.y_test)
+    code, text, err = run(capsys, "predict", out, tmp_path / "x.npy", "--raw", "-o", tmp_path / "c.npy",
+                          "--labels", tmp_path / "y.npy")
+    assert code == 0, err
+    counts = np.load(tmp_path / "c.npy")
+    acc = float((counts.argmax(1) == d.y_test).mean())
+    assert acc == prov["test_accuracy"]
+    assert f"accuracy {acc:.4f}" in text
+
+
+def test_train_prints_summary(tmp_path, capsys):
+    code, text, err = run(capsys, "train", "-o", tmp_path / "m.pt", "--layers", "1", "--width", "20",
+                          "--epochs", "1")
+    assert code == 0
+    assert text.splitlines()[0].startswith("trained 20 gates (1 x 20) on digits in ")
+    assert text.splitlines()[1] == f"wrote {tmp_path / 'm.pt'}"
+
+
+@pytest.mark.parametrize("args,pattern", [
+    (["--dataset", "cifar"], r"argument --dataset: invalid choice: 'cifar'"),
+    (["--layers", "0"], r"--layers must be a positive integer, not 0$"),
+    (["--width", "25"], r"--width must be a multiple of the class count 10, not 25$"),
+    (["--width", "x"], r"argument --width: invalid int value: 'x'"),
+    (["--epochs", "-1"], r"--epochs must be a positive integer, not -1$"),
+    (["--lr", "0"], r"--lr must be a positive number, not 0.0$"),
+    (["--lr", "nan"], r"--lr must be a positive number, not nan$"),
+    (["--tau", "-2"], r"--tau must be a positive number, not -2.0$"),
+    (["--batch-size", "0"], r"--batch-size must be a positive integer, not 0$"),
+    (["--threads", "0"], r"--threads must be a positive integer, not 0$"),
+    (["--seed", "-1"], r"--seed must be a non-negative integer, not -1$"),
+    (["--thresholds", "1,a"], r"--thresholds must be numbers separated by commas, not '1,a'$"),
+    (["--dataset", "mnist5k", "--thresholds", "3"], r"--thresholds applies to the digits data set only$"),
+    (["--gumbel", "-1"], r"--gumbel must be a non-negative number, not -1.0$"),
+])
+def test_bad_arguments_give_one_error_line(tmp_path, capsys, args, pattern):
+    out = tmp_path / "m.pt"
+    code, text, err = run(capsys, "train", "-o", out, "--epochs", "1", "--width", "20", *args)
+    assert code == 1
+    lines = err.splitlines()
+    assert lines[0].startswith("lgn2hw: error: ")
+    import re
+    assert re.search(pattern, lines[0]), lines[0]
+    assert all(line.startswith("lgn2hw: hint: ") for line in lines[1:])
+    assert "Traceback" not in err
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_output_is_a_directory(tmp_path, capsys):
+    code, _, err = run(capsys, "train", "-o", tmp_path, "--epochs", "1")
+    assert code == 1 and err.startswith(f"lgn2hw: error: {tmp_path}: is a directory, not a checkpoint file")
+
+
+def test_output_is_required(capsys):
+    code, _, err = run(capsys, "train", "--epochs", "1")
+    assert code == 1 and "the following arguments are required: -o/--output" in err.splitlines()[0]

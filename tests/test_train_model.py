@@ -1,0 +1,148 @@
+"""The trainer's discretised network equals the reference interpreter on the saved checkpoint, sample for sample."""
+import numpy as np
+import pytest
+import torch
+
+from lgn2hw import data, gates
+from lgn2hw.frontend import load_model
+from lgn2hw.frontend.native import to_netlist
+from lgn2hw.ir import evaluate
+from lgn2hw.passes import DEFAULT, run_passes
+from lgn2hw.train import LogicLayer, LogicNet, TrainConfig, save_checkpoint, train
+from lgn2hw.train.model import random_connections, unique_connections
+
+TINY = dict(dataset="digits", layers=3, width=120, epochs=4, lr=0.05, batch_size=128, init="random", threads=1)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return data.load("digits")
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    result = train(TrainConfig(**TINY))
+    path = tmp_path_factory.mktemp("tiny") / "tiny.pt"
+    save_checkpoint(result.checkpoint, path)
+    return result, path
+
+
+def test_trained_counts_equal_interpreter_on_whole_test_split(tiny, digits):
+    result, path = tiny
+    bits = digits.test_bits
+    want = result.model.counts(bits)
+    assert want.shape == (len(digits.y_test), 10) and want.dtype == np.int64
+    assert len(np.unique(want.argmax(1))) > 1, "a degenerate network would make this test weak"
+    nl = to_netlist(torch.load(path, weights_only=True))
+    assert np.array_equal(evaluate(nl, bits), want)
+    # and after the default optimisation passes, as predict runs them
+    optimised, _ = run_passes(load_model(path), DEFAULT, check=True)
+    assert np.array_equal(evaluate(optimised, bits), want)
+    # the recorded accuracy is the discretised network's
+    acc = float((want.argmax(1) == digits.y_test).mean())
+    assert result.checkpoint["provenance"]["test_accuracy"] == acc == result.test_accuracy
+
+
+def test_raw_encoding_in_checkpoint_reproduces_bits(tiny, digits):
+    _, path = tiny
+    nl = load_model(path)
+    assert np.array_equal(nl.encoding.apply(digits.x_test), digits.test_bits)
+    assert nl.input_shape == digits.input_shape
+    assert nl.n_inputs == digits.n_inputs
+
+
+def test_saved_weights_give_the_same_network(digits, tmp_path):
+    result = train(TrainConfig(**{**TINY, "epochs": 2, "save_weights": True}))
+    layer = result.checkpoint["layers"][0]
+    assert set(layer) == {"indices", "weights"} and layer["weights"].shape == (120, 16)
+    path = tmp_path / "w.pt"
+    save_checkpoint(result.checkpoint, path)
+    nl = load_model(path)
+    assert np.array_equal(evaluate(nl, digits.test_bits), result.model.counts(digits.test_bits))
+
+
+def test_rebuilt_from_checkpoint_equals_trained(tiny, digits):
+    result, path = tiny
+    again = LogicNet.from_checkpoint(torch.load(path, weights_only=True))
+    assert np.array_equal(again.counts(digits.test_bits), result.model.counts(digits.test_bits))
+
+
+def test_determinism_with_seed():
+    cfg = dict(TINY, epochs=2, width=60)
+    a, b = train(TrainConfig(**cfg)), train(TrainConfig(**cfg))
+    c = train(TrainConfig(**{**cfg, "seed": 1}))
+    for la, lb in zip(a.checkpoint["layers"], b.checkpoint["layers"]):
+        assert torch.equal(la["indices"], lb["indices"]) and torch.equal(la["gates"], lb["gates"])
+    for la, lb in zip(a.model.layers, b.model.layers):
+        assert torch.equal(la.weights, lb.weights)
+    assert not all(torch.equal(la["indices"], lc["indices"])
+                   for la, lc in zip(a.checkpoint["layers"], c.checkpoint["layers"]))
+
+
+def test_layer_matches_gate_table_on_all_inputs():
+    """Eval-mode layer output = lgn2hw.gates.gate_truth for every gate id and input pair; soft mode with a
+    one-hot-dominated softmax approaches it."""
+    layer = LogicLayer(2, 16, init="random")
+    with torch.no_grad():
+        layer.indices.copy_(torch.tensor([[0] * 16, [1] * 16]))
+        layer.weights.copy_(torch.eye(16) * 40.0)
+    x = torch.tensor([[a, b] for a in (0, 1) for b in (0, 1)], dtype=torch.float32)
+    want = torch.tensor([[gates.gate_truth(g, a, b) for g in range(16)] for a in (0, 1) for b in (0, 1)],
+                        dtype=torch.float32)
+    layer.eval()
+    assert torch.equal(layer(x), want)
+    layer.train()
+    assert torch.allclose(layer(x), want, atol=1e-6)
+
+
+def test_eval_argmax_ties_take_the_first_gate():
+    layer = LogicLayer(2, 1, init="random")
+    with torch.no_grad():
+        layer.weights.zero_()       # every gate tied: argmax is id 0, FALSE
+    layer.eval()
+    assert layer.gate_ids().tolist() == [0]
+    assert layer(torch.ones(3, 2)).tolist() == [[0.0]] * 3
+
+
+def test_soft_forward_is_the_probabilistic_relaxation():
+    """Training-mode output = sum_i softmax(w)_i * E[gate_i(A, B)] with independent A ~ a, B ~ b."""
+    torch.manual_seed(0)
+    layer = LogicLayer(5, 7, init="random")
+    x = torch.rand(11, 5)
+    a, b = x[:, layer.indices[0]], x[:, layer.indices[1]]
+    p = torch.softmax(layer.weights, -1)
+    want = torch.zeros(11, 7)
+    for g in range(16):
+        for va in (0, 1):
+            for vb in (0, 1):
+                prob = (a if va else 1 - a) * (b if vb else 1 - b)
+                want += p[:, g] * gates.gate_truth(g, va, vb) * prob
+    assert torch.allclose(layer(x), want, atol=1e-5)
+
+
+@pytest.mark.parametrize("in_dim,out_dim", [(10, 5), (10, 40), (3, 3), (100, 60)])
+def test_connections_cover_inputs_and_unique_has_no_repeats(in_dim, out_dim):
+    gen = torch.Generator().manual_seed(3)
+    r = random_connections(in_dim, out_dim, gen)
+    assert r.shape == (2, out_dim) and r.min() >= 0 and r.max() < in_dim
+    if 2 * out_dim >= in_dim:
+        assert set(r.reshape(-1).tolist()) == set(range(in_dim))
+    u = unique_connections(in_dim, out_dim, gen)
+    assert u.min() >= 0 and u.max() < in_dim
+    assert bool((u[0] != u[1]).all())
+    pairs = {tuple(sorted(p)) for p in u.T.tolist()}
+    assert len(pairs) == min(out_dim, in_dim * (in_dim - 1) // 2)
+
+
+def test_groupsum_blocks_are_contiguous():
+    net = LogicNet(4, [6], 3, tau=2.0, init="random")
+    layer = net.layers[0]
+    with torch.no_grad():
+        layer.indices.copy_(torch.tensor([[0, 1, 2, 3, 0, 1], [0, 1, 2, 3, 0, 1]]))
+        layer.weights.zero_()
+        layer.weights[:, 3] = 1.0     # gate A: pass input a through
+    x = torch.tensor([[1, 0, 1, 1], [0, 1, 0, 0]])
+    # blocks: class 0 = gates 0,1 (x0, x1); class 1 = gates 2,3 (x2, x3); class 2 = gates 4,5 (x0, x1)
+    assert net.counts(x).tolist() == [[1, 2, 1], [1, 0, 1]]
+    net.eval()
+    assert torch.equal(net(x.float()), torch.tensor([[0.5, 1.0, 0.5], [0.5, 0.0, 0.5]]))
