@@ -116,7 +116,7 @@ def run_passes(nl: Netlist, passes, *, check: bool = False, max_rounds: int = MA
     start = time.perf_counter()
     cur = nl
     converged = not passes
-    for rnd in range(1, max_rounds + 1):
+    for rnd in range(1, max_rounds + 1 if passes else 1):
         changed_any = False
         for p in passes:
             t0 = time.perf_counter()
