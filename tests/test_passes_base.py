@@ -159,3 +159,23 @@ def test_cli_predict_with_and_without_passes_and_dump(model_file, tmp_path, caps
     assert not (tmp_path / "d.npy").exists()
     code = main(["info", str(model_file), "--no-passes", "--dump-after", "dce"])
     assert code == 1 and capsys.readouterr().err.startswith("lgn2hw: error: --dump-after needs the passes")
+
+
+# --- analyses the passes and `info` use ------------------------------------------------------------------------
+def test_analyses_on_a_hand_built_netlist():
+    from lgn2hw.ir.analysis import fanout_histogram, live_nodes, live_per_layer, logic_nodes, op_histogram
+    nl = small()
+    # nodes: NOT_A (inverter), AND, FALSE (constant), B (buffer), OR, XOR
+    assert logic_nodes(nl).tolist() == [False, True, False, False, True, True]
+    assert live_nodes(nl).tolist() == [True, True, True, True, True, True]
+    assert live_per_layer(nl) == {1: 1, 2: 2}
+    assert live_per_layer(nl, logic_only=False) == {1: 4, 2: 2}
+    assert op_histogram(nl) == {"AND": 1, "B": 1, "FALSE": 1, "NOT_A": 1, "OR": 1, "XOR": 1}
+    # every layer-1 node is read once, the two outputs once each
+    assert fanout_histogram(nl) == {1: 6}
+    nl.out_nets = nl.out_nets[:1].copy()
+    nl.out_class = nl.out_class[:1].copy()
+    nl.out_invert = nl.out_invert[:1].copy()
+    assert live_nodes(nl).tolist() == [True, True, False, False, True, False]
+    assert op_histogram(nl, live_only=True) == {"AND": 1, "NOT_A": 1, "OR": 1}
+    assert fanout_histogram(nl) == {0: 1, 1: 5}

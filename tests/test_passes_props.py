@@ -142,3 +142,18 @@ def test_groupsum_cancels_x_and_not_x():
     nl = Netlist.from_layers(2, [(t([1, 14]), [[0, 1], [0, 1]])], 1)
     out, _ = run_passes(nl, DEFAULT, check=True)
     assert out.n_nodes == 0 and len(out.out_nets) == 0 and out.class_offset.tolist() == [1]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 2**32 - 1))
+def test_default_pipeline_on_wider_deeper_netlists(seed):
+    rng = np.random.default_rng(seed)
+    nl = random_layered(rng, n_inputs=int(rng.integers(4, 40)), layers=int(rng.integers(3, 9)),
+                        width=int(rng.integers(20, 80)), max_arity=int(rng.choice([2, 3, 6])),
+                        skip=bool(rng.integers(0, 2)), fold_outputs=True)
+    nl = decorate(nl, rng)
+    x = rng.integers(0, 2, (512, nl.n_inputs)).astype(np.uint8)
+    out, report = run_passes(nl, DEFAULT, check=True)
+    np.testing.assert_array_equal(evaluate(out, x), evaluate(nl, x))
+    assert report.gates_live == out.n_nodes <= nl.n_nodes
+    assert sum(report.layers_live.values()) == report.gates_live
