@@ -146,3 +146,41 @@ def test_groupsum_blocks_are_contiguous():
     assert net.counts(x).tolist() == [[1, 2, 1], [1, 0, 1]]
     net.eval()
     assert torch.equal(net(x.float()), torch.tensor([[0.5, 1.0, 0.5], [0.5, 0.0, 0.5]]))
+
+
+def test_light_parametrization_equals_interpreter(digits, tmp_path):
+    result = train(TrainConfig(**{**TINY, "parametrization": "light", "init": "residual"}))
+    assert result.model.layers[0].weights.shape == (120, 4)
+    path = tmp_path / "light.pt"
+    save_checkpoint(result.checkpoint, path)
+    want = result.model.counts(digits.test_bits)
+    assert len(np.unique(want.argmax(1))) > 1
+    assert np.array_equal(evaluate(load_model(path), digits.test_bits), want)
+
+
+def test_light_gate_ids_and_relaxation():
+    """Entry logits > 0 name the gate's true entries; with large logits the relaxation is that gate."""
+    layer = LogicLayer(2, 16, init="random", parametrization="light")
+    truth = torch.tensor([[gates.gate_truth(g, a, b) for a in (0, 1) for b in (0, 1)] for g in range(16)],
+                         dtype=torch.float32)
+    with torch.no_grad():
+        layer.indices.copy_(torch.tensor([[0] * 16, [1] * 16]))
+        layer.weights.copy_((2 * truth - 1) * 30.0)
+    assert layer.gate_ids().tolist() == list(range(16))
+    x = torch.tensor([[a, b] for a in (0, 1) for b in (0, 1)], dtype=torch.float32)
+    layer.eval()
+    assert torch.equal(layer(x), truth.T)
+    layer.train()
+    assert torch.allclose(layer(x), truth.T, atol=1e-6)
+    # soft mode on real inputs: sum over entries of sigmoid(logit) * P(entry)
+    with torch.no_grad():
+        layer.weights.copy_(torch.randn(16, 4, generator=torch.Generator().manual_seed(1)))
+    xr = torch.rand(9, 2, generator=torch.Generator().manual_seed(2))
+    a, b = xr[:, :1], xr[:, 1:]
+    prob = torch.cat([(1 - a) * (1 - b), (1 - a) * b, a * (1 - b), a * b], dim=1)     # (9, 4) in entry order
+    assert torch.allclose(layer(xr), prob @ torch.sigmoid(layer.weights).T, atol=1e-6)
+
+
+def test_light_residual_init_starts_as_pass_through():
+    layer = LogicLayer(8, 50, init="residual", parametrization="light")
+    assert set(layer.gate_ids().tolist()) == {3}     # gate A

@@ -32,17 +32,22 @@ def add_arguments(p):
     p.add_argument("--tau", type=float, default=None,
                    help="GroupSum temperature (default: sqrt(width / classes))")
     p.add_argument("--batch-size", type=int, default=_D.batch_size, help=f"default: {_D.batch_size}")
-    p.add_argument("--seed", type=int, default=_D.seed, help=f"wiring, initialisation and batch order (default: {_D.seed})")
+    p.add_argument("--seed", type=int, default=_D.seed,
+                   help=f"wiring, initialisation and batch order (default: {_D.seed})")
     p.add_argument("--connections", choices=("random", "unique"), default=_D.connections,
                    help=f"wiring: difflogic's random, or random without repeated pairs (default: {_D.connections})")
     p.add_argument("--init", choices=("random", "residual"), default=_D.init,
                    help=f"gate logits: Gaussian, or Gaussian favouring the pass-through gate A (default: {_D.init})")
+    p.add_argument("--parametrization", choices=("softmax", "light"), default=_D.parametrization,
+                   help="gate parameters: difflogic's 16-way softmax, or 4 per-entry logits as in Light-DLGN "
+                        f"(default: {_D.parametrization})")
     p.add_argument("--thresholds", metavar="T1,T2,...",
                    help="digits: thermometer thresholds on pixel values 0..16 (default: 1,4,7,10,13)")
     p.add_argument("--shift", type=int, default=_D.shift,
                    help=f"augment with random image shifts of up to this many pixels (default: {_D.shift})")
     p.add_argument("--gumbel", type=float, default=_D.gumbel,
-                   help=f"scale of Gumbel noise on the gate logits while training (default: {_D.gumbel})")
+                   help="scale of Gumbel noise on the 16 gate logits while training (softmax parametrization; "
+                        f"default: {_D.gumbel})")
     p.add_argument("--save-weights", action="store_true",
                    help="store the float gate logits instead of the discretised gate ids")
     p.add_argument("--threads", type=int, default=1,
@@ -59,7 +64,8 @@ def config_from_args(args) -> TrainConfig:
             raise UsageError(f"--thresholds must be numbers separated by commas, not {args.thresholds!r}") from None
     return TrainConfig(dataset=args.dataset, layers=args.layers, width=args.width, epochs=args.epochs, lr=args.lr,
                        tau=args.tau, batch_size=args.batch_size, seed=args.seed, connections=args.connections,
-                       init=args.init, threads=args.threads, save_weights=args.save_weights,
+                       init=args.init, parametrization=args.parametrization, threads=args.threads,
+                       save_weights=args.save_weights,
                        thresholds=thresholds, shift=args.shift, gumbel=args.gumbel)
 
 

@@ -27,6 +27,7 @@ class TrainConfig:
     seed: int = 0
     connections: str = "unique"
     init: str = "residual"
+    parametrization: str = "softmax"  # difflogic's 16 logits per gate, or 4 per-entry logits (Light-DLGN)
     threads: int | None = None
     save_weights: bool = False
     thresholds: tuple | None = None   # digits only: thermometer thresholds
@@ -51,6 +52,11 @@ class TrainConfig:
             raise UsageError(f"--threads must be a positive integer, not {self.threads!r}")
         if self.connections not in ("random", "unique"):
             raise UsageError(f"--connections must be random or unique, not {self.connections!r}")
+        if self.parametrization not in ("softmax", "light"):
+            raise UsageError(f"--parametrization must be softmax or light, not {self.parametrization!r}")
+        if self.save_weights and self.parametrization != "softmax":
+            raise UsageError("--save-weights stores difflogic's 16 logits per gate; the light parametrization "
+                             "has 4, so it saves gate ids", hint="drop --save-weights")
         if self.init not in ("random", "residual"):
             raise UsageError(f"--init must be random or residual, not {self.init!r}")
         if self.seed < 0:
@@ -125,7 +131,8 @@ def train(config: TrainConfig, *, quiet: bool = True, eval_every: int = 1, log=N
     tau = config.tau if config.tau is not None else default_tau(config.width, k)
     torch.manual_seed(config.seed)
     model = LogicNet(ds.n_inputs, [config.width] * config.layers, k, tau=tau, input_shape=ds.input_shape,
-                     connections=config.connections, init=config.init, seed=config.seed)
+                     connections=config.connections, init=config.init, parametrization=config.parametrization,
+                     seed=config.seed)
     for layer in model.layers:
         layer.gumbel = config.gumbel
     x_train = torch.as_tensor(ds.train_bits, dtype=torch.float32)
@@ -169,7 +176,7 @@ def train(config: TrainConfig, *, quiet: bool = True, eval_every: int = 1, log=N
     train_acc = float((model.counts(ds.train_bits).argmax(1) == ds.y_train).mean())
     seconds = time.perf_counter() - start
     cfg = asdict(config)
-    cfg["thresholds"] = list(config.thresholds) if config.thresholds is not None else None
+    cfg["thresholds"] = ds.extra.get("thresholds")
     provenance = {
         "dataset": ds.name,
         "encoding": ds.description,

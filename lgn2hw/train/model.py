@@ -16,10 +16,31 @@ import torch
 from torch import nn
 
 from .. import gates
-from ..errors import CheckpointError
+from ..errors import CheckpointError, UsageError
 
 _COEF = torch.tensor(gates.gate_coefficients(), dtype=torch.float32)    # (16, 4)
 RESIDUAL_GATE = 3       # difflogic id of "A": the gate passes its first input through
+PARAMETRIZATIONS = ("softmax", "light")
+
+
+def _entry_gates() -> list:
+    """The gate ids that are true on exactly one input pair, in the order (a, b) = 00, 01, 10, 11.
+
+    A gate id is the sum of the ids of its true entries, and its relaxation the sum of their coefficient rows,
+    which is what the 4-logit (Light-DLGN) parametrization builds on."""
+    out = []
+    for a in (0, 1):
+        for b in (0, 1):
+            out.append(next(g for g in range(16) if gates.gate_truth(g, a, b)
+                            and sum(gates.gate_truth(g, x, y) for x in (0, 1) for y in (0, 1)) == 1))
+    return out
+
+
+_ENTRY_IDS = torch.tensor(_entry_gates(), dtype=torch.int64)              # (4,)
+_ENTRY_COEF = _COEF[_ENTRY_IDS]                                           # (4, 4): P(a, b) in [1, a, b, ab]
+# (16, 4) 0/1 truth of each gate on the four entries, in the same order
+_COEF_TRUTH = torch.tensor([[gates.gate_truth(g, a, b) for a in (0, 1) for b in (0, 1)] for g in range(16)],
+                           dtype=torch.float32)
 
 
 def _index_dtype(limit: int) -> torch.dtype:
@@ -64,21 +85,33 @@ def unique_connections(in_dim: int, out_dim: int, gen: torch.Generator) -> torch
 
 class LogicLayer(nn.Module):
     def __init__(self, in_dim: int, out_dim: int, *, connections: str = "random", init: str = "residual",
-                 residual_logit: float = 5.0, generator: torch.Generator | None = None):
+                 residual_logit: float = 5.0, parametrization: str = "softmax",
+                 generator: torch.Generator | None = None):
         super().__init__()
         gen = generator if generator is not None else torch.Generator().manual_seed(0)
         self.in_dim, self.out_dim = in_dim, out_dim
+        self.parametrization = parametrization
         wire = unique_connections if connections == "unique" else random_connections
         self.register_buffer("indices", wire(in_dim, out_dim, gen).to(torch.int64))
-        w = torch.randn(out_dim, 16, generator=gen)
-        if init == "residual":
-            w[:, RESIDUAL_GATE] += residual_logit
+        if parametrization == "light":
+            # one logit per truth-table entry; the entry is 1 when its logit is positive
+            w = torch.randn(out_dim, 4, generator=gen)
+            if init == "residual":
+                w += residual_logit * (2 * _COEF_TRUTH[RESIDUAL_GATE] - 1)
+        else:
+            w = torch.randn(out_dim, 16, generator=gen)
+            if init == "residual":
+                w[:, RESIDUAL_GATE] += residual_logit
         self.weights = nn.Parameter(w)
         self.gumbel = 0.0       # scale of Gumbel noise added to the logits in training (0: none)
 
     def coefficients(self) -> torch.Tensor:
         """(out_dim, 4) coefficients of [1, a, b, ab] for each gate: soft in training, exact in eval."""
         coef = _COEF.to(self.weights.device)
+        if self.parametrization == "light":
+            if self.training:
+                return torch.sigmoid(self.weights) @ _ENTRY_COEF
+            return coef[self.gate_ids()]
         if self.training:
             w = self.weights
             if self.gumbel > 0:
@@ -88,6 +121,9 @@ class LogicLayer(nn.Module):
         return coef[self.weights.argmax(dim=-1)]
 
     def gate_ids(self) -> torch.Tensor:
+        """The discretised gates: argmax of the 16 logits, or the sum of the entries with a positive logit."""
+        if self.parametrization == "light":
+            return ((self.weights.detach() > 0).to(torch.int64) * _ENTRY_IDS).sum(dim=-1)
         return self.weights.detach().argmax(dim=-1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -101,14 +137,16 @@ class LogicNet(nn.Module):
     """Layers of :class:`LogicLayer` followed by GroupSum(k, tau)."""
 
     def __init__(self, n_inputs: int, widths, k: int, *, tau: float = 1.0, input_shape=None,
-                 connections: str = "random", init: str = "residual", seed: int = 0):
+                 connections: str = "random", init: str = "residual", parametrization: str = "softmax",
+                 seed: int = 0):
         super().__init__()
         gen = torch.Generator().manual_seed(int(seed))
         self.n_inputs, self.k, self.tau = int(n_inputs), int(k), float(tau)
         self.input_shape = tuple(input_shape) if input_shape is not None else None
         dims = [self.n_inputs, *[int(w) for w in widths]]
         self.layers = nn.ModuleList(
-            LogicLayer(dims[i], dims[i + 1], connections=connections, init=init, generator=gen)
+            LogicLayer(dims[i], dims[i + 1], connections=connections, init=init,
+                       parametrization=parametrization, generator=gen)
             for i in range(len(dims) - 1))
 
     @property
@@ -145,6 +183,10 @@ class LogicNet(nn.Module):
         for layer in self.layers:
             entry = {"indices": layer.indices.to(_index_dtype(layer.in_dim)).clone()}
             if save_weights:
+                if layer.parametrization != "softmax":
+                    raise UsageError("--save-weights stores difflogic's 16 logits per gate; the light "
+                                     "parametrization has 4, so it saves gate ids",
+                                     hint="drop --save-weights, or train with --parametrization softmax")
                 entry["weights"] = layer.weights.detach().clone()
             else:
                 entry["gates"] = layer.gate_ids().to(torch.uint8)
