@@ -2,15 +2,12 @@
 from __future__ import annotations
 
 import math
-import os
 import sys
 import time
 from dataclasses import asdict, dataclass, field
 
-import numpy as np
 import torch
 
-from .. import __version__
 from ..errors import UsageError
 from .model import LogicNet
 
@@ -59,7 +56,7 @@ class TrainConfig:
                              "has 4, so it saves gate ids", hint="drop --save-weights")
         if self.init not in ("random", "residual"):
             raise UsageError(f"--init must be random or residual, not {self.init!r}")
-        if self.seed < 0:
+        if not isinstance(self.seed, int) or self.seed < 0:
             raise UsageError(f"--seed must be a non-negative integer, not {self.seed!r}")
 
 
@@ -110,7 +107,11 @@ def _progress(total: int, quiet: bool):
 
 
 def train(config: TrainConfig, *, quiet: bool = True, eval_every: int = 1, log=None) -> TrainResult:
-    """Train a network on ``config.dataset`` and return it with its native checkpoint (not yet written)."""
+    """Train a network on ``config.dataset`` and return it with its native checkpoint (not yet written).
+
+    Deterministic for a given config and thread count. Seeds PyTorch's global generator (Gumbel noise draws from
+    it) and, when ``config.threads`` is set, sets PyTorch's thread count for the process. ``log(epoch, loss,
+    test_accuracy)`` is called every ``eval_every`` epochs; a progress bar goes to stderr unless ``quiet``."""
     from .. import data
     from ..frontend.native import make_checkpoint
 
@@ -207,10 +208,3 @@ def save_checkpoint(ck: dict, path) -> None:
             torch.save(ck, tmp)
     except OSError as err:
         raise UsageError(f"cannot write the checkpoint ({err.strerror or err})", location=str(path)) from None
-
-
-def cpu_count() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
