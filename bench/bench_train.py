@@ -53,7 +53,8 @@ def main():
     for label, overrides in plan:
         rows.append(_run(label, args.threads, **overrides))
         print(f"{label}: {rows[-1]['seconds']:.1f} s, test accuracy {rows[-1]['test_accuracy']:.4f}", flush=True)
-    print(table(rows, ["run", "dataset", "layers", "width", "gates", "live_gates", "epochs", "threads", "seconds",
+    shown = [{**r, "exact_vs_interp": "yes" if r["exact_vs_interp"] else "NO"} for r in rows]
+    print(table(shown, ["run", "dataset", "layers", "width", "gates", "live_gates", "epochs", "threads", "seconds",
                        "test_accuracy", "exact_vs_interp"]))
     path = write_json("train_quick" if args.quick else "train", {"rows": rows})
     print(f"wrote {path}")

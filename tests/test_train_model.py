@@ -184,3 +184,13 @@ def test_light_gate_ids_and_relaxation():
 def test_light_residual_init_starts_as_pass_through():
     layer = LogicLayer(8, 50, init="residual", parametrization="light")
     assert set(layer.gate_ids().tolist()) == {3}     # gate A
+
+
+def test_default_digits_training_reaches_90_percent(digits):
+    """The defaults behind `lgn2hw train --dataset digits -o OUT.pt` (about 15 s of CPU time; the time itself is
+    measured in bench/bench_train.py, not asserted)."""
+    result = train(TrainConfig(dataset="digits", threads=1))
+    assert result.test_accuracy >= 0.90
+    counts = evaluate(to_netlist(result.checkpoint), digits.test_bits)
+    assert np.array_equal(counts, result.model.counts(digits.test_bits))
+    assert result.test_accuracy == float((counts.argmax(1) == digits.y_test).mean())
