@@ -51,9 +51,10 @@ def _load(args):
 
 def _pass_args(p):
     p.add_argument("--no-passes", action="store_true", help="skip the optimisation passes (default: run them)")
+    from .passes import DEFAULT, pass_names
     p.add_argument("--dump-after", metavar="PASS",
-                   help="write the netlist text right after the last run of PASS (const, not, strash, groupsum, "
-                        "dce) to DIR/MODEL.after-PASS.netlist")
+                   help=f"write the netlist text right after the last run of PASS ({', '.join(pass_names(DEFAULT))}) "
+                        "to DIR/MODEL.after-PASS.netlist")
     p.add_argument("--dump-dir", metavar="DIR", default=".", help="directory for --dump-after (default: .)")
 
 

@@ -200,6 +200,21 @@ def merge_inputs(tables, k: int, i: int, j: int) -> np.ndarray:
     return out
 
 
+def evaluate_bitsets(table: int, k: int, inputs, width: int) -> int:
+    """Evaluate one table on many input patterns at once, each input a Python int whose bit p is that input's
+    value in pattern p (``width`` patterns); returns the output as such an int. Fast for a few thousand patterns."""
+    full = (1 << width) - 1
+    out = 0
+    table = int(table)
+    for m in range(1 << k):
+        if (table >> m) & 1:
+            term = full
+            for j in range(k):
+                term &= inputs[j] if (m >> j) & 1 else ~inputs[j]
+            out |= term
+    return out & full
+
+
 def evaluate(tables, k: int, inputs) -> np.ndarray:
     """Reference evaluation on 0/1 values: ``inputs`` is a sequence of k integer arrays; returns 0/1 array."""
     m = np.zeros(np.broadcast(*inputs).shape if k else np.shape(tables), dtype=np.uint64)

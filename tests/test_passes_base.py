@@ -106,7 +106,7 @@ def test_dump_after():
     # the last run of 'not' happened before that round's strash/groupsum/dce: same function, maybe more nodes
     assert report.dumped.n_nodes >= out.n_nodes
     with pytest.raises(UsageError, match=r"^--dump-after must name a pass of the pipeline \(const, not, strash, "
-                                         r"groupsum, dce\), not 'nope'$"):
+                                         r"fraig, groupsum, dce\), not 'nope'$"):
         run_passes(nl, DEFAULT, dump_after="nope")
 
 

@@ -74,7 +74,7 @@ def assert_same_text(a, b):
     assert dump(a) == dump(b)
 
 
-SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=int(__import__("os").environ.get("LGN2HW_EXAMPLES", 150)), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @SETTINGS
