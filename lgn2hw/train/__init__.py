@@ -10,11 +10,22 @@ import os
 import sys
 
 from ..errors import UsageError
-from .loop import TrainConfig, TrainResult, default_tau, save_checkpoint, train
-from .model import LogicLayer, LogicNet
+from .config import PARAMETRIZATIONS, TrainConfig, default_tau
 
 __all__ = ["TrainConfig", "TrainResult", "LogicLayer", "LogicNet", "train", "save_checkpoint", "default_tau",
-           "add_arguments", "run_from_args"]
+           "PARAMETRIZATIONS", "add_arguments", "run_from_args"]
+
+# PyTorch is imported only when training or the network is used, not to build the command line.
+_LAZY = {"TrainResult": "loop", "train": "loop", "save_checkpoint": "loop", "LogicLayer": "model",
+         "LogicNet": "model"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 _D = TrainConfig()
 
@@ -38,7 +49,7 @@ def add_arguments(p):
                    help=f"wiring: difflogic's random, or random without repeated pairs (default: {_D.connections})")
     p.add_argument("--init", choices=("random", "residual"), default=_D.init,
                    help=f"gate logits: Gaussian, or Gaussian favouring the pass-through gate A (default: {_D.init})")
-    p.add_argument("--parametrization", choices=("softmax", "light"), default=_D.parametrization,
+    p.add_argument("--parametrization", choices=PARAMETRIZATIONS, default=_D.parametrization,
                    help="gate parameters: difflogic's 16-way softmax, or 4 per-entry logits as in Light-DLGN "
                         f"(default: {_D.parametrization})")
     p.add_argument("--thresholds", metavar="T1,T2,...",
@@ -79,6 +90,7 @@ def run_from_args(args):
     parent = next((d for d in (out.absolute().parent, *out.absolute().parents) if d.exists()), None)
     if parent is None or not parent.is_dir() or not os.access(parent, os.W_OK):
         raise UsageError("cannot write the checkpoint there (the directory is not writable)", location=str(out))
+    from .loop import save_checkpoint, train
     result = train(config, quiet=args.quiet)
     save_checkpoint(result.checkpoint, out)
     if not args.quiet:

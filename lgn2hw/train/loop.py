@@ -1,7 +1,6 @@
 """The training loop: Adam on the relaxed network, cross-entropy on GroupSum / tau, then discretise and save."""
 from __future__ import annotations
 
-import math
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -9,60 +8,8 @@ from dataclasses import asdict, dataclass, field
 import torch
 
 from ..errors import UsageError
+from .config import TrainConfig, default_tau
 from .model import LogicNet
-
-
-@dataclass
-class TrainConfig:
-    dataset: str = "digits"
-    layers: int = 4
-    width: int = 1000
-    epochs: int = 60
-    lr: float = 0.01
-    tau: float | None = None          # None: chosen from the class block size (see default_tau)
-    batch_size: int = 64
-    seed: int = 0
-    connections: str = "unique"
-    init: str = "residual"
-    parametrization: str = "softmax"  # difflogic's 16 logits per gate, or 4 per-entry logits (Light-DLGN)
-    threads: int | None = None
-    save_weights: bool = False
-    thresholds: tuple | None = None   # digits only: thermometer thresholds
-    gumbel: float = 0.0               # Gumbel noise on the gate logits in training
-    shift: int = 0                    # augmentation: random image shifts of up to this many pixels (0: none)
-
-    def check(self):
-        """Raise UsageError for values that cannot train."""
-        if not isinstance(self.shift, int) or self.shift < 0:
-            raise UsageError(f"--shift must be a non-negative integer, not {self.shift!r}")
-        for name in ("layers", "width", "epochs", "batch_size"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise UsageError(f"--{name.replace('_', '-')} must be a positive integer, not {value!r}")
-        for name in ("lr", "tau"):
-            value = getattr(self, name)
-            if value is not None and not (math.isfinite(value) and value > 0):
-                raise UsageError(f"--{name} must be a positive number, not {value!r}")
-        if not (isinstance(self.gumbel, (int, float)) and math.isfinite(self.gumbel) and self.gumbel >= 0):
-            raise UsageError(f"--gumbel must be a non-negative number, not {self.gumbel!r}")
-        if self.threads is not None and (not isinstance(self.threads, int) or self.threads < 1):
-            raise UsageError(f"--threads must be a positive integer, not {self.threads!r}")
-        if self.connections not in ("random", "unique"):
-            raise UsageError(f"--connections must be random or unique, not {self.connections!r}")
-        if self.parametrization not in ("softmax", "light"):
-            raise UsageError(f"--parametrization must be softmax or light, not {self.parametrization!r}")
-        if self.save_weights and self.parametrization != "softmax":
-            raise UsageError("--save-weights stores difflogic's 16 logits per gate; the light parametrization "
-                             "has 4, so it saves gate ids", hint="drop --save-weights")
-        if self.init not in ("random", "residual"):
-            raise UsageError(f"--init must be random or residual, not {self.init!r}")
-        if not isinstance(self.seed, int) or self.seed < 0:
-            raise UsageError(f"--seed must be a non-negative integer, not {self.seed!r}")
-
-
-def default_tau(width: int, k: int) -> float:
-    """A tau that keeps GroupSum logits in a useful range: the square root of the gates per class."""
-    return round(math.sqrt(width / k), 2)
 
 
 @dataclass

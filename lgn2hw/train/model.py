@@ -19,8 +19,7 @@ from .. import gates
 from ..errors import CheckpointError, UsageError
 
 _COEF = torch.tensor(gates.gate_coefficients(), dtype=torch.float32)    # (16, 4)
-RESIDUAL_GATE = 3       # difflogic id of "A": the gate passes its first input through
-PARAMETRIZATIONS = ("softmax", "light")
+RESIDUAL_GATE = gates.GATE_NAMES.index("A")     # the gate that passes its first input through
 
 
 def _entry_gates() -> list:
@@ -39,7 +38,7 @@ def _entry_gates() -> list:
 _ENTRY_IDS = torch.tensor(_entry_gates(), dtype=torch.int64)              # (4,)
 _ENTRY_COEF = _COEF[_ENTRY_IDS]                                           # (4, 4): P(a, b) in [1, a, b, ab]
 # (16, 4) 0/1 truth of each gate on the four entries, in the same order
-_COEF_TRUTH = torch.tensor([[gates.gate_truth(g, a, b) for a in (0, 1) for b in (0, 1)] for g in range(16)],
+_TRUTH = torch.tensor([[gates.gate_truth(g, a, b) for a in (0, 1) for b in (0, 1)] for g in range(16)],
                            dtype=torch.float32)
 
 
@@ -97,7 +96,7 @@ class LogicLayer(nn.Module):
             # one logit per truth-table entry; the entry is 1 when its logit is positive
             w = torch.randn(out_dim, 4, generator=gen)
             if init == "residual":
-                w += residual_logit * (2 * _COEF_TRUTH[RESIDUAL_GATE] - 1)
+                w += residual_logit * (2 * _TRUTH[RESIDUAL_GATE] - 1)
         else:
             w = torch.randn(out_dim, 16, generator=gen)
             if init == "residual":
