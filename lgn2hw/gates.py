@@ -200,6 +200,19 @@ def merge_inputs(tables, k: int, i: int, j: int) -> np.ndarray:
     return out
 
 
+def evaluate_words(tables, k: int, inputs) -> np.ndarray:
+    """Bit-parallel evaluation of n tables: ``inputs[j]`` is an (n, W) uint64 array holding input j's value in
+    64*W patterns (one bit each); returns the (n, W) outputs. Shannon expansion from the highest input down."""
+    t = _u(tables).reshape(-1, 1)
+    ones = np.uint64(0xFFFFFFFFFFFFFFFF)
+    v = [np.where((t >> np.uint64(m)) & np.uint64(1), ones, np.uint64(0)) for m in range(1 << k)]
+    for j in range(k - 1, -1, -1):
+        x = inputs[j]
+        half = 1 << j
+        v = [v[m] ^ (x & (v[m] ^ v[m + half])) for m in range(half)]
+    return v[0]
+
+
 def evaluate_bitsets(table: int, k: int, inputs, width: int) -> int:
     """Evaluate one table on many input patterns at once, each input a Python int whose bit p is that input's
     value in pattern p (``width`` patterns); returns the output as such an int. Fast for a few thousand patterns."""

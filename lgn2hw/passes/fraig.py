@@ -17,26 +17,26 @@ from . import _rewire as rw
 from .base import Pass
 
 _SEED = 0x6C676E32          # fixed: the same netlist always gives the same patterns and the same result
-_CHUNK = 1 << 15
 
 
-def signatures(nl, patterns: int = 64) -> np.ndarray:
-    """(n_nets, patterns // 64) uint64: every net's value on fixed pseudo-random input patterns."""
+def signatures(nl, patterns: int = 128) -> np.ndarray:
+    """(n_nets, patterns // 64) uint64: every net's value on fixed pseudo-random input patterns (bit p of the
+    row is pattern p)."""
+    words = max(1, patterns // 64)
     rng = np.random.default_rng(_SEED)
-    vals = np.empty((nl.n_nets, patterns), dtype=np.uint8)
-    vals[0], vals[1] = 0, 1
-    vals[2:nl.first_node_net] = rng.integers(0, 2, (nl.n_inputs, patterns), dtype=np.uint8)
+    vals = np.empty((nl.n_nets, words), dtype=np.uint64)
+    vals[0], vals[1] = 0, np.uint64(0xFFFFFFFFFFFFFFFF)
+    vals[2:nl.first_node_net] = rng.integers(0, 1 << 63, (nl.n_inputs, words), dtype=np.uint64) * np.uint64(2) \
+        + rng.integers(0, 2, (nl.n_inputs, words), dtype=np.uint64)
     first = nl.first_node_net
     for idx in rw.level_groups(nl):
         a = nl.arity[idx]
         for k in np.unique(a):
             k = int(k)
-            for start in range(0, int((a == k).sum()), _CHUNK):     # bounded temporaries on huge levels
-                sel = idx[a == k][start:start + _CHUNK]
-                ins = [vals[nl.fanin[sel, j]] for j in range(k)]
-                vals[first + sel] = gates.evaluate(nl.tables[sel][:, None], k, ins) if k else \
-                    gates.evaluate(nl.tables[sel], 0, [])[:, None]
-    return np.packbits(vals, axis=1, bitorder="little").view("<u8")
+            sel = idx[a == k]
+            out = gates.evaluate_words(nl.tables[sel], k, [vals[nl.fanin[sel, j]] for j in range(k)])
+            vals[first + sel] = np.broadcast_to(out, (len(sel), words))
+    return vals
 
 
 class _Cones:
