@@ -79,3 +79,17 @@ def test_evaluate_bitsets_matches_evaluate():
             want = gates.evaluate(np.uint64(table), k, cols) if k else np.full(width, table & 1, dtype=np.uint8)
             got = gates.evaluate_bitsets(table, k, as_int, width)
             assert [(got >> p) & 1 for p in range(width)] == [int(v) for v in np.broadcast_to(want, (width,))]
+
+
+def test_evaluate_words_matches_evaluate():
+    rng = np.random.default_rng(6)
+    for k in range(0, 7):
+        n, words = 30, 3
+        tables = rng.integers(0, 2**62, n, dtype=np.uint64) & gates.table_mask(k)
+        bits = rng.integers(0, 2, (k, n, 64 * words)).astype(np.uint8)
+        packed = [np.packbits(bits[j], axis=1, bitorder="little").view("<u8") for j in range(k)]
+        got = np.broadcast_to(gates.evaluate_words(tables, k, packed), (n, words))
+        got_bits = np.unpackbits(np.ascontiguousarray(got).view(np.uint8), axis=1, bitorder="little")
+        want = gates.evaluate(tables[:, None], k, list(bits)) if k else \
+            np.broadcast_to((tables & np.uint64(1)).astype(np.uint8)[:, None], (n, 64 * words))
+        np.testing.assert_array_equal(got_bits, want)
