@@ -11,6 +11,7 @@ Prints tables, writes bench/results/passes.json. The shared model is only read, 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -50,9 +51,9 @@ def profile(nl, name: str, bits=None, labels=None):
     from lgn2hw.ir.analysis import live_nodes, live_per_layer
     from lgn2hw.passes import DEFAULT, run_passes
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     out, report = run_passes(nl, DEFAULT)
-    total = time.perf_counter() - t0
+    total, cpu = time.perf_counter() - t0, time.process_time() - c0
     peak = peak_rss_mb()
 
     # Replay, untimed: live logic per layer after every pass run, counts compared after every run.
@@ -80,7 +81,7 @@ def profile(nl, name: str, bits=None, labels=None):
     rows.append({"layer": "total", **{c: sum(v.values()) for c, v in columns.items()}})
     per_pass = [{"pass": n, **t} for n, t in report.totals().items()]
     result = {"network": name, "gates_trained": report.gates_trained, "gates_live": report.gates_live,
-              "pipeline_s": total, "rounds": report.rounds, "peak_rss_mb": peak, "per_layer": rows,
+              "pipeline_s": total, "pipeline_cpu_s": cpu, "load_avg_1min": os.getloadavg()[0], "rounds": report.rounds, "peak_rss_mb": peak, "per_layer": rows,
               "per_pass": per_pass, "runs": report.as_dict()["runs"]}
     if reference is not None:
         result["counts_checked"] = {"samples": int(len(bits)), "pass_runs": len(checks),
@@ -136,7 +137,8 @@ def main():
 def _print(res, cols):
     from bench._common import table
     print(f"\n{res['network']}: {res['gates_trained']:,} gates trained -> {res['gates_live']:,} live logic gates; "
-          f"pipeline {res['pipeline_s']:.2f} s in {res['rounds']} rounds, peak RSS {res['peak_rss_mb']:.0f} MB")
+          f"pipeline {res['pipeline_s']:.2f} s wall, {res['pipeline_cpu_s']:.2f} s CPU (load average "
+          f"{res['load_avg_1min']:.1f}) in {res['rounds']} rounds, peak RSS {res['peak_rss_mb']:.0f} MB")
     if "counts_checked" in res:
         c = res["counts_checked"]
         print(f"class counts on {c['samples']} MNIST images equal after all {c['pass_runs']} pass runs: "

@@ -179,3 +179,13 @@ def test_analyses_on_a_hand_built_netlist():
     assert live_nodes(nl).tolist() == [True, True, False, False, True, False]
     assert op_histogram(nl, live_only=True) == {"AND": 1, "NOT_A": 1, "OR": 1}
     assert fanout_histogram(nl) == {0: 1, 1: 5}
+
+
+def test_first_of_equal_rows():
+    from lgn2hw.passes._rewire import first_of_equal_rows
+    rng = np.random.default_rng(2)
+    for shape in ((0, 3), (1, 0), (5, 0), (50, 1), (200, 3)):
+        key = rng.integers(0, 3, shape)
+        got = first_of_equal_rows(key)
+        want = [next(j for j in range(len(key)) if (key[j] == key[i]).all()) for i in range(len(key))]
+        assert got.tolist() == want

@@ -130,8 +130,7 @@ class FunctionalReduce(Pass):
         sig = signatures(nl, self.patterns)
         phase = (sig[:, 0] & np.uint64(1)).astype(bool)
         canon = np.where(phase[:, None], ~sig, sig)
-        _, first_pos, inverse = np.unique(canon, axis=0, return_index=True, return_inverse=True)
-        rep = first_pos[inverse.reshape(-1)]
+        rep = rw.first_of_equal_rows(canon.view(np.int64))
         is_cand = np.zeros(nl.n_nets, dtype=bool)
         is_cand[first:] = rep[first:] != np.arange(first, nl.n_nets)
         if not is_cand.any():

@@ -35,9 +35,7 @@ class StructuralHash(Pass):
             pol = canon != t
             key = np.column_stack([a.astype(np.int64), canon.view(np.int64), f]) if kmax else \
                 np.column_stack([a.astype(np.int64), canon.view(np.int64)])
-            _, first_pos, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
-            inverse = inverse.reshape(-1)
-            rep = first_pos[inverse]
+            rep = rw.first_of_equal_rows(key)
             dup = rep != np.arange(len(idx))
             if dup.any():
                 target[first + idx[dup]] = first + idx[rep[dup]]
