@@ -4,7 +4,6 @@ netlist, keeps the IR invariants and survives a dump/parse round trip."""
 import itertools
 
 import numpy as np
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import numpy as np
 
 from .. import gates
-from ..ir.analysis import net_levels
 from . import _rewire as rw
 from .base import Pass
 
