@@ -88,6 +88,13 @@ def tables_from_msb_first_rows(rows) -> np.ndarray:
     return out
 
 
+def or_table(k: int) -> int:
+    """LUT table of the k-input OR (k <= 6): every minterm but all-zeros is 1."""
+    if not 1 <= k <= MAX_ARITY:
+        raise ValueError(f"arity must be in 1..{MAX_ARITY}, not {k}")
+    return int(table_mask(k)) & ~1
+
+
 def gate_coefficients() -> np.ndarray:
     """(16, 4) float matrix C with ``gate_i(a, b) = C[i] @ [1, a, b, a*b]`` for real a, b in [0, 1].
 

@@ -42,7 +42,7 @@ FORMATS = ("native", "netlist", "difflogic", "torchlogix")
 
 def _register_third_party():
     # Imported lazily so that a broken optional module never stops native checkpoints from loading.
-    for mod in ("difflogic", "torchlogix"):
+    for mod in ("difflogic", "torchlogix", "torchlogix_conv"):
         try:
             __import__(f"{__name__}.{mod}")
         except ImportError:

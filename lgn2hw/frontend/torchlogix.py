@@ -48,6 +48,9 @@ _SUPPORTED = {"raw": (2,), "light": (2, 4, 6), "warp": (1, 2, 4, 6)}
 
 
 def detect(obj) -> bool:
+    from . import torchlogix_conv      # convolutional models (LogicConv2d, OrPooling2d) are read there
+    if torchlogix_conv.detect(obj):
+        return True
     obj, _ = unwrap(obj)
     if isinstance(obj, safe_pickle.StandIn):
         return any(safe_pickle.is_stand_in(m, LOGIC_DENSE) for _, m in safe_pickle.flatten_modules(obj))
@@ -179,6 +182,31 @@ def from_state_dict(sd: dict, options) -> Model:
     return Model(layers, meta={"torchlogix_form": "state_dict", "parametrization": ",".join(sorted(set(params)))})
 
 
+def dense_from_pickle(mod, options, loc: str):
+    """One pickled ``LogicDense`` stand-in as a validated :class:`Layer` and its parametrization name."""
+    a = safe_pickle.attrs(mod, loc)
+    subs = dict(safe_pickle.children(mod, loc))
+    pmod, cmod = subs.get("parametrization"), subs.get("connections")
+    if not isinstance(pmod, safe_pickle.StandIn) or pmod.qualified_name not in PARAM_CLASSES:
+        raise CheckpointError("a LogicDense layer must hold a raw, light or warp parametrization",
+                              location=loc)
+    if not safe_pickle.is_stand_in(cmod, FIXED, LEARNABLE):
+        raise CheckpointError("a LogicDense layer must hold dense connections", location=loc)
+    param = PARAM_CLASSES[pmod.qualified_name]
+    if options.parametrization not in (None, param):
+        raise CheckpointError(f"--parametrization {options.parametrization} contradicts the model's "
+                              f"{param}", location=loc)
+    ca = safe_pickle.attrs(cmod, loc)
+    buffers, cparams = ca.get("_buffers") or {}, ca.get("_parameters") or {}
+    weight = (a.get("_parameters") or {}).get("weight")
+    cw = cparams.get("weights") if safe_pickle.is_stand_in(cmod, LEARNABLE) else None
+    in_dim = a.get("in_dim")
+    if isinstance(in_dim, bool) or not isinstance(in_dim, int) or in_dim < 1:
+        raise CheckpointError(f"in_dim must be a positive int, not {in_dim!r}"[:120], location=loc)
+    return _layer(weight, buffers.get("indices"), cw, param, loc, "weight", "connections.indices",
+                  "connections.weights", in_dim=in_dim, lut_rank=a.get("lut_rank"))
+
+
 def from_pickle(model, options) -> Model:
     layers, params, k, tau = [], [], None, None
     for path, mod in safe_pickle.flatten_modules(model):
@@ -188,27 +216,7 @@ def from_pickle(model, options) -> Model:
         if safe_pickle.is_stand_in(mod, "torch.nn.modules.flatten.Flatten") and not layers:
             continue
         if safe_pickle.is_stand_in(mod, LOGIC_DENSE):
-            a = safe_pickle.attrs(mod, loc)
-            subs = dict(safe_pickle.children(mod, loc))
-            pmod, cmod = subs.get("parametrization"), subs.get("connections")
-            if not isinstance(pmod, safe_pickle.StandIn) or pmod.qualified_name not in PARAM_CLASSES:
-                raise CheckpointError("a LogicDense layer must hold a raw, light or warp parametrization",
-                                      location=loc)
-            if not safe_pickle.is_stand_in(cmod, FIXED, LEARNABLE):
-                raise CheckpointError("a LogicDense layer must hold dense connections", location=loc)
-            param = PARAM_CLASSES[pmod.qualified_name]
-            if options.parametrization not in (None, param):
-                raise CheckpointError(f"--parametrization {options.parametrization} contradicts the model's "
-                                      f"{param}", location=loc)
-            ca = safe_pickle.attrs(cmod, loc)
-            buffers, cparams = ca.get("_buffers") or {}, ca.get("_parameters") or {}
-            weight = (a.get("_parameters") or {}).get("weight")
-            cw = cparams.get("weights") if safe_pickle.is_stand_in(cmod, LEARNABLE) else None
-            in_dim = a.get("in_dim")
-            if isinstance(in_dim, bool) or not isinstance(in_dim, int) or in_dim < 1:
-                raise CheckpointError(f"in_dim must be a positive int, not {in_dim!r}"[:120], location=loc)
-            layer, param = _layer(weight, buffers.get("indices"), cw, param, loc, "weight", "connections.indices",
-                                  "connections.weights", in_dim=in_dim, lut_rank=a.get("lut_rank"))
+            layer, param = dense_from_pickle(mod, options, loc)
             layer.name = path
             layers.append(layer)
             params.append(param)
@@ -233,6 +241,9 @@ def from_pickle(model, options) -> Model:
 
 
 def convert(obj, options):
+    from . import torchlogix_conv
+    if torchlogix_conv.detect(obj):
+        return torchlogix_conv.convert(obj, options)
     inner, path = unwrap(obj)
     if isinstance(inner, safe_pickle.StandIn):
         model = from_pickle(inner, options)
