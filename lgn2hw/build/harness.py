@@ -1,0 +1,372 @@
+"""The UART harness around the core (RTL, in Amaranth): receive a request frame, feed the sample to the core,
+answer with the class (and counts). The protocol is in docs/harness.md and, host side, in
+:mod:`lgn2hw.build.protocol`; the RTL follows the same constants.
+
+The core is an ``Instance`` of the backend's module (ports ``clk rst in_valid in_bits out_valid out_class``
+and optionally ``out_counts``); the harness holds the sample steady from ``in_valid`` until ``out_valid``.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from amaranth.hdl import (Array, Cat, ClockSignal, Const, Elaboratable, Instance, Module, Mux, ResetSignal,
+                          Signal)
+
+from . import protocol as P
+
+
+@dataclass(frozen=True)
+class HarnessConfig:
+    n_inputs: int
+    n_classes: int
+    class_width: int
+    count_width: int = 0           # 0: the core has no out_counts port
+    core_top: str = "lgn_core"
+    divisor: int = 217             # clock cycles per UART bit
+    timeout_cycles: int = 250_000  # idle cycles that abort a half-received frame
+    raw_features: int = 0          # > 0: the sample is this many raw bytes, thresholded in RTL
+    feature: tuple = ()            # raw mode: feature index per input bit
+    threshold: tuple = ()          # raw mode: integer threshold per input bit (bit = raw > threshold)
+
+    @property
+    def mode(self) -> int:
+        return P.MODE_RAW if self.raw_features else P.MODE_BITS
+
+    @property
+    def sample_bytes(self) -> int:
+        return self.raw_features if self.raw_features else (self.n_inputs + 7) // 8
+
+    @property
+    def count_bytes(self) -> int:
+        return (self.count_width + 7) // 8
+
+    def info(self) -> P.DesignInfo:
+        return P.DesignInfo(self.n_inputs, self.n_classes, self.mode, self.count_bytes, self.sample_bytes)
+
+
+def integer_thresholds(threshold) -> tuple:
+    """For integer raw values x in 0..255, ``x > t`` equals ``x > floor(t)``; clamp to -1..255."""
+    t = np.floor(np.asarray(threshold, dtype=np.float64))
+    return tuple(int(v) for v in np.clip(t, -1, 255))
+
+
+def _crc8_matrix():
+    """CRC-8 (poly 0x07) of one byte is linear in d = crc ^ byte: output bit j is the XOR of the d bits in
+    mask[j]. Derived from :func:`lgn2hw.build.protocol.crc8` on the unit vectors."""
+    masks = [0] * 8
+    for i in range(8):
+        out = P.crc8(bytes([1 << i]))
+        for j in range(8):
+            if (out >> j) & 1:
+                masks[j] |= 1 << i
+    return masks
+
+
+_CRC8_MASKS = _crc8_matrix()
+
+
+def _crc8_step(crc, byte):
+    """CRC-8 of one more byte, as a combinational expression."""
+    d = crc ^ byte
+    bits = []
+    for mask in _CRC8_MASKS:
+        terms = [d[i] for i in range(8) if (mask >> i) & 1]
+        x = terms[0]
+        for t in terms[1:]:
+            x = x ^ t
+        bits.append(x)
+    return Cat(*bits)
+
+
+class UARTRx(Elaboratable):
+    """8N1 receiver: ``valid`` pulses one cycle with ``data``; a byte whose stop bit is low is dropped."""
+
+    def __init__(self, divisor):
+        self.divisor = divisor
+        self.rx = Signal(init=1)
+        self.data = Signal(8)
+        self.valid = Signal()
+
+    def elaborate(self, platform):
+        m = Module()
+        sync = Signal(2, init=0b11)
+        m.d.sync += sync.eq(Cat(self.rx, sync[0]))
+        line = sync[1]
+        timer = Signal(range(self.divisor * 3 // 2 + 1))
+        bits = Signal(range(10))
+        shreg = Signal(8)
+        m.d.sync += self.valid.eq(0)
+        with m.FSM():
+            with m.State("IDLE"):
+                with m.If(~line):
+                    m.d.sync += [timer.eq(self.divisor // 2), bits.eq(0)]
+                    m.next = "START"
+            with m.State("START"):
+                with m.If(timer == 0):
+                    with m.If(line):           # glitch, not a start bit
+                        m.next = "IDLE"
+                    with m.Else():
+                        m.d.sync += timer.eq(self.divisor - 1)
+                        m.next = "DATA"
+                with m.Else():
+                    m.d.sync += timer.eq(timer - 1)
+            with m.State("DATA"):
+                with m.If(timer == 0):
+                    m.d.sync += [shreg.eq(Cat(shreg[1:], line)), bits.eq(bits + 1), timer.eq(self.divisor - 1)]
+                    with m.If(bits == 7):
+                        m.next = "STOP"
+                with m.Else():
+                    m.d.sync += timer.eq(timer - 1)
+            with m.State("STOP"):
+                with m.If(timer == 0):
+                    with m.If(line):
+                        m.d.sync += [self.data.eq(shreg), self.valid.eq(1)]
+                    m.next = "IDLE"
+                with m.Else():
+                    m.d.sync += timer.eq(timer - 1)
+        return m
+
+
+class UARTTx(Elaboratable):
+    """8N1 transmitter: assert ``start`` with ``data`` while ``ready``."""
+
+    def __init__(self, divisor):
+        self.divisor = divisor
+        self.tx = Signal(init=1)
+        self.data = Signal(8)
+        self.start = Signal()
+        self.ready = Signal()
+
+    def elaborate(self, platform):
+        m = Module()
+        shreg = Signal(10, init=0x3FF)
+        bits = Signal(range(11))
+        timer = Signal(range(self.divisor))
+        m.d.comb += [self.ready.eq(bits == 0), self.tx.eq(shreg[0])]
+        with m.If(bits == 0):
+            with m.If(self.start):
+                m.d.sync += [shreg.eq(Cat(Const(0, 1), self.data, Const(1, 1))), bits.eq(10),
+                             timer.eq(self.divisor - 1)]
+        with m.Elif(timer == 0):
+            m.d.sync += [shreg.eq(Cat(shreg[1:], Const(1, 1))), bits.eq(bits - 1), timer.eq(self.divisor - 1)]
+        with m.Else():
+            m.d.sync += timer.eq(timer - 1)
+        return m
+
+
+class Harness(Elaboratable):
+    """Frame receiver, core driver and answer sender. Ports: ``rx``, ``tx``, ``leds`` (the last class)."""
+
+    def __init__(self, cfg: HarnessConfig, n_leds: int = 8):
+        self.cfg = cfg
+        self.rx = Signal(init=1)
+        self.tx = Signal(init=1)
+        self.leds = Signal(max(1, n_leds))
+
+    def elaborate(self, platform):
+        cfg = self.cfg
+        m = Module()
+        m.submodules.urx = urx = UARTRx(cfg.divisor)
+        m.submodules.utx = utx = UARTTx(cfg.divisor)
+        m.d.comb += [urx.rx.eq(self.rx), self.tx.eq(utx.tx)]
+
+        # --- the sample: a byte shift register, first byte ends lowest --------------------------------------
+        nbytes = cfg.sample_bytes
+        sample = Signal(8 * nbytes)
+        in_bits = Signal(cfg.n_inputs)
+        if cfg.raw_features:
+            feats = [sample[8 * f:8 * f + 8] for f in range(cfg.raw_features)]
+            m.d.comb += in_bits.eq(Cat(*[
+                Const(1, 1) if t < 0 else Const(0, 1) if t >= 255 else (feats[f] > t)
+                for f, t in zip(cfg.feature, cfg.threshold)]))
+        else:
+            m.d.comb += in_bits.eq(sample[:cfg.n_inputs])
+
+        # --- the core ---------------------------------------------------------------------------------------
+        in_valid = Signal()
+        out_valid = Signal()
+        out_class = Signal(cfg.class_width)
+        ports = dict(i_clk=ClockSignal(), i_rst=ResetSignal(), i_in_valid=in_valid, i_in_bits=in_bits,
+                     o_out_valid=out_valid, o_out_class=out_class)
+        out_counts = None
+        if cfg.count_width:
+            out_counts = Signal(cfg.n_classes * cfg.count_width)
+            ports["o_out_counts"] = out_counts
+        m.submodules.core = Instance(cfg.core_top, **ports)
+
+        # --- the answer payload: class, then each count in count_bytes little-endian bytes ------------------
+        info = cfg.info()
+        info_bytes = list(info.pack())
+        n_result = info.answer_bytes
+        result = Signal(8 * n_result)
+        last_class = Signal(cfg.class_width)
+        m.d.comb += self.leds.eq(last_class)
+        with m.If(out_valid):
+            fields = [out_class.as_unsigned()]
+            if out_counts is not None:
+                cw, cb = cfg.count_width, cfg.count_bytes
+                for c in range(cfg.n_classes):
+                    fields.append(Cat(out_counts[c * cw:(c + 1) * cw], Const(0, 8 * cb - cw)))
+            m.d.sync += [result.eq(Cat(Cat(fields[0], Const(0, 8 - cfg.class_width)), *fields[1:])),
+                         last_class.eq(out_class)]
+
+        max_payload = max(n_result, len(info_bytes))
+        status = Signal(8)
+        ans_len = Signal(8)
+        ans_info = Signal()
+        ans_bytes = Array([Signal(8, name=f"ans{i}") for i in range(max_payload)])
+        for i in range(max_payload):
+            from_result = result[8 * i:8 * i + 8] if i < n_result else Const(0, 8)
+            from_info = Const(info_bytes[i], 8) if i < len(info_bytes) else Const(0, 8)
+            m.d.comb += ans_bytes[i].eq(Mux(ans_info, from_info, from_result))
+
+        # --- the frame receiver and answer sender -----------------------------------------------------------
+        cmd = Signal(8)
+        length = Signal(16)
+        count = Signal(16)
+        crc = Signal(8)
+        idle = Signal(range(cfg.timeout_cycles + 1))
+        index = Signal(range(max_payload + 4))
+        ans_crc = Signal(8)
+        byte = urx.data
+        got = urx.valid
+        crc_next = Signal(8)
+        m.d.comb += crc_next.eq(_crc8_step(crc, byte))
+
+        def answer(code, n=0, with_info=False):
+            return [status.eq(code), ans_len.eq(n), ans_info.eq(with_info), index.eq(0)]
+
+        with m.FSM():
+            with m.State("IDLE"):
+                with m.If(got):
+                    with m.If(byte == P.REQ_SYNC):
+                        m.d.sync += [crc.eq(0), idle.eq(0)]
+                        m.next = "CMD"
+                    with m.Else():
+                        m.d.sync += answer(P.BAD_SYNC)
+                        m.next = "SEND"
+            # in every receiving state an idle gap longer than timeout_cycles aborts the frame
+            for state, nxt in (("CMD", "LEN0"), ("LEN0", "LEN1"), ("LEN1", None), ("DATA", None), ("CRC", None)):
+                with m.State(state):
+                    with m.If(got):
+                        m.d.sync += [idle.eq(0), crc.eq(crc_next)]
+                        if state == "CMD":
+                            m.d.sync += cmd.eq(byte)
+                            m.next = nxt
+                        elif state == "LEN0":
+                            m.d.sync += length[:8].eq(byte)
+                            m.next = nxt
+                        elif state == "LEN1":
+                            m.d.sync += [length[8:].eq(byte), count.eq(0)]
+                            with m.If((byte == 0) & (length[:8] == 0)):
+                                m.next = "CRC"
+                            with m.Else():
+                                m.next = "DATA"
+                        elif state == "DATA":
+                            m.d.sync += count.eq(count + 1)
+                            with m.If(count < nbytes):
+                                m.d.sync += sample.eq(Cat(sample[8:], byte) if nbytes > 1 else byte)
+                            with m.If(count + 1 == length):
+                                m.next = "CRC"
+                        else:  # CRC byte
+                            with m.If(byte != crc):
+                                m.d.sync += answer(P.BAD_CRC)
+                                m.next = "SEND"
+                            with m.Elif(cmd == P.CMD_INFO):
+                                with m.If(length != 0):
+                                    m.d.sync += answer(P.BAD_LENGTH)
+                                with m.Else():
+                                    m.d.sync += answer(P.OK, len(info_bytes), True)
+                                m.next = "SEND"
+                            with m.Elif(cmd == P.CMD_INFER):
+                                with m.If(length != nbytes):
+                                    m.d.sync += answer(P.BAD_LENGTH)
+                                    m.next = "SEND"
+                                with m.Else():
+                                    m.d.sync += in_valid.eq(1)
+                                    m.next = "RUN"
+                            with m.Else():
+                                m.d.sync += answer(P.BAD_COMMAND)
+                                m.next = "SEND"
+                    with m.Elif(idle == cfg.timeout_cycles):
+                        m.d.sync += answer(P.TIMEOUT)
+                        m.next = "SEND"
+                    with m.Else():
+                        m.d.sync += idle.eq(idle + 1)
+            with m.State("RUN"):
+                m.d.sync += in_valid.eq(0)
+                with m.If(out_valid):
+                    m.d.sync += answer(P.OK, n_result)
+                    m.next = "SETTLE"
+            with m.State("SETTLE"):       # result is registered on out_valid; send from the next cycle
+                m.next = "SEND"
+            with m.State("SEND"):
+                # index 0: sync, 1: status, 2: length, 3..3+len-1: payload, 3+len: CRC
+                cur = Signal(8)
+                with m.If(index == 0):
+                    m.d.comb += cur.eq(P.ANS_SYNC)
+                with m.Elif(index == 1):
+                    m.d.comb += cur.eq(status)
+                with m.Elif(index == 2):
+                    m.d.comb += cur.eq(ans_len)
+                with m.Elif(index == ans_len + 3):
+                    m.d.comb += cur.eq(ans_crc)
+                with m.Else():
+                    m.d.comb += cur.eq(ans_bytes[(index - 3)[:len(index)]])
+                m.d.comb += [utx.data.eq(cur), utx.start.eq(utx.ready)]
+                with m.If(utx.ready):
+                    m.d.sync += index.eq(index + 1)
+                    with m.If(index == 0):
+                        m.d.sync += ans_crc.eq(0)
+                    with m.Elif(index < ans_len + 3):
+                        m.d.sync += ans_crc.eq(_crc8_step(ans_crc, cur))
+                    with m.Else():
+                        m.next = "DRAIN"
+            with m.State("DRAIN"):          # wait for the CRC byte to leave before taking the next frame
+                with m.If(utx.ready):
+                    m.next = "IDLE"
+        return m
+
+
+class BoardTop(Elaboratable):
+    """The harness wired to a board's clock, UART and LEDs (resources named in the board YAML)."""
+
+    def __init__(self, cfg: HarnessConfig, board):
+        self.cfg = cfg
+        self.board = board
+
+    def elaborate(self, platform):
+        m = Module()
+        b = self.board
+        leds_cfg = b.leds
+        if "subsignals" in leds_cfg:
+            res = platform.request(leds_cfg["resource"], 0)
+            led_pins = [getattr(res, s).o for s in leds_cfg["subsignals"]]
+        else:
+            led_pins = [platform.request(leds_cfg["resource"], i).o for i in range(leds_cfg["count"])]
+        m.submodules.harness = h = Harness(self.cfg, n_leds=len(led_pins))
+        uart = platform.request("uart", int(b.uart.get("number", 0)))
+        m.d.comb += [h.rx.eq(uart.rx.i), uart.tx.o.eq(h.tx)]
+        if hasattr(uart, "dtr") or hasattr(uart, "rts"):
+            pass   # flow-control lines are left unused
+        for i, pin in enumerate(led_pins):
+            m.d.comb += pin.eq(h.leds[i] if i < len(h.leds) else 0)
+        return m
+
+
+def uart_divisor(clock_hz: int, baud: int) -> int:
+    return max(4, int(round(clock_hz / baud)))
+
+
+def class_width(n_classes: int) -> int:
+    return max(1, math.ceil(math.log2(n_classes))) if n_classes > 1 else 1
+
+
+def harness_verilog(cfg: HarnessConfig, name: str = "harness_top", n_leds: int = 8) -> str:
+    """Verilog of the harness alone (ports ``clk rst rx tx leds``), instantiating the core by name; for
+    simulation with the core's own Verilog."""
+    from amaranth.back import verilog
+    h = Harness(cfg, n_leds=n_leds)
+    return verilog.convert(h, ports=[h.rx, h.tx, h.leds], name=name, emit_src=False)

