@@ -299,7 +299,7 @@ edits = st.lists(st.tuples(st.floats(0, 1, exclude_max=True), st.integers(0, 255
 
 
 @pytest.mark.parametrize("base", sorted(BASES))
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture],
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture],
           derandomize=True)
 @given(edits=edits, cut=st.one_of(st.none(), st.floats(0, 1)))
 def test_fuzz_file_bytes(tmp_path, base, edits, cut):
@@ -313,7 +313,7 @@ def test_fuzz_file_bytes(tmp_path, base, edits, cut):
 
 
 @pytest.mark.parametrize("base", sorted(BASES))
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture],
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture],
           derandomize=True)
 @given(edits=edits)
 def test_fuzz_pickle_stream(tmp_path, base, edits):
