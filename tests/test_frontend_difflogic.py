@@ -255,3 +255,11 @@ def test_pickle_inside_training_wrapper(tmp_path, difflogic_lib):
     nl = load_model(tmp_path / "ckpt.pt", LoadOptions(trust_pickle=True))
     assert nl.meta["wrapper"] == "model"
     assert np.array_equal(evaluate(nl, x), exact_counts(quiet_forward(model, torch.from_numpy(x).float()), 1.0))
+
+
+def test_format_override(tmp_path, capsys, difflogic_lib):
+    torch.save(_sd(difflogic_lib), tmp_path / "model.pt")
+    assert load_model(tmp_path / "model.pt", LoadOptions(fmt="difflogic", classes=3)).n_nodes == 28
+    err = _cli_error(capsys, ["info", str(tmp_path / "model.pt"), "--classes", "3", "--format", "torchlogix"])
+    assert re.match(r"^lgn2hw: error: .*model\.pt: unknown key '1\.weights' in the state dict$", err[0])
+    assert "LogicDense" in err[1]
