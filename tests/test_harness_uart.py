@@ -1,5 +1,5 @@
 """The UART harness protocol in simulation: the host client against the Amaranth RTL, bit by bit on the UART
-lines (cocotb + Icarus), around a stand-in core; the answers are compared with the reference interpreter."""
+lines (cocotb + Icarus), around the backend's core; every answer is compared with the reference interpreter."""
 from __future__ import annotations
 
 import shutil
@@ -9,62 +9,72 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from lgn2hw.back import EmitOptions, emit_verilog
 from lgn2hw.build import protocol as P
-from lgn2hw.build.harness import HarnessConfig, class_width, harness_verilog, integer_thresholds
+from lgn2hw.build.harness import config_for, harness_verilog
 from lgn2hw.ir import evaluate
-from test_build_standin import random_netlist, standin_core
+from netlists import random_layered
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.skipif(not shutil.which("iverilog"), reason="iverilog is not installed")
 
 
-def _run(tmp_path, nl, counts, raw=False, n=12):
+def _run(tmp_path, nl, options, n=12):
+    from cocotb_tools.check_results import get_results
     from cocotb_tools.runner import get_runner
-    core = standin_core(nl, counts=counts)
+    core = emit_verilog(nl, options)
+    cfg = config_for(nl, core, divisor=8, timeout_cycles=400)
     rng = np.random.default_rng(7)
-    if raw:
-        enc = nl.encoding
-        x = rng.integers(0, 256, (n, enc.n_features)).astype(np.uint8)
-        want = evaluate(nl, enc.apply(x))
-        cfg = HarnessConfig(nl.n_inputs, nl.n_classes, class_width(nl.n_classes), core.count_width, divisor=8,
-                            timeout_cycles=400, raw_features=enc.n_features, feature=tuple(enc.feature.tolist()),
-                            threshold=integer_thresholds(enc.threshold))
+    if options.features:
+        x = rng.integers(0, 256, (n, nl.encoding.n_features)).astype(np.uint8)
+        want = evaluate(nl, nl.encoding.apply(x))
     else:
         x = rng.integers(0, 2, (n, nl.n_inputs)).astype(np.uint8)
         want = evaluate(nl, x)
-        cfg = HarnessConfig(nl.n_inputs, nl.n_classes, class_width(nl.n_classes), core.count_width, divisor=8,
-                            timeout_cycles=400)
-    (tmp_path / "harness_top.v").write_text(harness_verilog(cfg, n_leds=2))
-    (tmp_path / "lgn_core.v").write_text(core.files["lgn_core.v"])
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    sources = [tmp_path / "harness_top.v"]
+    sources[0].write_text(harness_verilog(cfg, n_leds=2))
+    for name, text in core.files.items():
+        (tmp_path / name).write_text(text)
+        sources.append(tmp_path / name)
     info = cfg.info()
     np.savez(tmp_path / "data.npz", x=x, counts=want, divisor=cfg.divisor, timeout=cfg.timeout_cycles,
-             info=np.array([info.n_inputs, info.n_classes, info.mode, info.count_bytes, info.sample_bytes]))
+             info=np.array([info.n_inputs, info.n_classes, info.mode, info.count_bytes, info.sample_bytes,
+                            int(info.count_signed)]))
     runner = get_runner("icarus")
-    runner.build(sources=[tmp_path / "harness_top.v", tmp_path / "lgn_core.v"], hdl_toplevel="harness_top",
-                 build_dir=tmp_path / "sim_build", timescale=("1ns", "1ps"))
-    env = {"HARNESS_DATA": str(tmp_path / "data.npz")}
+    runner.build(sources=sources, hdl_toplevel="harness_top", build_dir=tmp_path / "sim_build",
+                 timescale=("1ns", "1ps"))
     saved = list(sys.path)
     sys.path[:0] = [str(ROOT / "sim"), str(ROOT)]     # the runner passes sys.path on as PYTHONPATH
     try:
         xml = runner.test(hdl_toplevel="harness_top", test_module="harness_tb", build_dir=tmp_path / "sim_build",
-                          test_dir=tmp_path, extra_env=env)
+                          test_dir=tmp_path, extra_env={"HARNESS_DATA": str(tmp_path / "data.npz")})
     finally:
         sys.path[:] = saved
-    from cocotb_tools.check_results import get_results
     total, fails = get_results(Path(xml))
-    assert total == 2 and fails == 0, (tmp_path / "sim_build").as_posix()
+    assert total == 2 and fails == 0, f"see {tmp_path}"
+    return cfg
 
 
 def test_harness_bits_with_counts(tmp_path):
-    _run(tmp_path, random_netlist(11), counts=True)
+    nl = random_layered(np.random.default_rng(11), n_inputs=20, layers=3, width=24, classes=3)
+    cfg = _run(tmp_path, nl, EmitOptions(pipeline=2))
+    assert cfg.count_width and cfg.raw_features == 0
 
 
-def test_harness_bits_class_only(tmp_path):
-    _run(tmp_path, random_netlist(12, n_classes=5, widths=(30, 20)), counts=False)
+def test_harness_class_only_signed_offsets(tmp_path):
+    # folded outputs: inverted bits and class offsets, some negative -> signed counts on the wire
+    rng = np.random.default_rng(5)
+    nl = random_layered(rng, n_inputs=17, layers=2, width=30, classes=5, fold_outputs=True)
+    nl.class_offset[1] = -3
+    _run(tmp_path, nl, EmitOptions(pipeline=0, counts_port=False))
+    assert _run(tmp_path / "counts", nl, EmitOptions(pipeline=0)).count_signed
 
 
 def test_harness_raw_features(tmp_path):
-    _run(tmp_path, random_netlist(13, encoding=True), counts=True, raw=True)
+    nl = random_layered(np.random.default_rng(13), n_inputs=20, layers=2, width=12, classes=3, encoding=True)
+    cfg = _run(tmp_path, nl, EmitOptions(features=True))
+    assert cfg.raw_features == nl.encoding.n_features
 
 
 def test_crc8_known_vector():

@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
 from amaranth.hdl import (Array, Cat, ClockSignal, Const, Elaboratable, Instance, Module, Mux, ResetSignal,
                           Signal)
 
@@ -26,9 +25,8 @@ class HarnessConfig:
     core_top: str = "lgn_core"
     divisor: int = 217             # clock cycles per UART bit
     timeout_cycles: int = 250_000  # idle cycles that abort a half-received frame
-    raw_features: int = 0          # > 0: the sample is this many raw bytes, thresholded in RTL
-    feature: tuple = ()            # raw mode: feature index per input bit
-    threshold: tuple = ()          # raw mode: integer threshold per input bit (bit = raw > threshold)
+    count_signed: bool = False     # counts are two's complement (a class offset is negative)
+    raw_features: int = 0          # > 0: the core takes this many raw 8-bit features (``in_features``)
 
     @property
     def mode(self) -> int:
@@ -43,13 +41,8 @@ class HarnessConfig:
         return (self.count_width + 7) // 8
 
     def info(self) -> P.DesignInfo:
-        return P.DesignInfo(self.n_inputs, self.n_classes, self.mode, self.count_bytes, self.sample_bytes)
-
-
-def integer_thresholds(threshold) -> tuple:
-    """For integer raw values x in 0..255, ``x > t`` equals ``x > floor(t)``; clamp to -1..255."""
-    t = np.floor(np.asarray(threshold, dtype=np.float64))
-    return tuple(int(v) for v in np.clip(t, -1, 255))
+        return P.DesignInfo(self.n_inputs, self.n_classes, self.mode, self.count_bytes, self.sample_bytes,
+                            self.count_signed)
 
 
 def _crc8_matrix():
@@ -175,21 +168,18 @@ class Harness(Elaboratable):
         # --- the sample: a byte shift register, first byte ends lowest --------------------------------------
         nbytes = cfg.sample_bytes
         sample = Signal(8 * nbytes)
-        in_bits = Signal(cfg.n_inputs)
-        if cfg.raw_features:
-            feats = [sample[8 * f:8 * f + 8] for f in range(cfg.raw_features)]
-            m.d.comb += in_bits.eq(Cat(*[
-                Const(1, 1) if t < 0 else Const(0, 1) if t >= 255 else (feats[f] > t)
-                for f, t in zip(cfg.feature, cfg.threshold)]))
-        else:
-            m.d.comb += in_bits.eq(sample[:cfg.n_inputs])
+        in_bits = sample[:cfg.n_inputs] if not cfg.raw_features else sample
 
         # --- the core ---------------------------------------------------------------------------------------
         in_valid = Signal()
         out_valid = Signal()
         out_class = Signal(cfg.class_width)
-        ports = dict(i_clk=ClockSignal(), i_rst=ResetSignal(), i_in_valid=in_valid, i_in_bits=in_bits,
+        ports = dict(i_clk=ClockSignal(), i_rst=ResetSignal(), i_in_valid=in_valid,
                      o_out_valid=out_valid, o_out_class=out_class)
+        if cfg.raw_features:
+            ports["i_in_features"] = in_bits
+        elif cfg.n_inputs:
+            ports["i_in_bits"] = in_bits
         out_counts = None
         if cfg.count_width:
             out_counts = Signal(cfg.n_classes * cfg.count_width)
@@ -208,7 +198,9 @@ class Harness(Elaboratable):
             if out_counts is not None:
                 cw, cb = cfg.count_width, cfg.count_bytes
                 for c in range(cfg.n_classes):
-                    fields.append(Cat(out_counts[c * cw:(c + 1) * cw], Const(0, 8 * cb - cw)))
+                    value = out_counts[c * cw:(c + 1) * cw]
+                    pad = value[-1].replicate(8 * cb - cw) if cfg.count_signed else Const(0, 8 * cb - cw)
+                    fields.append(Cat(value, pad))
             m.d.sync += [result.eq(Cat(Cat(fields[0], Const(0, 8 - cfg.class_width)), *fields[1:])),
                          last_class.eq(out_class)]
 
@@ -370,3 +362,15 @@ def harness_verilog(cfg: HarnessConfig, name: str = "harness_top", n_leds: int =
     from amaranth.back import verilog
     h = Harness(cfg, n_leds=n_leds)
     return verilog.convert(h, ports=[h.rx, h.tx, h.leds], name=name, emit_src=False)
+
+
+def config_for(nl, core, divisor: int, timeout_cycles: int) -> HarnessConfig:
+    """The harness for a netlist and the backend's result (``files``, ``top``, ``report``)."""
+    rep = core.report
+    names = {p["name"] for p in rep["ports"]}
+    features = "in_features" in names
+    return HarnessConfig(
+        n_inputs=nl.n_inputs, n_classes=nl.n_classes, class_width=int(rep["class_width"]),
+        count_width=int(rep["count_width"]) if "out_counts" in names else 0, core_top=core.top, divisor=divisor,
+        timeout_cycles=timeout_cycles, count_signed=bool(rep.get("count_signed", False)),
+        raw_features=nl.encoding.n_features if features else 0)

@@ -69,20 +69,22 @@ class DesignInfo:
     mode: int             # MODE_BITS or MODE_RAW
     count_bytes: int      # bytes per class count in an answer, 0 when the design sends only the class
     sample_bytes: int     # payload length of an INFER request
+    count_signed: bool = False   # counts are two's complement
 
     def pack(self) -> bytes:
         return (INFO_MAGIC + bytes([PROTOCOL_VERSION]) + self.n_inputs.to_bytes(2, "little")
-                + bytes([self.n_classes, self.mode, self.count_bytes]) + self.sample_bytes.to_bytes(2, "little"))
+                + bytes([self.n_classes, self.mode, self.count_bytes]) + self.sample_bytes.to_bytes(2, "little")
+                + bytes([int(self.count_signed)]))
 
     @classmethod
     def unpack(cls, payload: bytes) -> "DesignInfo":
-        if len(payload) != 10 or payload[:2] != INFO_MAGIC:
-            raise HarnessError(f"INFO answer must be 10 bytes starting with 'LG', not {payload.hex()}",
+        if len(payload) != 11 or payload[:2] != INFO_MAGIC:
+            raise HarnessError(f"INFO answer must be 11 bytes starting with 'LG', not {payload.hex()}",
                                hint="is the board running an lgn2hw bitstream?")
         if payload[2] != PROTOCOL_VERSION:
             raise HarnessError(f"harness protocol version must be {PROTOCOL_VERSION}, not {payload[2]}")
         return cls(int.from_bytes(payload[3:5], "little"), payload[5], payload[6], payload[7],
-                   int.from_bytes(payload[8:10], "little"))
+                   int.from_bytes(payload[8:10], "little"), bool(payload[10]))
 
     @property
     def answer_bytes(self) -> int:
@@ -156,7 +158,7 @@ class Client:
         counts = None
         if info.count_bytes:
             cb = info.count_bytes
-            counts = np.array([int.from_bytes(body[1 + c * cb:1 + (c + 1) * cb], "little")
+            counts = np.array([int.from_bytes(body[1 + c * cb:1 + (c + 1) * cb], "little", signed=info.count_signed)
                                for c in range(info.n_classes)], dtype=np.int64)
             if counts[cls] != counts.max():
                 raise HarnessError(f"answer class {cls} does not hold the largest count {counts.tolist()}")
