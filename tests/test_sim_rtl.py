@@ -3,6 +3,7 @@ measured latency == reported latency, one sample per clock with and without gaps
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 import subprocess
 import sys
 
@@ -202,3 +203,43 @@ def test_cli_predict_icarus_equals_ir(tmp_path):
                      str(tmp_path / f"{engine}.npy"), "--engine", engine, "--pipeline", "1"]) == 0
     ir, rtl = np.load(tmp_path / "ir.npy"), np.load(tmp_path / "icarus.npy")
     assert np.array_equal(ir, rtl) and np.array_equal(ir, naive_counts(nl, x))
+
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "digits_lgn.pt"
+
+
+def _digits():
+    from lgn2hw.data import load_digits
+    from lgn2hw.frontend import load_model
+    from lgn2hw.passes import DEFAULT, run_passes
+    nl = load_model(str(EXAMPLE))
+    opt, _ = run_passes(nl, DEFAULT)
+    return nl, opt, load_digits()
+
+
+@needs_verilator
+@pytest.mark.skipif(not EXAMPLE.exists(), reason="examples/digits_lgn.pt not present")
+def test_verilator_digits_model_whole_test_split():
+    nl, opt, ds = _digits()
+    bits = ds.test_bits
+    want = evaluate(nl, bits)                         # the trained model before any pass
+    with RtlSim(opt, simulator="verilator") as sim:   # what the CLI emits: after the default passes
+        res = sim.run(bits)
+        _check(opt, bits, res, False)
+        assert np.array_equal(res.counts, want)
+        res = sim.run(bits, gaps=0.3, seed=8)
+        _check(opt, bits, res, True)
+    assert len(bits) == 355
+
+
+@needs_icarus
+@pytest.mark.skipif(not EXAMPLE.exists(), reason="examples/digits_lgn.pt not present")
+def test_icarus_digits_model_raw_pixels_on_chip():
+    nl, opt, ds = _digits()
+    raw = ds.x_test                                   # pixel values 0..16: compared on chip
+    want = evaluate(nl, nl.encoding.apply(raw))
+    with RtlSim(opt, simulator="icarus", options=EmitOptions(features=True)) as sim:
+        res = sim.run(raw, gaps=0.2, seed=2)
+    assert np.array_equal(res.counts, want)
+    assert np.array_equal(res.out_class, want.argmax(1))
+    assert np.all(res.latency == res.emitted.latency)

