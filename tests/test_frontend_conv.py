@@ -146,6 +146,17 @@ def test_residual_block(tmp_path, torchlogix_lib):
     assert ors.sum() >= 2 * 3 * 6 * 6
 
 
+def test_library_clgn_mnist_tiny(tmp_path, torchlogix_lib):
+    """torchlogix's own ClgnMnistTiny (the paper's MNIST architecture with 4 base kernels: three conv + OR-pool
+    stages, pooling with padding, 3 dense layers) pickled as the library's class, random weights."""
+    from torchlogix.models.conv import ClgnMnistTiny
+    torch.manual_seed(11)
+    model = _randomize(ClgnMnistTiny(thresholds=None, binarization="dummy", binarization_kwargs={}), "raw", 11)
+    nl = _compare(tmp_path, model, _bits(11, 64, (1, 28, 28)), 1.0)
+    assert nl.input_shape == (1, 28, 28)
+    assert nl.layer_sizes()[1] == 4 * 24 * 24 * (4 + 2 + 1)      # unrolled: every kernel position its own tree
+
+
 def test_padding_is_constant_false_and_folds_away(tmp_path, torchlogix_lib):
     """A 1x1 input padded by 1 with a 3x3 field: 8 of 9 cells read net 0; constant folding must remove them."""
     from torchlogix.layers import GroupSum, LogicConv2d

@@ -22,6 +22,8 @@ Eval semantics, as torchlogix 0.2.2 computes them with ``training=False`` (layer
 * ``Flatten`` takes (C, H, W) to C order; ``LogicDense`` then reads that vector (parsed by the dense frontend).
 * ``ResidualLogicBlock`` returns ``main(x) + s - main(x) * s`` with ``s = shortcut(x)``: for 0/1 values the OR of
   the two branches, one 2-input OR node per element.
+* torchlogix's own models ``ClgnMnist`` (and its Tiny/Small/Medium/Large sizes) and ``CNN`` are read like the
+  Sequential they are; their ``DummyBinarization`` returns its input, so the model input must already be 0/1.
 
 Origins: ``layer`` numbers the modules that create nodes (convolutions, poolings, dense layers, residual ORs) in
 the order they run, from 1; ``index`` is a flat index within that module, in C order:
@@ -58,8 +60,14 @@ RESBLOCK = "torchlogix.modules.resblock.ResidualLogicBlock"
 PARAM_LIST = "torch.nn.modules.container.ParameterList"
 IDENTITY = "torch.nn.modules.linear.Identity"
 FLATTEN = "torch.nn.modules.flatten.Flatten"
-SEQUENTIAL = ("torch.nn.modules.container.Sequential", "torch.nn.modules.container.ModuleList")
-safe_pickle.allow(LOGIC_CONV, OR_POOL, CONV_CONNECTIONS, RESBLOCK, PARAM_LIST, IDENTITY)
+DUMMY_BINARIZATION = "torchlogix.layers.binarization.DummyBinarization"
+# torchlogix's own convolutional models: Sequential subclasses (ClgnMnist*), or a module whose forward runs its
+# one child Sequential ``model`` (CNN). Their pickled state is read like a Sequential's.
+MODEL_CLASSES = tuple(f"torchlogix.models.conv.{n}" for n in (
+    "ClgnMnist", "ClgnMnistTiny", "ClgnMnistSmall", "ClgnMnistMedium", "ClgnMnistLarge", "CNN"))
+SEQUENTIAL = ("torch.nn.modules.container.Sequential", "torch.nn.modules.container.ModuleList", *MODEL_CLASSES)
+safe_pickle.allow(LOGIC_CONV, OR_POOL, CONV_CONNECTIONS, RESBLOCK, PARAM_LIST, IDENTITY, DUMMY_BINARIZATION,
+                  *MODEL_CLASSES)
 
 _CONV_NAMES = (LOGIC_CONV, OR_POOL, RESBLOCK)
 _STATE_DICT_HINT = ("save the whole model (torch.save(model)) and pass --trust-pickle: a state dict does not "
@@ -91,6 +99,20 @@ def detect(obj) -> bool:
     return isinstance(obj, dict) and any(
         isinstance(k, str) and (".connections._indices_L" in k or k.startswith("connections._indices_L")
                                 or ".tree_weights." in k or k.startswith("tree_weights.")) for k in obj)
+
+
+def _flatten(obj) -> list:
+    """(path, module) leaves in forward order, looking through containers and torchlogix's model classes."""
+    out = []
+
+    def walk(node, path):
+        if safe_pickle.is_stand_in(node, *SEQUENTIAL):
+            for name, child in safe_pickle.children(node, path or "model"):
+                walk(child, f"{path}.{name}" if path else str(name))
+        else:
+            out.append((path or "model", node))
+    walk(obj, "")
+    return out
 
 
 class _Builder:
@@ -363,7 +385,7 @@ class _Converter:
             return self.dense(mod, acts, path)
         if safe_pickle.is_stand_in(mod, RESBLOCK):
             return self.residual(mod, acts, path)
-        if safe_pickle.is_stand_in(mod, IDENTITY):
+        if safe_pickle.is_stand_in(mod, IDENTITY, DUMMY_BINARIZATION):    # DummyBinarization: x.float()
             return acts
         if safe_pickle.is_stand_in(mod, FLATTEN):
             a = safe_pickle.attrs(mod, f"module {path}")
@@ -390,7 +412,7 @@ class _Converter:
                 kids = safe_pickle.children(first, path)
                 key = "main" if safe_pickle.is_stand_in(first, RESBLOCK) else None
                 first = dict(kids).get(key) if key else (kids[0][1] if kids else None)
-            if safe_pickle.is_stand_in(first, IDENTITY):
+            if safe_pickle.is_stand_in(first, IDENTITY, DUMMY_BINARIZATION):
                 continue
             if safe_pickle.is_stand_in(first, LOGIC_CONV):
                 a = safe_pickle.attrs(first, f"module {path}")
@@ -408,7 +430,7 @@ class _Converter:
         return tuple(shape)
 
     def convert(self, model) -> Netlist:
-        mods = safe_pickle.flatten_modules(model)
+        mods = _flatten(model)
         if not mods or not safe_pickle.is_stand_in(mods[-1][1], GROUP_SUM):
             raise CheckpointError("the model must end in a GroupSum, which gives the class count",
                                   hint="append torchlogix GroupSum(k, tau)")
