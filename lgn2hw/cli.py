@@ -185,7 +185,7 @@ def cmd_predict(args):
 
 # --- compile ------------------------------------------------------------------------------------------------
 # Steps in order; ``--stop-after`` names one. Later steps (synthesis, place and route, bitstream) append here.
-COMPILE_STEPS = ["verilog"]
+COMPILE_STEPS = ["verilog", "bitstream"]
 
 
 def add_compile_parser(sub):
@@ -200,6 +200,7 @@ def add_compile_parser(sub):
     p.add_argument("--top", default="lgn_core", help="name of the top Verilog module (default: lgn_core)")
     p.add_argument("--features", action="store_true",
                    help="stream raw 8-bit features and compare them on chip (models with an input encoding)")
+    _target_args(p)
     _pass_args(p)
     _common(p)
     p.set_defaults(func=cmd_compile)
@@ -219,7 +220,46 @@ def _step_verilog(ctx):
           f"{len(result.report['stages'])} stages, latency {result.latency} cycles")
 
 
-COMPILE_STEP_FUNCS = {"verilog": _step_verilog}
+# --- build: target, synthesis, place and route, bitstream (lgn2hw.build) ------------------------------------
+def _target_args(p):
+    g = p.add_argument_group("hardware target (with one, compile goes on to a bitstream)")
+    g.add_argument("--board", help="board name or alias (ecp5, ice40); see 'lgn2hw boards'")
+    g.add_argument("--device", help="bare part, e.g. LFE5U-85F or iCE40UP5K: the core alone, out of context")
+    g.add_argument("--package", help="package of --device, e.g. CABGA381 or SG48")
+    g.add_argument("--seed", type=int, default=1, help="place-and-route seed (default: 1)")
+    g.add_argument("--strict-timing", action="store_true", help="fail when the clock target is not met")
+    g.add_argument("--postsim", type=int, default=256, metavar="N",
+                   help="samples for post-synthesis simulation of the mapped core (0: skip; default: 256)")
+    g.add_argument("--json", action="store_true", help="print a JSON summary on stdout (progress goes to stderr)")
+
+
+def _prepare_target(args, nl):
+    """Resolve --board/--device before the Verilog step: the board clock is the default --freq, and a model
+    with an input encoding streams raw features through the board harness."""
+    from .build import resolve_target
+    args.target = None
+    if args.board or args.device or args.package:
+        args.target = resolve_target(args.board, args.device, args.package)
+        if args.freq is None:
+            args.freq = args.target.board.clock_hz / 1e6 if args.target.board else 100.0
+        if args.target.board and nl.encoding is not None:
+            args.features = True
+
+
+def _step_bitstream(ctx):
+    from .build import BuildOptions, compile_for_target
+    args = ctx["args"]
+    if args.target is None:
+        return
+    opts = BuildOptions(freq_mhz=args.freq, seed=args.seed, strict_timing=args.strict_timing,
+                        postsim_samples=args.postsim,
+                        progress=lambda step, msg: print(f"  {step:<10} {msg}", file=sys.stderr, flush=True),
+                        warn=lambda msg: print(f"lgn2hw: warning: {msg}", file=sys.stderr, flush=True))
+    build = compile_for_target(ctx["netlist"], ctx["verilog"], args.target, ctx["dir"], opts, ctx["report"])
+    ctx["report"]["build"] = build
+
+
+COMPILE_STEP_FUNCS = {"verilog": _step_verilog, "bitstream": _step_bitstream}
 
 
 def cmd_compile(args):
@@ -229,10 +269,13 @@ def cmd_compile(args):
     resolve_pipeline(args.pipeline, args.freq)
     nl = _load(args)
     nl, passes = _optimize(args, nl)
+    _prepare_target(args, nl)
     report = {"model": Path(args.model).name, "steps": []}
     if passes is not None:
         report["passes"] = passes.annotate({})
-    with atomic_dir(args.output) as tmp:
+    import contextlib
+    quiet = contextlib.redirect_stdout(sys.stderr) if getattr(args, "json", False) else contextlib.nullcontext()
+    with atomic_dir(args.output) as tmp, quiet:
         ctx = {"args": args, "netlist": nl, "dir": Path(tmp), "report": report}
         for step in COMPILE_STEPS:
             COMPILE_STEP_FUNCS[step](ctx)
@@ -240,7 +283,100 @@ def cmd_compile(args):
             if step == args.stop_after:
                 break
         (Path(tmp) / "report.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+        if "build" in report:
+            from .build import write_human_report
+            write_human_report(Path(tmp), report, nl)
+    if "build" in report:
+        from .build import summary
+        if args.json:
+            print(json.dumps(summary(report, args.output), indent=2, sort_keys=True))
+            return
+        for line in summary(report, args.output)["lines"]:
+            print(line)
     print(f"wrote {args.output}/")
+
+
+# --- boards -------------------------------------------------------------------------------------------------
+def add_boards_parser(sub):
+    p = sub.add_parser("boards", help="list the boards and bare devices with their capacity")
+    p.add_argument("--json", action="store_true", help="print a JSON object instead of a table")
+    _common(p)
+    p.set_defaults(func=cmd_boards)
+
+
+def cmd_boards(args):
+    from .build import DEVICES, list_boards
+    boards, aliases = list_boards()
+    if args.json:
+        print(json.dumps({"boards": {b.name: {"device": b.device, "package": b.package, "clock_hz": b.clock_hz,
+                                               "capacity": b.capacity, "description": b.description}
+                                     for b in boards},
+                          "aliases": aliases,
+                          "devices": {d.name: {"family": d.family, "lut4": d.lut4, "ff": d.ff, "bram": d.bram,
+                                               "packages": d.packages} for d in DEVICES.values()}},
+                         indent=2, sort_keys=True))
+        return
+    print(f"{'board':<20} {'device':<13} {'package':<10} {'clock':>7} {'LUT4':>7} {'FF':>7} {'IO':>4} {'BRAM':>5}")
+    for b in boards:
+        names = [a for a, t in aliases.items() if t == b.name]
+        c = b.capacity
+        print(f"{b.name:<20} {b.device:<13} {b.package:<10} {b.clock_hz / 1e6:>4g} MHz {c['lut4']:>7,} "
+              f"{c['ff']:>7,} {c['io']:>4} {c['bram']:>5}" + (f"  (alias: {', '.join(names)})" if names else ""))
+    print("\nbare devices (--device D --package P): the core alone, out of context")
+    for d in DEVICES.values():
+        print(f"  {d.name:<13} {d.family:<5} {d.lut4:>7,} LUT4 {d.bram:>4} BRAM  packages "
+              + ", ".join(f"{p} ({n} IO)" for p, n in d.packages.items()))
+
+
+# --- flash --------------------------------------------------------------------------------------------------
+def add_flash_parser(sub):
+    p = sub.add_parser("flash", help="load a built bitstream onto a board with openFPGALoader")
+    p.add_argument("out", metavar="OUT", help="the output directory of 'lgn2hw compile --board'")
+    p.add_argument("--board", required=True, help="board name or alias")
+    p.add_argument("--flash", dest="flash_memory", action="store_true",
+                   help="write the configuration flash (persistent) instead of the FPGA's SRAM")
+    p.add_argument("--dry-run", action="store_true", help="print the exact command instead of running it")
+    _common(p)
+    p.set_defaults(func=cmd_flash)
+
+
+def cmd_flash(args):
+    from .build import load_board
+    from .build.flash import flash
+    line = flash(args.out, load_board(args.board), flash_memory=args.flash_memory, dry_run=args.dry_run)
+    print(line if args.dry_run else f"flashed: {line}")
+
+
+# --- run ----------------------------------------------------------------------------------------------------
+def add_run_parser(sub):
+    p = sub.add_parser("run", help="stream samples through a board over its UART and collect the answers")
+    p.add_argument("inputs", help="INPUTS.npy: (N, n_inputs) 0/1 bits, or (N, features) 0..255 for a features design")
+    p.add_argument("-o", "--output", required=True,
+                   help="OUT.npy: (N, classes) counts when the design sends them, else (N,) classes")
+    p.add_argument("--port", required=True, help="serial port, e.g. /dev/ttyUSB1")
+    p.add_argument("--baud", type=int, default=115200, help="baud rate (default: 115200, the boards' default)")
+    p.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for an answer (default: 2)")
+    _common(p)
+    p.set_defaults(func=cmd_run)
+
+
+def cmd_run(args):
+    from ._files import save_npy
+    from .build import protocol
+    x = _load_npy(args.inputs, "INPUTS")
+    try:
+        import serial
+    except ImportError:
+        raise UsageError("lgn2hw run needs pyserial", hint="pip install pyserial") from None
+    try:
+        port = serial.Serial(args.port, args.baud, timeout=args.timeout)
+    except (serial.SerialException, OSError) as err:
+        raise UsageError(f"cannot open {args.port}: {err}", hint="check the port name and its permissions") from None
+    with port:
+        port.reset_input_buffer()
+        info, classes, counts = protocol.run(port, x)
+    save_npy(args.output, counts if counts is not None else classes)
+    print(f"wrote {args.output}: {len(classes)} answers, every one checked (CRC, status, class)")
 
 
 # --- train --------------------------------------------------------------------------------------------------
@@ -262,7 +398,8 @@ def build_parser():
     parser = _Parser(prog="lgn2hw", description="Compile trained logic gate networks to FPGA hardware.")
     parser.add_argument("--version", action="version", version=f"lgn2hw {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for add in (add_info_parser, add_predict_parser, add_compile_parser, add_train_parser):
+    for add in (add_info_parser, add_predict_parser, add_compile_parser, add_train_parser, add_boards_parser,
+                add_flash_parser, add_run_parser):
         add(sub)
     return parser
 

@@ -10,8 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from amaranth.hdl import (Array, Cat, ClockSignal, Const, Elaboratable, Instance, Module, Mux, ResetSignal,
-                          Signal)
+from amaranth.hdl import (Array, Cat, ClockSignal, Const, Elaboratable, Instance, Module, Mux, Signal)
 
 from . import protocol as P
 
@@ -174,7 +173,10 @@ class Harness(Elaboratable):
         in_valid = Signal()
         out_valid = Signal()
         out_class = Signal(cfg.class_width)
-        ports = dict(i_clk=ClockSignal(), i_rst=ResetSignal(), i_in_valid=in_valid,
+        # the core's reset: a power-on pulse (board clock domains often have no reset), plus the domain reset
+        por = Signal(2)
+        m.d.sync += por.eq(Cat(Const(1, 1), por[0]))
+        ports = dict(i_clk=ClockSignal(), i_rst=~por[1], i_in_valid=in_valid,
                      o_out_valid=out_valid, o_out_class=out_class)
         if cfg.raw_features:
             ports["i_in_features"] = in_bits
