@@ -253,9 +253,17 @@ def _step_bitstream(ctx):
         return
     opts = BuildOptions(freq_mhz=args.freq, seed=args.seed, strict_timing=args.strict_timing,
                         postsim_samples=args.postsim,
-                        progress=lambda step, msg: print(f"  {step:<10} {msg}", file=sys.stderr, flush=True),
+                        progress=lambda step, msg: print(f"  {step:<10} {msg}", flush=True),
                         warn=lambda msg: print(f"lgn2hw: warning: {msg}", file=sys.stderr, flush=True))
-    build = compile_for_target(ctx["netlist"], ctx["verilog"], args.target, ctx["dir"], opts, ctx["report"])
+    try:
+        build = compile_for_target(ctx["netlist"], ctx["verilog"], args.target, ctx["dir"], opts, ctx["report"])
+    except Lgn2hwError as err:
+        # OUT is not written (no result that looks valid); the tool logs are kept beside it
+        from .build.report import keep_logs
+        kept = keep_logs(ctx["dir"] / "build", f"{str(args.output).rstrip('/')}.logs")
+        if kept and err.hint and "log" in err.hint:
+            err.hint = f"see the logs in {kept}/"
+        raise
     ctx["report"]["build"] = build
 
 

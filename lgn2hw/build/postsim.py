@@ -79,7 +79,7 @@ endmodule
         (lib / src.name).write_text(re.sub(r"\$error\([^;]*\);", "", src.read_text()))
     log = bdir / "postsim.log"
     log.write_text("")
-    iverilog.run(["-g2012", "-DNO_INCLUDES", "-o", "postsim.vvp", "-I", "postsim_cells", "postsim_tb.v", syn_v,
+    iverilog.run(["-g2012", "-DNO_INCLUDES", "-DNO_ICE40_DEFAULT_ASSIGNMENTS", "-o", "postsim.vvp", "-I", "postsim_cells", "postsim_tb.v", syn_v,
                   "postsim_cells/cells_sim.v"], bdir, log, "postsim")
     vvp.run(["-n", "postsim.vvp"], bdir, log, "postsim")
     rows = [l.split() for l in log.read_text().splitlines() if l[:1].isdigit() and len(l.split()) == 2]

@@ -1,9 +1,10 @@
 """External tools: YoWASP (pip, WebAssembly) builds by default, system binaries on request.
 
 ``LGN2HW_TOOLCHAIN`` is an ordered, comma-separated preference: ``builtin`` (the pip packages), ``system`` (the
-binaries on PATH), ``builtin,system`` (the default: pip first, PATH as fallback). A per-tool variable with the
-upper-case tool name (``YOSYS``, ``NEXTPNR_ECP5``, ``NEXTPNR_ICE40``, ``ECPPACK``, ``ICEPACK``,
-``OPENFPGALOADER``, ``IVERILOG``, ``VVP`` — the names Amaranth uses) forces a given executable.
+binaries on PATH), ``builtin,system`` (the default: pip first, PATH as fallback). A per-tool variable forces a
+given executable: ``LGN2HW_YOSYS``, ``LGN2HW_NEXTPNR_ECP5``, ``LGN2HW_NEXTPNR_ICE40``, ``LGN2HW_ECPPACK``,
+``LGN2HW_ICEPACK``, ``LGN2HW_OPENFPGALOADER``, ``LGN2HW_IVERILOG``, ``LGN2HW_VVP`` (prefixed, so that they do
+not change the Yosys Amaranth itself uses to write Verilog).
 
 YoWASP tools see a private ``/tmp``: every tool is run with its working directory in the build directory and
 given relative paths only.
@@ -35,7 +36,7 @@ class ToolSpec:
 
     @property
     def env_var(self) -> str:
-        return re.sub(r"[^A-Z0-9]", "_", self.name.upper())
+        return "LGN2HW_" + re.sub(r"[^A-Z0-9]", "_", self.name.upper())
 
     def install_hint(self) -> str:
         ways = []

