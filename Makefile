@@ -23,11 +23,12 @@ $(VENV)/.testlibs: $(VENV)/.installed tools/fetch_sdist.py
 	$(BIN)/python tools/fetch_sdist.py difflogic 0.1.0 $(VENV)/src
 	touch $@
 
+# The example model to a bitstream for the default ECP5 board (ULX3S-85F); ends with the bitstream path and a
+# summary (LUT4/FF used, Fmax, latency, post-synthesis simulation). The first run of the YoWASP tools compiles
+# them (about a minute, cached in ~/.cache/YoWASP).
 demo: setup
 	$(BIN)/lgn2hw info $(MODEL)
-	$(BIN)/python examples/export_digits_test.py /tmp/lgn2hw-demo
-	$(BIN)/lgn2hw predict $(MODEL) /tmp/lgn2hw-demo/x_raw.npy --raw -o /tmp/lgn2hw-demo/counts.npy \
-		--labels /tmp/lgn2hw-demo/y.npy
+	$(BIN)/lgn2hw compile $(MODEL) --board ecp5 -o build/demo
 
 test: setup
 	$(BIN)/python -m pytest -q
