@@ -185,3 +185,15 @@ def test_located_errors(tmp_path, torchlogix_lib, mutate, pattern):
     torch.save(sd, tmp_path / "model.pt")
     with pytest.raises(CheckpointError, match=rf"^{re.escape(str(tmp_path / 'model.pt'))}: {pattern}"):
         load_model(tmp_path / "model.pt", LoadOptions(classes=3, parametrization="light"))
+
+
+def test_groupsum_beta_is_a_uniform_offset(tmp_path, torchlogix_lib):
+    from torchlogix.layers import GroupSum
+    model = _net(torchlogix_lib, 24, [48, 40], 4, 2.0, "light", 2, seed=16)
+    model[-1] = GroupSum(4, 2.0, beta=1.5)
+    x = _bits(np.random.default_rng(2), 200, 24)
+    out = quiet_forward(model, torch.from_numpy(x)).double().numpy()
+    torch.save(model, tmp_path / "m.pt")
+    nl = load_model(tmp_path / "m.pt", LoadOptions(trust_pickle=True))
+    assert nl.meta["groupsum_beta"] == 1.5 and nl.tau == 2.0
+    assert np.allclose((evaluate(nl, x.astype(np.uint8)) + 1.5) / 2.0, out, rtol=0, atol=1e-5)

@@ -208,7 +208,7 @@ def dense_from_pickle(mod, options, loc: str):
 
 
 def from_pickle(model, options) -> Model:
-    layers, params, k, tau = [], [], None, None
+    layers, params, k, tau, beta = [], [], None, None, 0.0
     for path, mod in safe_pickle.flatten_modules(model):
         loc = f"layer {len(layers) + 1}"
         if k is not None:
@@ -223,7 +223,7 @@ def from_pickle(model, options) -> Model:
             continue
         if safe_pickle.is_stand_in(mod, GROUP_SUM):
             a = safe_pickle.attrs(mod, "GroupSum")
-            k, tau = a.get("k"), a.get("tau", 1.0)
+            k, tau, beta = a.get("k"), a.get("tau", 1.0), a.get("beta", 0.0)
             if isinstance(k, bool) or not isinstance(k, int) or k < 1:
                 raise CheckpointError(f"GroupSum k must be a positive int, not {k!r}"[:120], location=f"module {path}")
             if isinstance(tau, bool) or not isinstance(tau, (int, float)) or not 0 < tau < float("inf"):
@@ -236,8 +236,10 @@ def from_pickle(model, options) -> Model:
     if layers and k is None:
         raise CheckpointError("the model has no GroupSum, so its class count is unknown",
                               hint="append torchlogix GroupSum(k, tau), or save a state dict and pass --classes")
-    return Model(layers, k=k, tau=float(tau) if tau is not None else None,
-                 meta={"torchlogix_form": "pickle", "parametrization": ",".join(sorted(set(params)))})
+    meta = {"torchlogix_form": "pickle", "parametrization": ",".join(sorted(set(params)))}
+    if k is not None and isinstance(beta, (int, float)) and beta != 0:
+        meta["groupsum_beta"] = float(beta)     # added to every class alike: counts and argmax unchanged
+    return Model(layers, k=k, tau=float(tau) if tau is not None else None, meta=meta)
 
 
 def convert(obj, options):
