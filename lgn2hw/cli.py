@@ -276,9 +276,10 @@ def cmd_compile(args):
     from .back import resolve_pipeline
     resolve_pipeline(args.pipeline, args.freq)
     nl = _load(args)
+    layers_before = {str(k): v for k, v in nl.layer_sizes().items()}
     nl, passes = _optimize(args, nl)
     _prepare_target(args, nl)
-    report = {"model": Path(args.model).name, "steps": []}
+    report = {"model": Path(args.model).name, "steps": [], "layers_before_passes": layers_before}
     if passes is not None:
         report["passes"] = passes.annotate({})
     import contextlib
@@ -432,6 +433,12 @@ def main(argv=None) -> int:
         if err.hint:
             print(f"lgn2hw: hint: {err.hint}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # The reader went away (`lgn2hw info MODEL | head`): stop quietly, and keep Python from complaining
+        # about the unflushable stdout at exit.
+        import os
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("lgn2hw: error: interrupted", file=sys.stderr)
         return 1
