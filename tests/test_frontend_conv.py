@@ -125,7 +125,8 @@ def test_two_convolutions_and_pools(tmp_path, torchlogix_lib):
         GroupSum(10, 3.0))
     nl = _compare(tmp_path, _randomize(model, "raw", 3), _bits(3, 400, (1, 10, 10)), 3.0)
     names = dict(kv.split("=") for kv in nl.meta["torchlogix_layers"].split())
-    assert names == {"1": "0", "2": "1", "3": "2", "4": "3", "5": "5", "6": "6"}
+    assert names == {"1": "0:LogicConv2d", "2": "1:OrPooling2d", "3": "2:LogicConv2d", "4": "3:OrPooling2d",
+                     "5": "5:LogicDense", "6": "6:LogicDense"}
     # layer/index origins: conv 1 has 4 kernels x 100 positions x (2 + 1) tree nodes, numbered level by level
     conv1 = nl.index[nl.layer == 1]
     assert sorted(conv1.tolist()) == list(range(4 * 100 * 3))

@@ -34,7 +34,7 @@ the order they run, from 1; ``index`` is a flat index within that module, in C o
   nodes of all windows come first and the root of window ``w`` is numbered after them.
 * dense: the gate index; residual OR: the flat (C, H, W) index.
 
-``meta['torchlogix_layers']`` lists ``number=module path`` for every such module. Inputs are the model input
+``meta['torchlogix_layers']`` lists ``number=module path:kind`` for every such module. Inputs are the model input
 flattened in PyTorch's C order: input bit ``(c * H + y) * W + x``.
 
 Only whole-model pickles (``--trust-pickle``) are read: a state dict does not record a convolution's padding,
@@ -124,8 +124,8 @@ class _Builder:
         self.chunks = []          # (tables, fanin (n, k), layer, index)
         self.names = []           # (layer number, module path)
 
-    def layer_number(self, path: str) -> int:
-        self.names.append((len(self.names) + 1, path))
+    def layer_number(self, path: str, kind: str) -> int:
+        self.names.append((len(self.names) + 1, f"{path}:{kind}"))
         return len(self.names)
 
     def add(self, tables, fanin, layer: int, index) -> np.ndarray:
@@ -262,7 +262,7 @@ class _Converter:
         n_pos = out_hw[0] * out_hw[1]
         wparams = safe_pickle.attrs(wmod, loc).get("_parameters") or {}
         bufs = safe_pickle.attrs(cmod, loc).get("_buffers") or {}
-        layer = self.b.layer_number(path)
+        layer = self.b.layer_number(path, "LogicConv2d")
         lloc = f"layer {layer}"
         # level 0: receptive-field indices into the padded input
         leaves = rank ** (depth - 1)
@@ -337,7 +337,7 @@ class _Converter:
         win = win.reshape(c, oh, ow, kh * kw)
         if kh * kw == 1:
             return win[..., 0]
-        return _or_reduce(self.b, win, self.b.layer_number(path))
+        return _or_reduce(self.b, win, self.b.layer_number(path, "OrPooling2d"))
 
     def dense(self, mod, acts, path):
         loc = f"module {path}"
@@ -353,7 +353,7 @@ class _Converter:
             bad = int(np.argmax((lay.fanin < 0).any(1) | (lay.fanin >= lay.in_dim).any(1)))
             raise CheckpointError(f"input index must be in 0..{lay.in_dim - 1}, not {lay.fanin[bad].tolist()}",
                                   location=f"layer {layer_no}[{bad}]")
-        layer = self.b.layer_number(path)
+        layer = self.b.layer_number(path, "LogicDense")
         self.params.append(param)
         return self.b.add(lay.tables, acts[lay.fanin], layer, np.arange(len(lay.tables)))
 
@@ -367,7 +367,7 @@ class _Converter:
         if out.shape != short.shape:
             raise CheckpointError(f"the main branch gives {_shape(out)} but the shortcut {_shape(short)}",
                                   location=loc)
-        layer = self.b.layer_number(path)
+        layer = self.b.layer_number(path, "ResidualOR")
         fanin = np.stack([out.reshape(-1), short.reshape(-1)], axis=1)
         return self.b.add(gates.or_table(2), fanin, layer, np.arange(out.size)).reshape(out.shape)
 
