@@ -326,3 +326,17 @@ def test_damaged_receptive_field_index(tmp_path, torchlogix_lib):
     msg = _err(tmp_path / "m.pt", trust_pickle=True)
     assert re.search(r"layer 1\[kernel 2, position 5, node 0\]: connections._indices_L0 h index must be in 0..9, "
                      r"not 10", msg), msg
+
+
+def test_groupsum_beta_is_a_uniform_offset(tmp_path, torchlogix_lib):
+    from torchlogix.layers import GroupSum
+    torch.manual_seed(3)
+    model = _randomize(digits_conv_model("raw", k_num=4), "raw", 3)
+    model[-1] = GroupSum(10, 10.0, beta=2.5)
+    x = _bits(3, 100, (2, 8, 8))
+    out = quiet_forward(model, torch.from_numpy(x)).double().numpy()
+    torch.save(model, tmp_path / "m.pt")
+    nl = load_model(tmp_path / "m.pt", LoadOptions(trust_pickle=True))
+    assert nl.meta["groupsum_beta"] == 2.5 and nl.tau == 10.0
+    counts = evaluate(nl, x.reshape(len(x), -1).astype(np.uint8))
+    assert np.allclose((counts + 2.5) / 10.0, out, rtol=0, atol=1e-5)

@@ -442,10 +442,7 @@ class _Converter:
         if isinstance(tau, bool) or not isinstance(tau, (int, float)) or not 0 < tau < float("inf"):
             raise CheckpointError(f"GroupSum tau must be a positive number, not {tau!r}"[:120],
                                   location=f"module {gpath}")
-        if a.get("beta", 0.0) not in (0, 0.0):
-            raise CheckpointError(f"GroupSum beta must be 0, not {a.get('beta')!r}"[:120], location=f"module {gpath}",
-                                  hint="a nonzero beta shifts every class by the same amount; lgn2hw counts "
-                                       "integers")
+        beta = a.get("beta", 0.0)
         if self.options.classes is not None and self.options.classes != k:
             raise CheckpointError(f"--classes {self.options.classes} contradicts the model's GroupSum k = {k}",
                                   hint="leave out --classes for whole-model pickles")
@@ -467,6 +464,8 @@ class _Converter:
         meta = {"source_format": "torchlogix", "torchlogix_form": "pickle",
                 "parametrization": ",".join(sorted(set(self.params))) or "none",
                 "torchlogix_layers": " ".join(f"{n}={p}" for n, p in self.b.names)}
+        if isinstance(beta, (int, float)) and not isinstance(beta, bool) and beta != 0:
+            meta["groupsum_beta"] = float(beta)     # added to every class alike: counts and argmax unchanged
         return self.b.netlist(acts, k, tau, shape, meta)
 
 
