@@ -340,3 +340,18 @@ def test_groupsum_beta_is_a_uniform_offset(tmp_path, torchlogix_lib):
     assert nl.meta["groupsum_beta"] == 2.5 and nl.tau == 10.0
     counts = evaluate(nl, x.reshape(len(x), -1).astype(np.uint8))
     assert np.allclose((counts + 2.5) / 10.0, out, rtol=0, atol=1e-5)
+
+
+def test_input_shape_from_the_option_when_the_model_cannot_tell(tmp_path, torchlogix_lib):
+    """A model that starts with OR pooling records no input shape: --input-shape C,H,W supplies it."""
+    from torchlogix.layers import GroupSum, LogicDense, OrPooling2d
+    torch.manual_seed(4)
+    model = _randomize(torch.nn.Sequential(OrPooling2d(2, 2), torch.nn.Flatten(), LogicDense(2 * 4 * 4, 40),
+                                           GroupSum(4, 1.0)), "raw", 4)
+    torch.save(model, tmp_path / "m.pt")
+    assert re.search(r"the model does not record its input shape", _err(tmp_path / "m.pt", trust_pickle=True))
+    x = _bits(4, 200, (2, 8, 8))
+    expect = exact_counts(quiet_forward(model, torch.from_numpy(x)), 1.0)
+    nl = load_model(tmp_path / "m.pt", LoadOptions(trust_pickle=True, input_shape=(2, 8, 8)))
+    assert nl.input_shape == (2, 8, 8)
+    assert np.array_equal(evaluate(nl, x.reshape(len(x), -1).astype(np.uint8)), expect)

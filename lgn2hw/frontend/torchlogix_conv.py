@@ -72,7 +72,8 @@ safe_pickle.allow(LOGIC_CONV, OR_POOL, CONV_CONNECTIONS, RESBLOCK, PARAM_LIST, I
 _CONV_NAMES = (LOGIC_CONV, OR_POOL, RESBLOCK)
 _STATE_DICT_HINT = ("save the whole model (torch.save(model)) and pass --trust-pickle: a state dict does not "
                     "record a convolution's padding, the pooling and flatten between layers, or the input shape")
-_SHAPE = "lgn2hw reads Sequential(LogicConv2d | OrPooling2d | ResidualLogicBlock ..., Flatten, LogicDense ..., GroupSum)"
+_SHAPE = ("lgn2hw reads Sequential(LogicConv2d | OrPooling2d | ResidualLogicBlock ..., Flatten, LogicDense ..., "
+          "GroupSum)")
 
 
 def _walk(obj):
@@ -133,8 +134,7 @@ class _Builder:
         n = fanin.shape[0]
         tables = np.broadcast_to(np.asarray(tables, dtype=np.uint64), (n,))
         nets = np.arange(self.next_net, self.next_net + n, dtype=np.int64)
-        if n:
-            assert fanin.max() < self.next_net        # topological by construction
+        if n:                                          # inputs are earlier nets: topological by construction
             self.chunks.append((tables.copy(), fanin, layer, np.asarray(index, dtype=np.int64)))
             self.next_net += n
         if self.next_net >= 2**31:
@@ -279,6 +279,9 @@ class _Converter:
         padded = np.full((channels, ph, pw), NET_FALSE, dtype=np.int64)
         padded[:, pad:pad + in_hw[0], pad:pad + in_hw[1]] = acts
         fan = padded[idx0[..., 2], idx0[..., 0], idx0[..., 1]]             # (L, K, P, S)
+        if sorted(wparams) != sorted(str(i) for i in range(depth)):
+            raise CheckpointError(f"tree_weights must hold levels 0..{depth - 1} (tree_depth {depth}), not "
+                                  f"{sorted(wparams)}"[:160], location=lloc)
         prev = None
         offset = 0
         for level in range(depth):
@@ -308,9 +311,6 @@ class _Converter:
             prev = self.b.add(t, fanin.reshape(n, rank), layer, offset + np.arange(n)).reshape(
                 n_kernels, n_pos, nodes)
             offset += n
-        extra = [k for k in wparams if k not in {str(i) for i in range(depth)}]
-        if extra:
-            raise CheckpointError(f"tree_weights has {len(wparams)} levels but tree_depth is {depth}", location=lloc)
         self.params.append(param)
         return prev.reshape(n_kernels, *out_hw)
 
