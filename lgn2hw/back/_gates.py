@@ -7,15 +7,17 @@ popcount, argmax and stream control it builds itself.
 
 Layout of the generated module (``<top>_gates``)::
 
-    reg  [..] f0;  always @(posedge clk) f0 <= in_features;        (only with on-chip input comparators)
-    reg  [..] p0;  always @(posedge clk) p0[i] <= in_bits[j] ...;  bank 0: the input register
-    wire [..] l1;  assign l1[i] = 4'h8 >> {p0[3], p0[0]};          one vector per logic level
-    reg  [..] p1;  always @(posedge clk) p1[i] <= l2[5] ...;       bank s closes stage s
-    assign out_bits[t] = ~pS[i];                                    output bits with their inversion flags
+    reg [..] f0;  always @(posedge clk) f0 <= in_features;         (only with on-chip input comparators)
+    reg p0_0; ... always @(posedge clk) begin p0_0 <= in_bits[3]; ... end    bank 0: the input register
+    wire l1_0 = 4'h8 >> {p0_3, p0_0};                               level 1, node 0 of the level
+    reg p1_0; ... always @(posedge clk) begin p1_0 <= l2_5; ... end       bank s closes stage s
+    assign out_bits[t] = ~pS_i;                                     output bits with their inversion flags
 
 A node is written in the LUT convention of the IR -- ``table >> {in_{k-1}, .., in_0}`` keeps bit ``m`` of the
-table for ``m = sum(in_j << j)`` -- so this module never needs to know what a gate means. One vector per level
-(never one per stage) keeps every vector free of internal combinational paths, which simulators prefer.
+table for ``m = sum(in_j << j)`` -- so this module never needs to know what a gate means. Every net is a
+scalar of its own (``l<level>_<i>``, ``p<bank>_<i>``): with vectors, event-driven simulators such as Icarus
+re-evaluate every reader of a vector whenever any one of its bits changes, which made a 700-gate core
+simulate at a few cycles per second.
 """
 from __future__ import annotations
 
@@ -77,9 +79,9 @@ def gates_verilog(nl: Netlist, sched: Schedule, module: str, header: str, *, fea
             if ci >= 0:
                 out.append(const_lit[ci])
             elif o:
-                out.append(f"l{lv}[{lp}]")
+                out.append(f"l{lv}_{lp}")
             else:
-                out.append(f"p{q - 1}[{bp}]")
+                out.append(f"p{q - 1}_{bp}")
         return out
 
     # Bank 0: the input register (optionally behind the feature register and comparators).
@@ -111,7 +113,6 @@ def gates_verilog(nl: Netlist, sched: Schedule, module: str, header: str, *, fea
             sel = nodes[node_level == lv]
             if not sel.size:
                 continue
-            lines.append(f"  wire [{len(sel) - 1}:0] l{lv};")
             body = [None] * len(sel)
             for k in np.unique(nl.arity[sel]).tolist():
                 grp = sel[nl.arity[sel] == k]
@@ -119,10 +120,10 @@ def gates_verilog(nl: Netlist, sched: Schedule, module: str, header: str, *, fea
                 operand = [refs(nl.fanin[grp, j], q) for j in range(k - 1, -1, -1)]
                 pos = sched.level_pos[first + grp].tolist()
                 if k == 1:
-                    text = [f"  assign l{lv}[{p}] = {t} >> {a};" for p, t, a in zip(pos, lits, operand[0])]
+                    text = [f"  wire l{lv}_{p} = {t} >> {a};" for p, t, a in zip(pos, lits, operand[0])]
                 else:
                     joined = [", ".join(ops) for ops in zip(*operand)]
-                    text = [f"  assign l{lv}[{p}] = {t} >> {{{o}}};" for p, t, o in zip(pos, lits, joined)]
+                    text = [f"  wire l{lv}_{p} = {t} >> {{{o}}};" for p, t, o in zip(pos, lits, joined)]
                 for p, t in zip(pos, text):
                     body[p] = t
             lines.extend(body)
@@ -133,7 +134,7 @@ def gates_verilog(nl: Netlist, sched: Schedule, module: str, header: str, *, fea
         nets = nl.out_nets[var_outputs].astype(np.int64)
         pos = sched.bank_pos[S][nets].tolist()
         inv = nl.out_invert[var_outputs].tolist()
-        lines.extend(f"  assign out_bits[{t}] = {'~' if v else ''}p{S}[{p}];"
+        lines.extend(f"  assign out_bits[{t}] = {'~' if v else ''}p{S}_{p};"
                      for t, (p, v) in enumerate(zip(pos, inv)))
     else:
         lines.append("  assign out_bits = 1'b0;")
@@ -145,9 +146,9 @@ def gates_verilog(nl: Netlist, sched: Schedule, module: str, header: str, *, fea
 def _bank(lines: list, b: int, src: list) -> None:
     if not src:
         return
-    lines.append(f"  reg [{len(src) - 1}:0] p{b};")
+    lines.extend(f"  reg p{b}_{i};" for i in range(len(src)))
     lines.append("  always @(posedge clk) begin")
-    lines.extend(f"    p{b}[{i}] <= {s};" for i, s in enumerate(src))
+    lines.extend(f"    p{b}_{i} <= {s};" for i, s in enumerate(src))
     lines.append("  end")
 
 
