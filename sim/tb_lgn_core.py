@@ -25,7 +25,8 @@ from cocotb.triggers import FallingEdge
 
 @cocotb.test()
 async def stream(dut):
-    cfg = json.loads(open(os.environ["LGN_TB_CONFIG"]).read())
+    with open(os.environ["LGN_TB_CONFIG"]) as f:
+        cfg = json.load(f)
     raw = np.load(cfg["inputs"])
     send = np.load(cfg["send_cycle"]).astype(np.int64)
     n = len(send)
