@@ -175,7 +175,19 @@ def run_build(nl, core, target: Target, out: Path, opts: BuildOptions, harness_c
         args += ["--package", target.package.lower()]
         args += ["--pcf", "top.pcf", "--asc", "top.asc"] if target.board else ["--asc", "top.asc"]
     _say(opts, "pnr", f"nextpnr-{family} --freq {freq:g} --seed {opts.seed}")
-    times["pnr"] = nextpnr.run(args, bdir, _tool_log(bdir / "pnr.run.log"), "pnr", opts.timeout_s)
+    try:
+        times["pnr"] = nextpnr.run(args, bdir, _tool_log(bdir / "pnr.run.log"), "pnr", opts.timeout_s)
+    except ToolchainError:
+        # packing can need more cells than synthesis suggests (iCE40: a flip-flop without a LUT takes a whole
+        # logic cell); nextpnr then fails to place: say so as a fit error
+        log = (bdir / "pnr.log").read_text(errors="replace") if (bdir / "pnr.log").exists() else ""
+        m = re.search(r"Failed to expand region .* of (\d+) (\w+)", log)
+        if m:
+            raise FitError(f"the design needs {int(m.group(1)):,} {m.group(2)} after packing, {target.name} has "
+                           f"{target.capacity['lut4']:,} logic cells (LUT4 {used['lut4']:,} and FF {used['ff']:,} "
+                           f"share them)", hint="choose a larger device or board ('lgn2hw boards'), or a smaller "
+                           "model") from None
+        raise
     pnr = json.loads((bdir / "pnr.json").read_text())
     fmax = _fmax(pnr)
     util = {k: [v.get("used"), v.get("available")] for k, v in pnr.get("utilization", {}).items()
