@@ -100,11 +100,14 @@ def bench_verilator(model: Path, quick: bool) -> dict:
 
 
 def _plain_sum_verilog(n: int, width: int) -> str:
-    terms = " + ".join(f"b[{i}]" for i in range(n))
+    """The behavioural baseline: one accumulating ``+`` per bit (a loop, since an 800-term expression overflows
+    the WebAssembly yosys parser's stack), registered input and output."""
     return "\n".join([
         "module plain (clk, bits, count);", "  input clk;", f"  input [{n - 1}:0] bits;",
-        f"  output reg [{width - 1}:0] count;", f"  reg [{n - 1}:0] b;",
-        f"  always @(posedge clk) begin b <= bits; count <= {terms}; end", "endmodule", ""])
+        f"  output reg [{width - 1}:0] count;", f"  reg [{n - 1}:0] b;", f"  reg [{width - 1}:0] s;",
+        "  integer i;",
+        f"  always @* begin s = 0; for (i = 0; i < {n}; i = i + 1) s = s + b[i]; end",
+        "  always @(posedge clk) begin b <= bits; count <= s; end", "endmodule", ""])
 
 
 def _tree_verilog(n: int, width: int) -> str:
