@@ -9,12 +9,12 @@ Layout of the generated module (``<top>_gates``)::
 
     reg [..] f0;  always @(posedge clk) f0 <= in_features;         (only with on-chip input comparators)
     reg p0_0; ... always @(posedge clk) begin p0_0 <= in_bits[3]; ... end    bank 0: the input register
-    wire l1_0 = 4'h8 >> {p0_3, p0_0};                               level 1, node 0 of the level
+    wire l1_0 = (p0_0 & p0_3);                                      level 1, node 0 of the level
     reg p1_0; ... always @(posedge clk) begin p1_0 <= l2_5; ... end       bank s closes stage s
     assign out_bits[t] = ~pS_i;                                     output bits with their inversion flags
 
-A node is written in the LUT convention of the IR -- ``table >> {in_{k-1}, .., in_0}`` keeps bit ``m`` of the
-table for ``m = sum(in_j << j)`` -- so this module never needs to know what a gate means. Every net is a
+A node is written from its table in the LUT convention of the IR (bit ``m`` of the table for
+``m = sum(in_j << j)``) as a sum of products, so this module never needs to know what a gate means. Every net is a
 scalar of its own (``l<level>_<i>``, ``p<bank>_<i>``): with vectors, event-driven simulators such as Icarus
 re-evaluate every reader of a vector whenever any one of its bits changes, which made a 700-gate core
 simulate at a few cycles per second.
@@ -41,10 +41,41 @@ def comparator_thresholds(nl: Netlist) -> np.ndarray:
     return np.clip(np.floor(t), -1, 255).astype(np.int64)
 
 
-def _table_literal(tables: np.ndarray, k: int) -> list:
-    width = 1 << k
-    digits = max(1, width // 4)
-    return [f"{width}'h{int(t):0{digits}x}" for t in tables]
+_SOP_CACHE: dict = {}
+
+
+def _sop_template(table: int, k: int) -> str:
+    """A k-input LUT (IR convention: output = bit ``sum(in_j << j)`` of ``table``) as a sum of products over
+    ``{0}``..``{k-1}``: the minterms of the ones, or the complement of the minterms of the zeros when there are
+    fewer zeros. Plain AND/OR/NOT keeps synthesis away from shift cells (``table >> {b, a}`` made yosys build and
+    techmap one ``$shr`` per gate, which crashed it on large cores)."""
+    key = (table, k)
+    hit = _SOP_CACHE.get(key)
+    if hit is not None:
+        return hit
+    n = 1 << k
+    ones = [m for m in range(n) if (table >> m) & 1]
+    if not ones:
+        text = "1'b0"
+    elif len(ones) == n:
+        text = "1'b1"
+    else:
+        invert = len(ones) > n // 2
+        terms = [m for m in range(n) if m not in ones] if invert else ones
+
+        def product(m):
+            lits = [("{%d}" if (m >> j) & 1 else "~{%d}") % j for j in range(k)]
+            return lits[0] if k == 1 else "(" + " & ".join(lits) + ")"
+
+        text = " | ".join(product(m) for m in terms)
+        if invert:
+            text = f"~({text})"
+    _SOP_CACHE[key] = text
+    return text
+
+
+def _lut_sop(table: int, k: int, ins) -> str:
+    return _sop_template(table, k).format(*ins)
 
 
 def gates_verilog(nl: Netlist, sched: Schedule, module: str, header: str, *, features: bool = False):
@@ -116,14 +147,10 @@ def gates_verilog(nl: Netlist, sched: Schedule, module: str, header: str, *, fea
             body = [None] * len(sel)
             for k in np.unique(nl.arity[sel]).tolist():
                 grp = sel[nl.arity[sel] == k]
-                lits = _table_literal(nl.tables[grp], k)
-                operand = [refs(nl.fanin[grp, j], q) for j in range(k - 1, -1, -1)]
+                operand = [refs(nl.fanin[grp, j], q) for j in range(k)]
                 pos = sched.level_pos[first + grp].tolist()
-                if k == 1:
-                    text = [f"  wire l{lv}_{p} = {t} >> {a};" for p, t, a in zip(pos, lits, operand[0])]
-                else:
-                    joined = [", ".join(ops) for ops in zip(*operand)]
-                    text = [f"  wire l{lv}_{p} = {t} >> {{{o}}};" for p, t, o in zip(pos, lits, joined)]
+                text = [f"  wire l{lv}_{p} = {_lut_sop(int(t), k, ins)};"
+                        for p, t, ins in zip(pos, nl.tables[grp].tolist(), zip(*operand))]
                 for p, t in zip(pos, text):
                     body[p] = t
             lines.extend(body)

@@ -28,6 +28,13 @@ from .boards import Target
 from .toolchain import require
 
 SYNTH_CMD = {"ecp5": "synth_ecp5", "ice40": "synth_ice40"}
+# Cores with more gates than this are mapped with yosys' older ABC flow (``-noabc9``): ABC9 took ~30 min on a
+# 48K-gate model (110K AIG nodes), ABC a few minutes.
+ABC9_MAX_GATES = 5000
+
+
+def synth_flags(core) -> str:
+    return " -noabc9" if int(core.report.get("gates", 0)) > ABC9_MAX_GATES else ""
 
 
 @dataclass
@@ -128,7 +135,9 @@ def run_build(nl, core, target: Target, out: Path, opts: BuildOptions, harness_c
         (bdir / name).write_text(text)
     syn_v = f"{core.top}.syn.v"
     script = "".join(f"read_verilog {name}\n" for name in sorted(core.files) if name.endswith(".v"))
-    script += (f"{SYNTH_CMD[family]} -top {core.top}\n"
+    flags = synth_flags(core)
+    rep["synth_flags"] = flags.strip()
+    script += (f"{SYNTH_CMD[family]} -top {core.top}{flags}\n"
                f"tee -q -o core.stat.json stat -json\n"
                f"write_json core.json\n"
                f"write_verilog -noattr {syn_v}\n")
