@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 MODEL  := examples/digits_lgn.pt
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test bench bench-quick clean
 
 setup: $(VENV)/.installed $(VENV)/.testlibs
 
@@ -35,6 +35,10 @@ test: setup
 
 bench: setup
 	$(BIN)/python bench/run_all.py
+
+# CI smoke run of every bench script at small sizes; results go to a temporary directory.
+bench-quick: setup
+	$(BIN)/python bench/run_all.py --quick
 
 clean:
 	rm -rf $(VENV) build .pytest_cache

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-RESULTS = Path(__file__).resolve().parent / "results"
+#: Where write_json puts results; run_all.py --quick points it at a temporary directory.
+RESULTS = Path(os.environ.get("LGN2HW_BENCH_RESULTS") or Path(__file__).resolve().parent / "results")
 
 
 def random_network(n_inputs: int, width: int, layers: int, classes: int, seed: int = 0):
