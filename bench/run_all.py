@@ -31,6 +31,7 @@ SCRIPTS = [
     ("bench_back", [], True),
     ("bench_scale", [], True),
     ("bench_peers", [], True),
+    ("bench_sim", [], True),
     ("bench_train", [], True),
     ("bench_conv", [], True),
     ("bench_build", ["--shared", str(SHARED)], False),
@@ -233,6 +234,16 @@ def summary(results: Path, goal_rows: list[dict]) -> str:
             parts.append(
                 f"**Scale**: 1.28M random gates reach Verilog in {big['to_verilog_s']:.1f} s with a "
                 f"{big['peak_rss_mb'] / 1024:.2f} GB peak; the flat-array IR keeps every stage linear.")
+    sim = _load(results, "sim")
+    if sim:
+        r = {x["engine"].split()[0]: x for x in sim["rows"]}
+        if {"lgn2hw", "verilator", "icarus"} <= set(r):
+            parts.append(
+                f"**Simulation** ({sim['network']}, {sim['gates']:,} gates): the interpreter evaluates "
+                f"{r['lgn2hw']['vectors_per_s']:,.0f} vectors/s, Verilator {r['verilator']['vectors_per_s']:,.0f} "
+                f"(after a {r['verilator']['build_s']:.0f} s build) and Icarus {r['icarus']['vectors_per_s']:,.1f}; "
+                "the RTL simulators exist to check the emitted Verilog cycle by cycle, the interpreter to "
+                "answer questions about the network.")
     missing = [g["goal"] for g in goal_rows if g["met"] is None]
     behind = [g["goal"] for g in goal_rows if g["met"] is False]
     if behind:
@@ -245,6 +256,7 @@ def summary(results: Path, goal_rows: list[dict]) -> str:
 SECTIONS = [
     ("peers", "Peers: difflogic CompiledLogicNet (CPU) and torchlogix Circuit (Verilog)", "python -m bench.bench_peers"),
     ("scale", "Compile time and peak memory per stage against size", "python -m bench.bench_scale"),
+    ("sim", "Simulation: interpreter vs Verilator vs Icarus, vectors/s", "python -m bench.bench_sim"),
     ("build", "Hardware: LUT4, FF, Fmax, latency (yosys + nextpnr)",
      f"python bench/bench_build.py --shared {SHARED}"),
     ("back", "Backend: emission, Verilator, popcount tree", "python -m bench.bench_back"),

@@ -1,0 +1,73 @@
+"""Simulation throughput on the shared 48K-gate MNIST model: the reference interpreter, Verilator and Icarus
+Verilog running lgn2hw's emitted core (default passes, default pipeline), vectors per second.
+
+    python -m bench.bench_sim [--quick] [--model PATH] [--icarus-vectors N]
+
+Each RTL simulator streams the MNIST bits through the core (cocotb testbench) and its class counts must equal
+the interpreter's on every vector, or the script fails. Build time (compile of the testbench and core) is its own
+column. ``--quick`` uses a small random network and a few vectors. Prints a table, writes
+bench/results/sim.json (sim_quick.json with --quick)."""
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+MODEL = Path("/work/shared/models/mnist20x20_8000x6_mase.pth")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="small random network, few vectors")
+    ap.add_argument("--model", type=Path, default=MODEL)
+    ap.add_argument("--icarus-vectors", type=int, default=200, help="vectors for Icarus (slow; default 200)")
+    args = ap.parse_args()
+    from bench._common import random_network, table, write_json
+    from bench.bench_passes import mnist_bits, mnist_netlist
+    from lgn2hw.back import EmitOptions
+    from lgn2hw.back.rtlsim import RtlSim
+    from lgn2hw.ir import evaluate
+    from lgn2hw.passes import DEFAULT, run_passes
+    bits, _ = mnist_bits()
+    if args.quick:
+        nl, name = random_network(400, 300, 3, 10), "random 400-300x3-10"
+        bits, n_icarus = bits[:100], 20
+    else:
+        if not args.model.is_file():
+            raise SystemExit(f"{args.model}: not found (pass --model, or use --quick)")
+        nl, name = mnist_netlist(args.model), "shared 48K MNIST"
+        n_icarus = args.icarus_vectors
+    nl, _ = run_passes(nl, DEFAULT)
+    evaluate(nl, bits[:64])
+    t0 = time.perf_counter()
+    want = evaluate(nl, bits)
+    dt = time.perf_counter() - t0
+    rows = [{"engine": "lgn2hw interpreter (C, 2 threads)", "vectors": len(bits), "build_s": 0.0, "sim_s": dt,
+             "vectors_per_s": len(bits) / dt, "counts_equal": True}]
+    work = Path(__file__).resolve().parent / "results" / ".sim_work"   # ignored by git
+    for sim, n in (("verilator", len(bits)), ("icarus", n_icarus)):
+        build = work / f"sim-{sim}"
+        shutil.rmtree(build, ignore_errors=True)
+        build.mkdir(parents=True)
+        with RtlSim(nl, simulator=sim, options=EmitOptions(), build_dir=build) as rtl:
+            rtl.build()
+            res = rtl.run(bits[:n])
+        equal = bool(np.array_equal(res.counts, want[:n]))
+        shutil.rmtree(build, ignore_errors=True)
+        if not equal:
+            raise SystemExit(f"{sim}: class counts differ from the interpreter")
+        rows.append({"engine": sim, "vectors": int(n), "build_s": res.build_seconds, "sim_s": res.sim_seconds,
+                     "vectors_per_s": n / res.sim_seconds, "counts_equal": equal})
+    for r in rows:
+        r["vs_interpreter"] = r["vectors_per_s"] / rows[0]["vectors_per_s"]
+    print(f"{name}: {nl.n_nodes:,} gates after the passes")
+    print(table(rows, ["engine", "vectors", "build_s", "sim_s", "vectors_per_s", "vs_interpreter", "counts_equal"]))
+    print(f"wrote {write_json('sim' + ('_quick' if args.quick else ''), {'network': name, 'gates': int(nl.n_nodes), 'rows': rows})}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
