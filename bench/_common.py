@@ -28,7 +28,16 @@ def random_network(n_inputs: int, width: int, layers: int, classes: int, seed: i
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far, in MB (Linux reports KiB)."""
+    """Peak resident memory of this process so far, in MB.
+
+    Reads VmHWM, which starts afresh at exec; getrusage's ru_maxrss does not (Linux carries the parent's peak
+    at fork across exec), so a child of a large bench process would report the parent's peak."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
