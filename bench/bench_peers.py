@@ -260,6 +260,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small random network: only checks that the script runs")
     ap.add_argument("--model", type=Path, default=MODEL, help="difflogic state dict (default: the shared model)")
+    ap.add_argument("--verilog-only", action="store_true",
+                    help="re-measure only the Verilog path; keep the CPU section of the existing peers.json")
     ap.add_argument("--measure", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.measure:
@@ -276,7 +278,12 @@ def main():
             model = args.model
             if not model.is_file():
                 raise SystemExit(f"{model}: not found (pass --model, or use --quick)")
-        cpu = cpu_inference(model, args.quick, work)
+        name = "peers" + ("_quick" if args.quick else "")
+        if args.verilog_only:
+            from bench._common import RESULTS
+            cpu = json.loads((RESULTS / f"{name}.json").read_text())["cpu"]
+        else:
+            cpu = cpu_inference(model, args.quick, work)
         print(f"CPU inference, {cpu['samples']:,} samples, class counts equal: {cpu['counts_equal']}")
         print(table(cpu["rows"], ["tool", "gates_evaluated", "prepare_s", "compile_s", "infer_s", "samples_per_s",
                                   "vs_difflogic"]))
@@ -285,7 +292,7 @@ def main():
         print(table(rtl["rows"], ["tool", "gates_before", "gates_kept", "load_s", "build_s", "passes_s",
                                   "verilog_s", "total_s", "peak_rss_mb", "verilog_mb"]))
     model_name = "random 400-1000x2-10" if args.quick else args.model.name
-    out = write_json("peers" + ("_quick" if args.quick else ""), {"model": model_name, "cpu": cpu, "verilog": rtl})
+    out = write_json(name, {"model": model_name, "cpu": cpu, "verilog": rtl})
     print(f"wrote {out}")
 
 
