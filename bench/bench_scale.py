@@ -4,7 +4,8 @@
 
 Networks: random difflogic state dicts of 48K (400-8000x6-10), 384K (784-64000x6-10) and 1.28M (784-256000x5-10)
 gates, written to a temporary .pth and read back through ``load_model`` like any checkpoint, and the trained
-shared 48K MNIST model. Each network runs in a fresh process; the peak memory after each stage is that process's
+shared 48K MNIST model; the 1.28M network also with the passes off (random gates are mostly dead, so the
+passes leave about a quarter of them; with the passes off every gate reaches the Verilog). Each network runs in a fresh process; the peak memory after each stage is that process's
 peak so far (so it includes the stages before). Synthesis and place-and-route figures come from
 ``bench_build`` (bench/results/build.json) and are joined in RESULTS.md. Prints a table, writes
 bench/results/scale.json (scale_quick.json with --quick)."""
@@ -35,7 +36,7 @@ def write_random(path: Path, n_inputs: int, width: int, layers: int, seed: int =
     torch.save(sd, path)
 
 
-def measure(model: str, shape: str) -> dict:
+def measure(model: str, shape: str, passes: str = "1") -> dict:
     import torch  # noqa: F401  (the import is not a stage)
     from bench._common import peak_rss_mb
     from lgn2hw.back import EmitOptions, emit_verilog
@@ -46,9 +47,9 @@ def measure(model: str, shape: str) -> dict:
     nl = load_model(model, LoadOptions(classes=10, input_shape=tuple(int(d) for d in shape.split(","))))
     t1 = time.perf_counter()
     row.update(gates=int(nl.n_nodes), load_s=t1 - t0, load_peak_mb=peak_rss_mb())
-    opt, _ = run_passes(nl, DEFAULT)
+    opt = run_passes(nl, DEFAULT)[0] if passes == "1" else nl
     t2 = time.perf_counter()
-    row.update(live_after_passes=int(opt.n_nodes), passes_s=t2 - t1, passes_peak_mb=peak_rss_mb())
+    row.update(into_verilog=int(opt.n_nodes), passes_s=t2 - t1, passes_peak_mb=peak_rss_mb())
     del nl
     res = emit_verilog(opt, EmitOptions())
     t3 = time.perf_counter()
@@ -62,7 +63,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="one small network: only checks that the script runs")
     ap.add_argument("--model", type=Path, default=MODEL, help="trained difflogic state dict (default: shared model)")
-    ap.add_argument("--measure", nargs=2, help=argparse.SUPPRESS)
+    ap.add_argument("--measure", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.measure:
         print(json.dumps(measure(*args.measure)))
@@ -74,14 +75,15 @@ def main():
             path = Path(tmp) / f"{name.split()[0]}.pth"
             write_random(path, n_in, width, layers)
             shape = "1,20,20" if n_in == 400 else "1,28,28"
-            row = in_subprocess("bench.bench_scale", "--measure", str(path), shape)
-            rows.append({"network": f"{name} ({n_in}-{width}x{layers}-10)", "file_mb": path.stat().st_size / 1e6,
-                         **row})
+            for passes in ("1", "0") if name.startswith(("1.28M", "6K")) else ("1",):
+                row = in_subprocess("bench.bench_scale", "--measure", str(path), shape, passes)
+                label = f"{name} ({n_in}-{width}x{layers}-10)" + ("" if passes == "1" else ", passes off")
+                rows.append({"network": label, "file_mb": path.stat().st_size / 1e6, **row})
             path.unlink()
     if not args.quick and args.model.is_file():
         rows.append({"network": "48K trained (shared MNIST)", "file_mb": args.model.stat().st_size / 1e6,
-                     **in_subprocess("bench.bench_scale", "--measure", str(args.model), "1,20,20")})
-    print(table(rows, ["network", "gates", "live_after_passes", "load_s", "passes_s", "verilog_s", "to_verilog_s",
+                     **in_subprocess("bench.bench_scale", "--measure", str(args.model), "1,20,20", "1")})
+    print(table(rows, ["network", "gates", "into_verilog", "load_s", "passes_s", "verilog_s", "to_verilog_s",
                        "load_peak_mb", "passes_peak_mb", "peak_rss_mb", "verilog_mb"]))
     print(f"wrote {write_json('scale' + ('_quick' if args.quick else ''), {'rows': rows})}")
 
