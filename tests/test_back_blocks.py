@@ -44,9 +44,10 @@ def _signed_value(v, width):
     (0, 0, 0), (0, -2, 1), (1, 0, 0), (2, 3, 0), (3, 0, 0), (4, -5, 0), (5, 0, 2), (6, -1, 0), (7, 2, 0),
     (8, -8, 0), (9, 0, 0), (10, 4, 0),
 ])
-def test_popcount_exhaustive(width, offset, extra):
-    latency = popcount_latency(width) + extra
-    dut = PopCount(width, offset=offset, latency=latency)
+@pytest.mark.parametrize("every", [1, 2, 3])
+def test_popcount_exhaustive(width, offset, extra, every):
+    latency = popcount_latency(width, every) + extra
+    dut = PopCount(width, offset=offset, latency=latency, every=every)
     inputs = list(range(1 << width)) if width <= 10 else []
     seen = _stream(dut, inputs, dut.i, [dut.o], latency)
     # seen[t] follows clock edge t+1; input t is out after `latency` edges, i.e. in seen[t + latency - 1].
@@ -67,7 +68,8 @@ def test_popcount_shapes():
     assert count_shape(-3, 4) == signed(4)
     assert count_shape(-4, 3) == signed(3)
     with pytest.raises(ValueError, match=r"^latency must be >= 3 for 4 bits, not 2$"):
-        PopCount(4, latency=2)
+        PopCount(4, latency=2, every=1)
+    assert [popcount_latency(w, 2) for w in (1, 3, 4, 7, 13, 800)] == [1, 1, 2, 2, 3, 6]
 
 
 def _argmax_case(k, shape):

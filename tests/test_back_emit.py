@@ -55,7 +55,7 @@ def test_top_name_and_ports():
 
 def test_report_counts_and_latency():
     nl = _net(seed=4)
-    res = emit_verilog(nl, EmitOptions(pipeline=3))
+    res = emit_verilog(nl, EmitOptions(pipeline=3, placement="asap"))
     rep = res.report
     bd = rep["latency_breakdown"]
     assert res.latency == rep["latency"] == sum(bd.values())
@@ -164,3 +164,20 @@ def test_cli_compile_errors_leave_nothing(tmp_path, capsys):
     assert capsys.readouterr().err.splitlines()[0].startswith(
         "lgn2hw: error: raw-feature inputs need a model with an input encoding")
     assert not out.exists() and list(tmp_path.iterdir()) == [model]
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_alap_schedule_is_valid_and_best_takes_fewer_registers(seed):
+    from lgn2hw.back._schedule import schedule
+    nl = _net(seed=seed)
+    first = nl.first_node_net
+    asap, alap = schedule(nl, 2, "asap"), schedule(nl, 2, "alap")
+    nodes = np.flatnonzero(alap.emit)
+    assert np.array_equal(asap.emit, alap.emit)
+    for i in nodes.tolist():      # a reader is strictly later than each logic input, never earlier than ASAP
+        ins = [int(x) for x in nl.fanin[i, :nl.arity[i]] if alap.const[int(x)] < 0 and int(x) >= first]
+        assert all(alap.level[x] < alap.level[first + i] for x in ins)
+        assert asap.level[first + i] <= alap.level[first + i]
+    assert alap.n_stages == asap.n_stages
+    best = schedule(nl, 2, "best")
+    assert sum(best.registers_per_bank()) == min(sum(asap.registers_per_bank()), sum(alap.registers_per_bank()))

@@ -15,7 +15,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ._gates import bits_for, log2_ceil
-from ._popcount import AmaranthBuilder, build_popcount, popcount_latency
+from ._popcount import DEFAULT_EVERY, AmaranthBuilder, build_popcount, popcount_latency
 
 
 def count_shape(lo: int, hi: int):
@@ -34,12 +34,14 @@ class PopCount(wiring.Component):
     The Amaranth rendering of :func:`~lgn2hw.back._popcount.build_popcount` -- the same tree the emitter writes
     as Verilog -- for simulation in unit tests. ``latency`` may exceed :func:`popcount_latency` (padding)."""
 
-    def __init__(self, width: int, *, offset: int = 0, shape=None, latency: int | None = None):
+    def __init__(self, width: int, *, offset: int = 0, shape=None, latency: int | None = None,
+                 every: int = DEFAULT_EVERY):
         self.width = int(width)
         self.offset = int(offset)
+        self.every = int(every)
         self.shape = shape if shape is not None else count_shape(min(self.offset, 0),
                                                                  max(self.offset + self.width, 0))
-        self.min_latency = popcount_latency(self.width)
+        self.min_latency = popcount_latency(self.width, self.every)
         self.latency = self.min_latency if latency is None else int(latency)
         if self.latency < self.min_latency:
             self._MustUse__silence = True     # never elaborated: no "created but never used" warning
@@ -49,7 +51,8 @@ class PopCount(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         bits = [self.i[j] for j in range(self.width)]
-        out = build_popcount(AmaranthBuilder(m), bits, self.offset, self.shape.width, self.latency, "pc")
+        out = build_popcount(AmaranthBuilder(m), bits, self.offset, self.shape.width, self.latency, "pc",
+                             self.every)
         m.d.comb += self.o.eq(out)
         return m
 

@@ -23,6 +23,7 @@ from ..ir.netlist import FIRST_INPUT_NET, NET_TRUE, Netlist
 @dataclass
 class Schedule:
     levels_per_stage: int
+    placement: str              # "asap" or "alap"
     n_stages: int               # S: gate stages after the input register (0 when no gate is live)
     const: np.ndarray           # int8 (n_nets,): 0/1 for constant nets (0, 1, arity-0 nodes), -1 otherwise
     emit: np.ndarray            # bool (n_nodes,): live, non-constant nodes that become logic
@@ -46,8 +47,37 @@ def _ceil_div(a, b):
     return -(-a // b)
 
 
-def schedule(nl: Netlist, levels_per_stage: int) -> Schedule:
-    """Assign every live node a stage and every bank its nets (see the module docstring)."""
+def alap_levels(nl: Netlist, emit: np.ndarray, level: np.ndarray) -> np.ndarray:
+    """As-late-as-possible levels: every emitted node as close to the outputs as its readers allow (output nets
+    at the depth, any other node one level below its earliest reader); inputs and constants stay at 0.
+    A node's ALAP level is never below its ASAP level, so level order remains a topological order."""
+    first = nl.first_node_net
+    nodes = np.flatnonzero(emit)
+    depth = int(level[first + nodes].max(initial=0))
+    alap = level.copy()
+    if not nodes.size:
+        return alap
+    alap[first + nodes] = depth
+    used = np.arange(nl.kmax)[None, :] < nl.arity[nodes, None]
+    src = nl.fanin[nodes][used].astype(np.int64)
+    dst = np.broadcast_to((first + nodes)[:, None], used.shape)[used].astype(np.int64)
+    keep = src >= first
+    src, dst = src[keep], dst[keep]
+    while True:     # relaxing all edges at once converges in depth + 1 rounds
+        new = alap.copy()
+        np.minimum.at(new, src, alap[dst] - 1)
+        if np.array_equal(new, alap):
+            return alap
+        alap = new
+
+
+def schedule(nl: Netlist, levels_per_stage: int, placement: str = "best") -> Schedule:
+    """Assign every live node a stage and every bank its nets (see the module docstring). ``placement``:
+    ``asap`` (each node at its logic level), ``alap`` (as late as its readers allow) or ``best`` (whichever
+    needs fewer registers; ASAP on a tie)."""
+    if placement == "best":
+        a, b = schedule(nl, levels_per_stage, "asap"), schedule(nl, levels_per_stage, "alap")
+        return b if sum(b.registers_per_bank()) < sum(a.registers_per_bank()) else a
     first = nl.first_node_net
     n_nets = nl.n_nets
     live = live_nodes(nl) if nl.n_nodes else np.zeros(0, bool)
@@ -59,6 +89,8 @@ def schedule(nl: Netlist, levels_per_stage: int) -> Schedule:
     emit = live & (nl.arity > 0)
 
     level = net_levels(nl)
+    if placement == "alap":
+        level = alap_levels(nl, emit, level)
     depth = int(level[first:][emit].max(initial=0))
     n = depth if levels_per_stage <= 0 else int(levels_per_stage)
     n = max(n, 1)
@@ -96,7 +128,7 @@ def schedule(nl: Netlist, levels_per_stage: int) -> Schedule:
         pos[held] = np.arange(len(held))
         banks.append(held)
         bank_pos.append(pos)
-    return Schedule(levels_per_stage=n, n_stages=n_stages, const=const, emit=emit, level=level, stage=stage,
+    return Schedule(levels_per_stage=n, placement=placement, n_stages=n_stages, const=const, emit=emit, level=level, stage=stage,
                     level_pos=level_pos, banks=banks, bank_pos=bank_pos)
 
 

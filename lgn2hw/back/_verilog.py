@@ -10,7 +10,7 @@ from .. import __version__
 from ..errors import UsageError
 from ..ir.netlist import Netlist
 from ._core import ArgMax, LgnCore, count_shape
-from ._popcount import popcount_latency, popcount_verilog
+from ._popcount import DEFAULT_EVERY, popcount_latency, popcount_verilog
 from ._gates import FEATURE_BITS, bits_for, comparator_thresholds, gates_verilog, log2_ceil
 from ._schedule import schedule
 
@@ -28,12 +28,16 @@ DEFAULT_FREQ_MHZ = 250.0
 class EmitOptions:
     """``pipeline``: logic levels per gate stage (int >= 1), 0 for no registers inside the gate logic, or
     ``"auto"`` (derived from ``freq_mhz``). ``features``: take raw 8-bit features and compare them on chip
-    (needs an input encoding). ``counts_port``: expose ``out_counts``."""
+    (needs an input encoding). ``counts_port``: expose ``out_counts``. ``popcount_every``: a register after
+    every that many popcount levels. ``placement``: gate placement in stages, ``asap``, ``alap`` or ``best``
+    (fewer registers)."""
     top: str = "lgn_core"
     pipeline: int | str = "auto"
     freq_mhz: float = DEFAULT_FREQ_MHZ
     counts_port: bool = True
     features: bool = False
+    popcount_every: int = DEFAULT_EVERY
+    placement: str = "best"
 
 
 @dataclass
@@ -109,7 +113,11 @@ def emit_verilog(nl: Netlist, options: EmitOptions | None = None) -> EmitResult:
         raise UsageError("raw-feature inputs need a model with an input encoding; this one takes bits",
                          hint="drop the feature option to stream input bits")
     levels, mode = resolve_pipeline(opts.pipeline, opts.freq_mhz)
-    sched = schedule(nl, levels)
+    if opts.placement not in ("asap", "alap", "best"):
+        raise UsageError(f"placement must be asap, alap or best, not {opts.placement!r}")
+    if int(opts.popcount_every) < 1:
+        raise UsageError(f"popcount_every must be >= 1, not {opts.popcount_every!r}")
+    sched = schedule(nl, levels, opts.placement)
     gates_module = f"{opts.top}_gates"
     gates_text, var_outputs = gates_verilog(nl, sched, gates_module, HEADER, features=opts.features)
 
@@ -130,7 +138,7 @@ def emit_verilog(nl: Netlist, options: EmitOptions | None = None) -> EmitResult:
         class_width=bits_for(max(k - 1, 0)), count_width=shape.width, count_signed=shape.signed, shape=shape,
         class_bits=class_bits, class_offset=[int(o) for o in offset], n_var_outputs=len(var_outputs),
         gate_latency=1 + sched.n_stages + (1 if opts.features else 0),
-        popcount_latency=max(popcount_latency(int(s)) for s in sizes),
+        popcount_latency=max(popcount_latency(int(s), opts.popcount_every) for s in sizes),
         argmax_latency=log2_ceil(k), counts_port=bool(opts.counts_port))
     top_text = _amaranth_top(plan)
     files = {f"{opts.top}.v": top_text}
@@ -138,7 +146,7 @@ def emit_verilog(nl: Netlist, options: EmitOptions | None = None) -> EmitResult:
         files[f"{gates_module}.v"] = gates_text
         files[f"{plan.popcount_module}.v"] = popcount_verilog(
             plan.popcount_module, HEADER, plan.n_var_outputs, class_bits, plan.class_offset, plan.count_width,
-            plan.popcount_latency)
+            plan.popcount_latency, opts.popcount_every)
         files[f"{plan.datapath_module}.v"] = _datapath_verilog(plan)
     report = _report(nl, sched, plan, levels, mode, opts, files)
     return EmitResult(files=files, top=opts.top, latency=plan.latency, report=report)
@@ -198,6 +206,8 @@ def _report(nl, sched, plan, levels, mode, opts, files) -> dict:
                               "argmax": plan.argmax_latency},
         "pipeline": {"mode": mode, "levels_per_stage": levels, "freq_mhz": float(opts.freq_mhz),
                      "requested": opts.pipeline if isinstance(opts.pipeline, str) else int(opts.pipeline)},
+        "placement": sched.placement,
+        "popcount_every": int(opts.popcount_every),
         "gates": int(sum(gates)),
         "gate_registers": int(sum(regs)),
         "input_registers": regs[0] if regs else 0,
