@@ -162,6 +162,38 @@ def cpu_inference(model: Path, quick: bool, work: Path) -> dict:
             "end_to_end_note": "CLI row ratio = difflogic (build + gcc + infer) / lgn2hw predict wall time"}
 
 
+def chunk_sweep(model: Path, quick: bool) -> list:
+    """The interpreter on one thread with chunks of 64..4,096 samples (a private knob of lgn2hw.ir.interp,
+    restored afterwards): how much of the gap to CompiledLogicNet is the cache."""
+    from lgn2hw.frontend import LoadOptions, load_model
+    from lgn2hw.ir import evaluate, interp
+    from lgn2hw.passes import DEFAULT, run_passes
+    opt, _ = run_passes(load_model(model, LoadOptions(classes=10, input_shape=(1, 20, 20))), DEFAULT)
+    x = _bits(quick)
+    want = evaluate(opt, x)
+    saved, rows = interp._VALUE_BUDGET, []
+    os.environ["LGN2HW_THREADS"] = "1"
+    try:
+        for words in (64, 16, 4, 1):
+            interp._VALUE_BUDGET = 8 * opt.n_nets * words
+            best = None
+            for _ in range(3):
+                t0 = time.perf_counter()
+                got = evaluate(opt, x)
+                dt = time.perf_counter() - t0
+                best = dt if best is None else min(best, dt)
+            if not np.array_equal(got, want):
+                raise SystemExit(f"chunk of {words} words: counts differ")
+            rows.append({"samples_per_chunk": words * 64, "value_mb": opt.n_nets * words * 8 / 2**20,
+                         "infer_s": best, "samples_per_s": len(x) / best})
+    finally:
+        interp._VALUE_BUDGET = saved
+        os.environ.pop("LGN2HW_THREADS", None)
+    for r in rows:
+        r["vs_4096"] = r["samples_per_s"] / rows[0]["samples_per_s"]
+    return rows
+
+
 def _ghz() -> float:
     try:
         mhz = [float(m) for m in re.findall(r"cpu MHz\s*:\s*([\d.]+)", Path("/proc/cpuinfo").read_text())]
@@ -288,11 +320,15 @@ def main():
         print(table(cpu["rows"], ["tool", "gates_evaluated", "prepare_s", "compile_s", "infer_s", "samples_per_s",
                                   "vs_difflogic"]))
         print("instruction bound:", json.dumps({k: round(v, 2) for k, v in cpu["instruction_bound"].items()}))
+        chunks = chunk_sweep(model, args.quick)
+        print("interpreter, 1 thread, by chunk size")
+        print(table(chunks, ["samples_per_chunk", "value_mb", "infer_s", "samples_per_s", "vs_4096"]))
         rtl = verilog_path(model)
         print(table(rtl["rows"], ["tool", "gates_before", "gates_kept", "load_s", "build_s", "passes_s",
                                   "verilog_s", "total_s", "peak_rss_mb", "verilog_mb"]))
     model_name = "random 400-1000x2-10" if args.quick else args.model.name
-    out = write_json(name, {"model": model_name, "cpu": cpu, "verilog": rtl})
+    out = write_json(name, {"model": model_name, "cpu": cpu, "chunks": chunks,
+                                 "verilog": rtl})
     print(f"wrote {out}")
 
 

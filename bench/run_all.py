@@ -200,6 +200,16 @@ def goals(results: Path) -> list[dict]:
     return rows
 
 
+def _chunk_sentence(peers) -> str:
+    rows = peers.get("chunks")
+    if not rows:
+        return ""
+    best = max(rows, key=lambda r: r["samples_per_s"])
+    return (f" Smaller chunks that keep the values in cache help only so far: {best['samples_per_chunk']:,}-sample "
+            f"chunks ({best['value_mb']:.1f} MB of values) run {best['vs_4096']:.2f}x the default, so closing the "
+            "gap needs per-model generated code (as difflogic does) or wider SIMD words, not a cache fix alone.")
+
+
 def summary(results: Path, goal_rows: list[dict]) -> str:
     """The ahead/behind paragraph, assembled from the measured figures."""
     peers, scale = _load(results, "peers"), _load(results, "scale")
@@ -228,15 +238,14 @@ def summary(results: Path, goal_rows: list[dict]) -> str:
             f"CompiledLogicNet emits straight-line C, one expression per gate on one 64-bit word of samples, whose "
             f"values (48K x 8 bytes) stay in L2 ({b['difflogic_cycles_per_gate_per_64_samples']:.1f} cycles per "
             f"gate per 64 samples). lgn2hw's kernel is one generic loop for every model: per node it loads "
-            f"arity, fan-in and table, then spends about six operations per word selecting the table's minterms, "
+            f"arity, fan-in and table, then spends about seven operations, two loads and a store per word "
+            f"selecting the table's minterms, "
             f"over chunks of 4,096 samples whose net values (13 MB for this model) do not fit in cache "
             f"({b['cycles_per_gate_per_64_samples']:.1f} cycles per gate per 64 samples, "
             f"{b['x_over_64bit_floor']:.0f}x off one 64-bit instruction per gate per word and "
             f"{b['x_over_512bit_floor']:.0f}x off one AVX-512 instruction per gate per 512 samples). It evaluates "
             f"{one['gates_evaluated']:,} gates where difflogic evaluates all {dl['gates_evaluated']:,}, which is "
-            "not enough to make up the difference; a measured side experiment with 256-sample chunks gained "
-            "only about 1.4x, so closing the gap needs per-model generated code (as difflogic does) or wider "
-            "SIMD words, not a cache fix alone.")
+            "not enough to make up the difference." + _chunk_sentence(peers))
     if scale:
         big = next((r for r in scale["rows"] if r["network"].startswith("1.28M")), None)
         if big:
