@@ -1,0 +1,132 @@
+"""Hardware quality: pipeline setting -> LUT4, FF, Fmax, latency and wall time per build, for the example model on
+iCE40 (HX8K, UP5K) and the shared 48K-gate MNIST model on a bare ECP5-85F and on the ULX3S-85F.
+
+    python bench/bench_hwq.py [--shared /work/shared/models/mnist20x20_8000x6_mase.pth] [--pipelines 0,3]
+                              [--only example|shared] [-o bench/results/hwq.json]
+
+Every build runs post-synthesis simulation of the mapped core (Icarus) against the interpreter; for the shared
+model on the MNIST-5k images (``--postsim N``: the first N of the 5,000). Each row is appended to the JSON as soon
+as it is done (a long sweep keeps what it measured). A build that fails is recorded with its error line.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from lgn2hw.errors import Lgn2hwError  # noqa: E402
+
+EXAMPLE_TARGETS = [("ice40-hx8k-breakout", None, None), ("icebreaker", None, None)]
+SHARED_TARGETS = [(None, "LFE5U-85F", "CABGA381"), ("ulx3s-85f", None, None)]
+
+
+def _example():
+    from lgn2hw.frontend import load_model
+    from lgn2hw.passes import DEFAULT, run_passes
+    nl = load_model(ROOT / "examples" / "digits_lgn.pt")
+    nl, _ = run_passes(nl, DEFAULT)
+    return nl, None
+
+
+def _shared(path: Path, n_postsim: int):
+    from bench.bench_passes import mnist_bits, mnist_netlist
+    from lgn2hw.passes import DEFAULT, run_passes
+    nl, _ = run_passes(mnist_netlist(path), DEFAULT)
+    bits, _ = mnist_bits()
+    return nl, bits[:n_postsim].astype(np.uint8)
+
+
+def build(name, nl, inputs, target_spec, pipeline, freq, postsim, popcount_every=2):
+    from lgn2hw.back import EmitOptions, emit_verilog
+    from lgn2hw.build import BuildOptions, compile_for_target, resolve_target
+    board, device, package = target_spec
+    target = resolve_target(board, device, package)
+    features = bool(target.board) and nl.encoding is not None
+    if freq is None:
+        freq = target.board.clock_hz / 1e6
+    row = {"model": name, "target": target.name, "pipeline": pipeline, "popcount_every": popcount_every,
+           "freq_target_mhz": freq}
+    t0 = time.monotonic()
+    try:
+        core = emit_verilog(nl, EmitOptions(pipeline=pipeline, freq_mhz=freq, features=features,
+                                            popcount_every=popcount_every))
+        row["emit_s"] = round(time.monotonic() - t0, 2)
+        out = Path(tempfile.mkdtemp(prefix="hwq-", dir=ROOT / "build"))
+        opts = BuildOptions(freq_mhz=freq, postsim_samples=postsim, postsim_inputs=None if features else inputs)
+        rep = compile_for_target(nl, core, target, out, opts, {})
+    except Lgn2hwError as err:
+        row["error"] = str(err.message if hasattr(err, "message") else err)[:300]
+        row["wall_s"] = round(time.monotonic() - t0, 1)
+        return row
+    row.update({"levels_per_stage": core.report["pipeline"]["levels_per_stage"],
+                "placement": core.report["placement"], "gate_registers": core.report["gate_registers"],
+                "lut4": rep["synth"]["lut4"], "ff": rep["synth"]["ff"],
+                "ccu2c": rep["synth"]["cells"].get("CCU2C", 0), "fmax_mhz": rep["pnr"]["fmax_mhz"],
+                "latency_cycles": rep["latency_cycles"], "latency_ns": rep["latency_ns"],
+                "postsim": rep.get("postsim"), "synth_flags": rep.get("synth_flags"),
+                "times_s": rep["times_s"], "wall_s": round(time.monotonic() - t0, 1),
+                "pnr_utilization": rep["pnr"]["utilization"]})
+    return row
+
+
+def print_table(rows):
+    print(f"{'model':<10} {'target':<22} {'pipe':>4} {'pc':>2} {'LUT4':>7} {'CCU2C':>6} {'FF':>7} {'Fmax':>7} "
+          f"{'lat':>4} {'postsim':>10} {'wall s':>7}")
+    for r in rows:
+        head = f"{r['model']:<10} {r['target']:<22} {str(r['pipeline']):>4} {r['popcount_every']:>2}"
+        if "error" in r:
+            print(f"{head} {r['error']}")
+            continue
+        ps = r["postsim"] or {}
+        eq = f"{ps['samples']} eq" if ps.get("equal") else ("skipped" if "skipped" in ps else "-")
+        print(f"{head} {r['lut4']:>7,} {r['ccu2c']:>6,} {r['ff']:>7,} {r['fmax_mhz']!s:>7} {r['latency_cycles']:>4} "
+              f"{eq:>10} {r['wall_s']:>7}")
+
+
+def main_():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--shared", help="the shared 48K-gate difflogic model (state dict, 10 classes)")
+    ap.add_argument("--pipelines", default="0,3", help="comma-separated --pipeline values (default: 0,3)")
+    ap.add_argument("--only", choices=("example", "shared"))
+    ap.add_argument("--shared-targets", default="bare,ulx3s", help="bare, ulx3s or both (default)")
+    ap.add_argument("--freq", type=float, default=250.0)
+    ap.add_argument("--postsim", type=int, default=1000, help="post-synthesis samples (shared: MNIST-5k images)")
+    ap.add_argument("-o", "--output", default=str(ROOT / "bench" / "results" / "hwq.json"))
+    args = ap.parse_args()
+    pipelines = [p if p == "auto" else int(p) for p in args.pipelines.split(",")]
+    out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    rows = []
+
+    def record(row):
+        rows.append(row)
+        out.write_text(json.dumps(rows, indent=2) + "\n")
+        print_table([row])
+
+    if args.only in (None, "example"):
+        nl, _ = _example()
+        for spec in EXAMPLE_TARGETS:
+            for p in pipelines:
+                record(build("example", nl, None, spec, p, None if spec[0] else args.freq, 256))
+    if args.shared and args.only in (None, "shared"):
+        nl, bits = _shared(Path(args.shared), args.postsim)
+        chosen = args.shared_targets.split(",")
+        for spec in SHARED_TARGETS:
+            if ("bare" if spec[0] is None else "ulx3s") not in chosen:
+                continue
+            for p in pipelines:
+                record(build("mnist48k", nl, bits, spec, p, args.freq, args.postsim))
+    print()
+    print_table(rows)
+
+
+if __name__ == "__main__":
+    main_()
