@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -24,7 +25,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small random network, few vectors")
     ap.add_argument("--model", type=Path, default=MODEL)
-    ap.add_argument("--icarus-vectors", type=int, default=200, help="vectors for Icarus (slow; default 200)")
+    ap.add_argument("--icarus-vectors", type=int, default=20, help="vectors for Icarus (slow; default 20)")
     args = ap.parse_args()
     from bench._common import random_network, table, write_json
     from bench.bench_passes import mnist_bits, mnist_netlist
@@ -48,11 +49,10 @@ def main():
     dt = time.perf_counter() - t0
     rows = [{"engine": "lgn2hw interpreter (C, 2 threads)", "vectors": len(bits), "build_s": 0.0, "sim_s": dt,
              "vectors_per_s": len(bits) / dt, "counts_equal": True}]
-    work = Path(__file__).resolve().parent / "results" / ".sim_work"   # ignored by git
+    work = Path(__file__).resolve().parent / "results" / ".sim_work"   # ignored by git; one directory per run
+    work.mkdir(parents=True, exist_ok=True)
     for sim, n in (("verilator", len(bits)), ("icarus", n_icarus)):
-        build = work / f"sim-{sim}"
-        shutil.rmtree(build, ignore_errors=True)
-        build.mkdir(parents=True)
+        build = Path(tempfile.mkdtemp(prefix=f"{sim}-", dir=work))
         with RtlSim(nl, simulator=sim, options=EmitOptions(), build_dir=build) as rtl:
             rtl.build()
             res = rtl.run(bits[:n])
