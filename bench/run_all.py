@@ -34,7 +34,7 @@ SCRIPTS = [
     ("bench_sim", [], True),
     ("bench_train", [], True),
     ("bench_conv", [], True),
-    ("bench_build", ["--shared", str(SHARED)], False),
+    ("bench_build", ["--shared", str(SHARED)] if SHARED.is_file() else [], False),
 ]
 
 # torchlogix 0.2.2's own Verilog through yosys 0.70 `synth_ecp5 -nowidelut`, from /work/shared/FINDINGS.md: not
