@@ -26,6 +26,7 @@ from .netlist import FIRST_INPUT_NET, NET_TRUE, Netlist
 
 ALL_ONES = np.uint64(0xFFFFFFFFFFFFFFFF)
 _VALUE_BUDGET = 256 << 20   # bytes of net values held at once; sets how many samples go per chunk
+_CACHE_BUDGET = 4 << 20     # the C engine's chunk: about what stays in a core's L2/L3 share
 
 
 def check_bits(nl: Netlist, bits) -> np.ndarray:
@@ -153,7 +154,10 @@ def _evaluate_words(nl: Netlist, bits: np.ndarray, consume):
 def _evaluate_words_native(kernel, nl: Netlist, bits: np.ndarray, consume, counts=None):
     """The C engine. Chunks of up to 4096 samples run on a small thread pool (ctypes releases the GIL)."""
     n = bits.shape[0]
-    words_per_chunk = max(1, min(64, _VALUE_BUDGET // (8 * max(nl.n_nets, 1))))
+    # Chunks small enough that the net values stay in cache (1,024-4,096 samples on 25K-gate models ran 1.3-1.4x
+    # faster with 16 words than with 64 here), never more than the value budget.
+    budget = min(_VALUE_BUDGET, _CACHE_BUDGET)
+    words_per_chunk = max(1, min(64, budget // (8 * max(nl.n_nets, 1))))
     arity = np.ascontiguousarray(nl.arity, dtype=np.uint8)
     fanin = np.ascontiguousarray(nl.fanin, dtype=np.int32)
     tables = np.ascontiguousarray(nl.tables, dtype=np.uint64)
