@@ -320,6 +320,15 @@ def write_report(results: Path, out: Path, log: list[dict] | None):
                 lines += [f"Measured {when}.", ""]
             data = {k: v for k, v in data.items() if k not in ("machine", "when")}
         lines += _render(data, name, 3)
+    known = {name for name, _, _ in SECTIONS} | {"run_all"}
+    for path in sorted(results.glob("*.json")):
+        if path.stem in known or path.stem.endswith("_quick"):
+            continue
+        data = json.loads(path.read_text())
+        if isinstance(data, dict):
+            data = {k: v for k, v in data.items() if k not in ("machine", "when")}
+        lines += [f"## {path.stem}", "", f"`bench/results/{path.name}` (written by a script not run by run_all)", ""]
+        lines += _render(data, path.stem, 3)
     if log:
         lines += ["## Last run_all wall times", "", md_table(log, ["script", "command", "wall_s", "rc", "skipped"]),
                   ""]
