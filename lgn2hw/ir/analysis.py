@@ -75,15 +75,7 @@ def live_per_layer(nl: Netlist, *, logic_only: bool = True) -> dict:
 
 def op_histogram(nl: Netlist, *, live_only: bool = False) -> dict:
     """Nodes per gate name (see :meth:`Netlist.op_histogram`), optionally only the live ones."""
-    hist: dict[str, int] = {}
-    sel_live = live_nodes(nl) if live_only else np.ones(nl.n_nodes, dtype=bool)
-    for k in np.unique(nl.arity):
-        sel = (nl.arity == k) & sel_live
-        tabs, counts = np.unique(nl.tables[sel], return_counts=True)
-        for t, c in zip(tabs, counts):
-            name = gates.table_name(int(t), int(k))
-            hist[name] = hist.get(name, 0) + int(c)
-    return dict(sorted(hist.items(), key=lambda kv: (-kv[1], kv[0])))
+    return nl.op_histogram(live_nodes(nl) if live_only else None)
 
 
 def fanout_histogram(nl: Netlist) -> dict:

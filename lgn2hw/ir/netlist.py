@@ -170,11 +170,12 @@ class Netlist:
         return sum(a.nbytes for a in (self.tables, self.arity, self.fanin, self.layer, self.index,
                                       self.out_nets, self.out_class, self.out_invert, self.class_offset))
 
-    def op_histogram(self) -> dict:
-        """Count of nodes per gate name (2-input gates by name, others as ``LUTk:table``)."""
+    def op_histogram(self, select: np.ndarray | None = None) -> dict:
+        """Count of nodes per gate name (2-input gates by name, others as ``LUTk:table``), optionally only over
+        the nodes where the boolean mask ``select`` is true."""
         hist: dict[str, int] = {}
         for k in np.unique(self.arity):
-            sel = self.arity == k
+            sel = self.arity == k if select is None else (self.arity == k) & select
             tabs, counts = np.unique(self.tables[sel], return_counts=True)
             for t, c in zip(tabs, counts):
                 name = gates.table_name(int(t), int(k))
