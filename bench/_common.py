@@ -27,6 +27,19 @@ def random_network(n_inputs: int, width: int, layers: int, classes: int, seed: i
     return Netlist.from_layers(n_inputs, built, classes)
 
 
+def write_difflogic_state_dict(path, n_inputs: int, width: int, layers: int, seed: int = 0) -> None:
+    """A difflogic-shaped state dict (keys ``i.weights``/``i.indices`` from 1, as the shared model) with random
+    gates (argmax of Gaussian logits) and random wiring, for reading back through ``load_model``."""
+    import torch
+    g = torch.Generator().manual_seed(seed)
+    sd, prev = {}, n_inputs
+    for i in range(1, layers + 1):
+        sd[f"{i}.weights"] = torch.randn(width, 16, generator=g)
+        sd[f"{i}.indices"] = torch.randint(0, prev, (2, width), generator=g)
+        prev = width
+    torch.save(sd, path)
+
+
 def peak_rss_mb() -> float:
     """Peak resident memory of this process so far, in MB.
 

@@ -35,18 +35,6 @@ DIFFLOGIC_SRC = ROOT / ".venv" / "src" / "difflogic-0.1.0"
 
 
 # --- the network, as a difflogic state dict ------------------------------------------------------------------
-def random_state_dict(path: Path, n_inputs=400, width=1000, layers=2, seed=0):
-    """A difflogic-shaped state dict (keys ``i.weights``/``i.indices`` from 1, as the shared model)."""
-    import torch
-    g = torch.Generator().manual_seed(seed)
-    sd, prev = {}, n_inputs
-    for i in range(1, layers + 1):
-        sd[f"{i}.weights"] = torch.randn(width, 16, generator=g)
-        sd[f"{i}.indices"] = torch.randint(0, prev, (2, width), generator=g)
-        prev = width
-    torch.save(sd, path)
-
-
 def _layers(sd):
     n = sum(1 for k in sd if k.endswith(".weights"))
     return [(sd[f"{i}.weights"], sd[f"{i}.indices"]) for i in range(1, n + 1)]
@@ -300,12 +288,12 @@ def main():
         which, model = args.measure
         print(json.dumps(measure_torchlogix(model) if which == "torchlogix" else measure_lgn2hw(model)))
         return
-    from bench._common import table, write_json
+    from bench._common import table, write_difflogic_state_dict, write_json
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         if args.quick:
             model = work / "random.pth"
-            random_state_dict(model)
+            write_difflogic_state_dict(model, 400, 1000, 2)
         else:
             model = args.model
             if not model.is_file():

@@ -24,18 +24,6 @@ PLAN = [("48K random", 400, 8000, 6), ("384K random", 784, 64000, 6), ("1.28M ra
 QUICK = [("6K random", 400, 1000, 6)]
 
 
-def write_random(path: Path, n_inputs: int, width: int, layers: int, seed: int = 0):
-    """A difflogic state dict with uniformly random gates (argmax of Gaussian logits) and random wiring."""
-    import torch
-    g = torch.Generator().manual_seed(seed)
-    sd, prev = {}, n_inputs
-    for i in range(1, layers + 1):
-        sd[f"{i}.weights"] = torch.randn(width, 16, generator=g)
-        sd[f"{i}.indices"] = torch.randint(0, prev, (2, width), generator=g)
-        prev = width
-    torch.save(sd, path)
-
-
 def measure(model: str, shape: str, passes: str = "1") -> dict:
     import torch  # noqa: F401  (the import is not a stage)
     from bench._common import peak_rss_mb
@@ -68,12 +56,12 @@ def main():
     if args.measure:
         print(json.dumps(measure(*args.measure)))
         return
-    from bench._common import in_subprocess, table, write_json
+    from bench._common import in_subprocess, table, write_difflogic_state_dict, write_json
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name, n_in, width, layers in (QUICK if args.quick else PLAN):
             path = Path(tmp) / f"{name.split()[0]}.pth"
-            write_random(path, n_in, width, layers)
+            write_difflogic_state_dict(path, n_in, width, layers)
             shape = "1,20,20" if n_in == 400 else "1,28,28"
             for passes in ("1", "0") if name.startswith(("1.28M", "6K")) else ("1",):
                 row = in_subprocess("bench.bench_scale", "--measure", str(path), shape, passes)
