@@ -14,6 +14,20 @@ from ..ir import Netlist
 WRAPPER_KEYS = ("model_state_dict", "state_dict", "model", "net", "network", "module")
 
 
+
+def positive_int(v, what, loc):
+    """``v`` if it is an int >= 1 (not a bool), else a located CheckpointError."""
+    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+        raise CheckpointError(f"{what} must be a positive int, not {v!r}"[:160], location=loc)
+    return v
+
+
+def positive_float(v, what, loc):
+    """``v`` as a float if it is a finite number > 0 (not a bool), else a located CheckpointError."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < float(v) < float("inf"):
+        raise CheckpointError(f"{what} must be a positive number, not {v!r}"[:160], location=loc)
+    return float(v)
+
 def is_tensor(x) -> bool:
     import torch
     return isinstance(x, torch.Tensor)

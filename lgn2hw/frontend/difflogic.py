@@ -20,7 +20,8 @@ from __future__ import annotations
 from .. import gates
 from ..errors import CheckpointError
 from . import safe_pickle
-from ._layers import Layer, Model, build, float_matrix, group_keys, int_tensor, is_tensor, unwrap
+from ._layers import (Layer, Model, build, float_matrix, group_keys, int_tensor, is_tensor, positive_float,
+                      positive_int, unwrap)
 
 LOGIC_LAYER = "difflogic.difflogic.LogicLayer"
 GROUP_SUM = "difflogic.difflogic.GroupSum"
@@ -67,18 +68,6 @@ def _layer(weights, indices, loc: str, wkey: str, ikey: str, in_dim=None) -> Lay
     return Layer(tables=_tables(w), fanin=idx.T.numpy().copy(), in_dim=in_dim)
 
 
-def _positive_int(v, what, loc):
-    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-        raise CheckpointError(f"{what} must be a positive int, not {v!r}"[:160], location=loc)
-    return v
-
-
-def _positive_float(v, what, loc):
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < float(v) < float("inf"):
-        raise CheckpointError(f"{what} must be a positive number, not {v!r}"[:160], location=loc)
-    return float(v)
-
-
 def from_pickle(model) -> Model:
     layers, k, tau = [], None, None
     mods = safe_pickle.flatten_modules(model)
@@ -97,15 +86,15 @@ def from_pickle(model) -> Model:
                 raise CheckpointError("a LogicLayer must have a 'weights' parameter", location=loc)
             if "indices" not in a:
                 raise CheckpointError("a LogicLayer must have its 'indices' attribute", location=loc)
-            in_dim = _positive_int(a.get("in_dim"), "in_dim", loc)
+            in_dim = positive_int(a.get("in_dim"), "in_dim", loc)
             layer = _layer(params["weights"], a["indices"], loc, "weights", "indices", in_dim=in_dim)
             layer.name = path
             layers.append(layer)
             continue
         if safe_pickle.is_stand_in(mod, GROUP_SUM):
             a = safe_pickle.attrs(mod, "GroupSum")
-            k = _positive_int(a.get("k"), "GroupSum k", f"module {path}")
-            tau = _positive_float(a.get("tau", 1.0), "GroupSum tau", f"module {path}")
+            k = positive_int(a.get("k"), "GroupSum k", f"module {path}")
+            tau = positive_float(a.get("tau", 1.0), "GroupSum tau", f"module {path}")
             continue
         name = mod.qualified_name if isinstance(mod, safe_pickle.StandIn) else type(mod).__name__
         raise CheckpointError(f"module {path} is a {name}, which a difflogic model cannot hold here",

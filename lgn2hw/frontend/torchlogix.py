@@ -25,7 +25,8 @@ import numpy as np
 from .. import gates
 from ..errors import CheckpointError
 from . import safe_pickle
-from ._layers import Layer, Model, build, float_matrix, group_keys, int_tensor, is_tensor, unwrap
+from ._layers import (Layer, Model, build, float_matrix, group_keys, int_tensor, is_tensor, positive_float,
+                      positive_int, unwrap)
 
 PARAM_CLASSES = {
     "torchlogix.parametrization.RawLUTParametrization": "raw",
@@ -200,9 +201,7 @@ def dense_from_pickle(mod, options, loc: str):
     buffers, cparams = ca.get("_buffers") or {}, ca.get("_parameters") or {}
     weight = (a.get("_parameters") or {}).get("weight")
     cw = cparams.get("weights") if safe_pickle.is_stand_in(cmod, LEARNABLE) else None
-    in_dim = a.get("in_dim")
-    if isinstance(in_dim, bool) or not isinstance(in_dim, int) or in_dim < 1:
-        raise CheckpointError(f"in_dim must be a positive int, not {in_dim!r}"[:120], location=loc)
+    in_dim = positive_int(a.get("in_dim"), "in_dim", loc)
     return _layer(weight, buffers.get("indices"), cw, param, loc, "weight", "connections.indices",
                   "connections.weights", in_dim=in_dim, lut_rank=a.get("lut_rank"))
 
@@ -223,12 +222,9 @@ def from_pickle(model, options) -> Model:
             continue
         if safe_pickle.is_stand_in(mod, GROUP_SUM):
             a = safe_pickle.attrs(mod, "GroupSum")
-            k, tau, beta = a.get("k"), a.get("tau", 1.0), a.get("beta", 0.0)
-            if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-                raise CheckpointError(f"GroupSum k must be a positive int, not {k!r}"[:120], location=f"module {path}")
-            if isinstance(tau, bool) or not isinstance(tau, (int, float)) or not 0 < tau < float("inf"):
-                raise CheckpointError(f"GroupSum tau must be a positive number, not {tau!r}"[:120],
-                                      location=f"module {path}")
+            k = positive_int(a.get("k"), "GroupSum k", f"module {path}")
+            tau = positive_float(a.get("tau", 1.0), "GroupSum tau", f"module {path}")
+            beta = a.get("beta", 0.0)
             continue
         name = mod.qualified_name if isinstance(mod, safe_pickle.StandIn) else type(mod).__name__
         raise CheckpointError(f"module {path} is a {name}, which lgn2hw cannot read in a torchlogix model",

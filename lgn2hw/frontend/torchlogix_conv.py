@@ -50,7 +50,7 @@ from ..errors import CheckpointError
 from ..ir import Netlist
 from ..ir.netlist import FIRST_INPUT_NET, NET_FALSE
 from . import safe_pickle
-from ._layers import float_matrix, int_tensor, is_tensor, unwrap
+from ._layers import float_matrix, int_tensor, is_tensor, positive_float, positive_int, unwrap
 from .torchlogix import GROUP_SUM, LOGIC_DENSE, PARAM_CLASSES, _parametrization, _tables, dense_from_pickle
 
 LOGIC_CONV = "torchlogix.layers.conv.LogicConv2d"
@@ -436,12 +436,8 @@ class _Converter:
                                   hint="append torchlogix GroupSum(k, tau)")
         gpath, gsum = mods[-1]
         a = safe_pickle.attrs(gsum, "GroupSum")
-        k, tau = a.get("k"), a.get("tau", 1.0)
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-            raise CheckpointError(f"GroupSum k must be a positive int, not {k!r}"[:120], location=f"module {gpath}")
-        if isinstance(tau, bool) or not isinstance(tau, (int, float)) or not 0 < tau < float("inf"):
-            raise CheckpointError(f"GroupSum tau must be a positive number, not {tau!r}"[:120],
-                                  location=f"module {gpath}")
+        k = positive_int(a.get("k"), "GroupSum k", f"module {gpath}")
+        tau = positive_float(a.get("tau", 1.0), "GroupSum tau", f"module {gpath}")
         beta = a.get("beta", 0.0)
         if self.options.classes is not None and self.options.classes != k:
             raise CheckpointError(f"--classes {self.options.classes} contradicts the model's GroupSum k = {k}",
