@@ -159,11 +159,12 @@ def chunk_sweep(model: Path, quick: bool) -> list:
     opt, _ = run_passes(load_model(model, LoadOptions(classes=10, input_shape=(1, 20, 20))), DEFAULT)
     x = _bits(quick)
     want = evaluate(opt, x)
-    saved, rows = interp._VALUE_BUDGET, []
+    saved, rows = (interp._VALUE_BUDGET, interp._CACHE_BUDGET), []
     os.environ["LGN2HW_THREADS"] = "1"
     try:
         for words in (64, 16, 4, 1):
-            interp._VALUE_BUDGET = 8 * opt.n_nets * words
+            # the C engine takes the smaller of the two budgets: set both so the chunk is exactly this size
+            interp._VALUE_BUDGET = interp._CACHE_BUDGET = 8 * opt.n_nets * words
             best = None
             for _ in range(3):
                 t0 = time.perf_counter()
@@ -175,7 +176,7 @@ def chunk_sweep(model: Path, quick: bool) -> list:
             rows.append({"samples_per_chunk": words * 64, "value_mb": opt.n_nets * words * 8 / 2**20,
                          "infer_s": best, "samples_per_s": len(x) / best})
     finally:
-        interp._VALUE_BUDGET = saved
+        interp._VALUE_BUDGET, interp._CACHE_BUDGET = saved
         os.environ.pop("LGN2HW_THREADS", None)
     for r in rows:
         r["vs_4096"] = r["samples_per_s"] / rows[0]["samples_per_s"]
