@@ -55,7 +55,7 @@ def test_top_name_and_ports():
 
 def test_report_counts_and_latency():
     nl = _net(seed=4)
-    res = emit_verilog(nl, EmitOptions(pipeline=3, placement="asap"))
+    res = emit_verilog(nl, EmitOptions(pipeline=3, placement="asap", lut_size=0))
     rep = res.report
     bd = rep["latency_breakdown"]
     assert res.latency == rep["latency"] == sum(bd.values())
@@ -98,10 +98,12 @@ def test_schedule_balancing_registers():
 
 
 def test_pipeline_options():
-    assert auto_levels_per_stage(250) == 4
-    assert auto_levels_per_stage(100) == 12
-    assert auto_levels_per_stage(1000) == 1
-    assert resolve_pipeline("auto", None) == (4, "auto")
+    assert auto_levels_per_stage(250, lut_levels=False) == 4
+    assert auto_levels_per_stage(100, lut_levels=False) == 12
+    assert auto_levels_per_stage(1000, lut_levels=False) == 1
+    assert auto_levels_per_stage(250) == 2 and auto_levels_per_stage(100) == 6
+    assert resolve_pipeline("auto", None) == (2, "auto")
+    assert resolve_pipeline("auto", None, lut_levels=False) == (4, "auto")
     assert resolve_pipeline("3", 100) == (3, "fixed")
     with pytest.raises(UsageError, match=r"^--pipeline must be 'auto' or a number of logic levels per stage, not 'x'$"):
         resolve_pipeline("x", None)
@@ -110,8 +112,8 @@ def test_pipeline_options():
     with pytest.raises(UsageError, match=r"^--freq must be a clock in MHz between 1 and 2000, not 0$"):
         resolve_pipeline("auto", 0)
     nl = _net(seed=2)
-    flat = emit_verilog(nl, EmitOptions(pipeline=0)).report
-    fine = emit_verilog(nl, EmitOptions(pipeline=1)).report
+    flat = emit_verilog(nl, EmitOptions(pipeline=0, lut_size=0)).report
+    fine = emit_verilog(nl, EmitOptions(pipeline=1, lut_size=0)).report
     assert flat["latency_breakdown"]["gate_stages"] == 1
     assert fine["latency_breakdown"]["gate_stages"] == max(net_levels(nl)[nl.first_node_net:][
         live_nodes(nl) & (nl.arity > 0)])
@@ -181,3 +183,21 @@ def test_alap_schedule_is_valid_and_best_takes_fewer_registers(seed):
     assert alap.n_stages == asap.n_stages
     best = schedule(nl, 2, "best")
     assert sum(best.registers_per_bank()) == min(sum(asap.registers_per_bank()), sum(alap.registers_per_bank()))
+
+
+def test_lut_mapped_stages_count_lut_levels():
+    """With LUT mapping (the default) the gate module holds one LUT per mapped node and stages count LUT levels."""
+    from lgn2hw.passes.lutmap import lut_map
+    nl = _net(seed=6, max_arity=2, layers=6, width=24)
+    mapped, stats = lut_map(nl, 4)
+    lev = net_levels(mapped)[mapped.first_node_net:]
+    logic = live_nodes(mapped) & (mapped.arity > 0)
+    for n in (1, 2):
+        rep = emit_verilog(nl, EmitOptions(pipeline=n, placement="asap")).report
+        assert rep["lut_map"] == {"lut_size": 4, "nodes_before": nl.n_nodes, "luts": mapped.n_nodes,
+                                  "depth": stats["depth"]}
+        assert rep["gates"] == int(logic.sum())
+        assert rep["latency_breakdown"]["gate_stages"] == -(-int(lev[logic].max()) // n)
+    assert emit_verilog(nl, EmitOptions(lut_size=0)).report["lut_map"] is None
+    with pytest.raises(UsageError, match=r"^the LUT size must be 2..6 \(0: no mapping\), not 7$"):
+        emit_verilog(nl, EmitOptions(lut_size=7))

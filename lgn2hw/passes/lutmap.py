@@ -1,0 +1,294 @@
+"""LUT mapping: cover the network with k-input cones (k = 4 for ECP5 and iCE40), one node per cone.
+
+A trained network is a graph of 2-input gates; an FPGA LUT4 can hold a small tree of them. Where the registers of
+a pipeline go decides how well the gates pack: a register inside a tree splits it into several LUTs. Mapping the
+network to LUT-sized cones *before* pipelining, and registering between cone levels, keeps the packing of the
+combinational network and counts pipeline stages in LUT levels, which is what a clock period is made of.
+
+The mapper follows the classic cut-based scheme of FPGA technology mappers (priority cuts, as in ABC's ``if``
+mapper): every node keeps a handful of its best k-feasible cuts (sets of at most k nets that separate it from the
+inputs), built by merging the cuts of its fanins in topological order; then three selection rounds choose one cut
+per node:
+
+1. depth: the cut with the fewest LUT levels (ties: fewer leaves, less area flow) -- sets the depth D;
+2. area flow: among cuts that keep every mapped node within its required level, the one whose estimated area,
+   shared among fanouts, is smallest;
+3. exact area: the cut that adds the fewest LUTs to the current cover (reference counting).
+
+The result is a new netlist whose nodes are the roots of the chosen cuts, each with the function of its cone over
+its leaves (computed by simulating the cone on all 2**k leaf patterns), in topological order, with the root's
+origin (``layer 3[17]``). Outputs, classes, offsets and the encoding are kept, so every class count is unchanged.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import gates
+from ..ir.netlist import FIRST_INPUT_NET, Netlist
+from .base import Pass
+
+DEFAULT_K = 4
+DEFAULT_CUTS = 8
+_INF = 1 << 30
+
+
+class LutMap(Pass):
+    """Map to ``k``-input LUT nodes (``k`` <= 6), keeping ``cuts`` priority cuts per node."""
+    name = "lutmap"
+
+    def __init__(self, k: int = DEFAULT_K, cuts: int = DEFAULT_CUTS):
+        self.k = int(k)
+        self.cuts = int(cuts)
+
+    def __repr__(self) -> str:
+        return f"LutMap(k={self.k})"
+
+    def run(self, nl: Netlist):
+        out, stats = lut_map(nl, self.k, self.cuts)
+        return out, stats
+
+
+def lut_map(nl: Netlist, k: int = DEFAULT_K, n_cuts: int = DEFAULT_CUTS):
+    """Return ``(mapped, stats)``; ``mapped`` computes the same class counts as ``nl`` with nodes of arity <= k."""
+    if not 2 <= k <= 6:
+        raise ValueError(f"LUT size must be 2..6, not {k}")
+    m = _Mapper(nl, k, n_cuts)
+    m.enumerate(mode="depth")
+    m.select_cover()
+    depth = m.depth()
+    m.required_levels(depth)
+    m.enumerate(mode="flow")
+    m.select_cover()
+    m.required_levels(depth)
+    m.exact_area()
+    mapped = m.build()
+    stats = {"changed": bool(mapped.n_nodes != nl.n_nodes or int(mapped.kmax) != int(nl.kmax)),
+             "k": k, "nodes_before": nl.n_nodes, "luts": mapped.n_nodes, "depth": depth}
+    return mapped, stats
+
+
+class _Mapper:
+    def __init__(self, nl: Netlist, k: int, n_cuts: int):
+        self.nl = nl
+        self.k = k
+        self.n_cuts = n_cuts
+        self.first = nl.first_node_net
+        n_nets = nl.n_nets
+        arity = nl.arity.astype(np.int64).tolist()
+        fanin = nl.fanin.astype(np.int64).tolist()
+        self.fanins = [f[:a] for f, a in zip(fanin, arity)]
+        self.tables = [int(t) for t in nl.tables.tolist()]
+        # constant nets and arity-0 nodes need no LUT input: their only cut is the empty one
+        self.constant = [False] * n_nets
+        self.constant[0] = self.constant[1] = True
+        for i, a in enumerate(arity):
+            if a == 0:
+                self.constant[self.first + i] = True
+        fo = np.bincount(nl.fanin[nl.arity[:, None] > np.arange(nl.kmax)[None, :]].astype(np.int64),
+                         minlength=n_nets)[:n_nets] if nl.kmax else np.zeros(n_nets, np.int64)
+        fo = fo + np.bincount(nl.out_nets.astype(np.int64), minlength=n_nets)[:n_nets]
+        self.fanout = [max(1, int(x)) for x in fo.tolist()]
+        self.level = [0] * n_nets            # LUT level (arrival) of each net under the chosen cuts
+        self.flow = [0.0] * n_nets           # area flow of each net's chosen cut
+        self.best = [None] * n_nets          # chosen cut (a sorted tuple of nets) of each node net
+        self.cuts = [None] * n_nets          # priority cuts of each net (non-trivial ones for nodes)
+        self.required = [_INF] * n_nets
+        self.refs = [0] * n_nets
+
+    # --- cut enumeration ------------------------------------------------------------------------------------
+    def _cut_sets(self, net):
+        """Cuts a reader may use for ``net``: the trivial cut plus (for a node) its priority cuts."""
+        if self.constant[net]:
+            return [()]
+        if net < self.first:
+            return [(net,)]
+        return [(net,)] + self.cuts[net]
+
+    def enumerate(self, mode: str) -> None:
+        k, first, limit = self.k, self.first, self.n_cuts
+        level, flow, fanout, req = self.level, self.flow, self.fanout, self.required
+        for i, fins in enumerate(self.fanins):
+            net = first + i
+            if self.constant[net]:
+                continue
+            merged = {()}
+            for f in fins:
+                options = self._cut_sets(f)
+                nxt = set()
+                for a in merged:
+                    for b in options:
+                        u = set(a)
+                        u.update(b)
+                        if len(u) <= k:
+                            nxt.add(tuple(sorted(u)))
+                merged = nxt
+            if not merged:      # wider than a LUT on its own (a k > LUT-size node): its fanins are its cut
+                merged = {tuple(sorted({x for f in fins for x in self._cut_sets(f)[0]}))}
+            scored = []
+            for c in merged:
+                lv = 1 + max((level[x] for x in c), default=0)
+                af = 1.0 + sum(flow[x] / fanout[x] for x in c)
+                if mode == "depth":
+                    key = (lv, len(c), af, c)
+                else:
+                    key = (lv > req[net], af, lv, len(c), c)
+                scored.append(key)
+            scored.sort()
+            # the best cuts, skipping any that contains a better one already kept (a superset is never better)
+            kept = []
+            for key in scored:
+                c = key[-1]
+                sc = set(c)
+                if any(sc.issuperset(d) for d in kept):
+                    continue
+                kept.append(c)
+                if len(kept) == limit:
+                    break
+            self.cuts[net] = kept
+            c = kept[0]
+            self.best[net] = c
+            level[net] = 1 + max((level[x] for x in c), default=0)
+            flow[net] = 1.0 + sum(flow[x] / fanout[x] for x in c)
+
+    # --- the cover ----------------------------------------------------------------------------------------------
+    def _roots(self):
+        return [int(n) for n in self.nl.out_nets.tolist()]
+
+    def select_cover(self) -> None:
+        """Reference counts of the cover induced by the chosen cuts, from the outputs down."""
+        refs = [0] * self.nl.n_nets
+        first = self.first
+        for n in self._roots():
+            refs[n] += 1
+        for net in range(self.nl.n_nets - 1, first - 1, -1):
+            if refs[net] and not self.constant[net]:
+                for x in self.best[net]:
+                    refs[x] += 1
+        self.refs = refs
+        # fanout estimate for the next area-flow round: mapped references, at least one
+        self.fanout = [max(1, r) for r in refs]
+
+    def depth(self) -> int:
+        return max((self.level[n] for n in self._roots() if n >= self.first), default=0)
+
+    def required_levels(self, depth: int) -> None:
+        req = [_INF] * self.nl.n_nets
+        for n in self._roots():
+            req[n] = depth
+        for net in range(self.nl.n_nets - 1, self.first - 1, -1):
+            if self.refs[net] and not self.constant[net]:
+                for x in self.best[net]:
+                    if req[net] - 1 < req[x]:
+                        req[x] = req[net] - 1
+        self.required = req
+
+    def _ref(self, net) -> int:
+        """Add the cone of ``net``'s chosen cut to the cover; return how many LUTs that adds."""
+        area = 1
+        for x in self.best[net]:
+            self.refs[x] += 1
+            if self.refs[x] == 1 and x >= self.first and not self.constant[x]:
+                area += self._ref(x)
+        return area
+
+    def _deref(self, net) -> int:
+        area = 1
+        for x in self.best[net]:
+            self.refs[x] -= 1
+            if self.refs[x] == 0 and x >= self.first and not self.constant[x]:
+                area += self._deref(x)
+        return area
+
+    def exact_area(self) -> None:
+        """For each mapped node (topological order), the cut that adds the fewest LUTs, within its required
+        level; leaves keep their levels from the previous round, updated as nodes change."""
+        first, level, req = self.first, self.level, self.required
+        for net in range(first, self.nl.n_nets):
+            if self.constant[net]:
+                continue
+            if not self.refs[net]:
+                # not in the cover: keep its level consistent for readers that may pick it later
+                c = self.best[net]
+                level[net] = 1 + max((level[x] for x in c), default=0)
+                continue
+            self._deref(net)
+            best_c, best_key = None, None
+            for c in self.cuts[net]:
+                lv = 1 + max((level[x] for x in c), default=0)
+                if lv > req[net]:
+                    continue
+                self.best[net] = c
+                area = self._ref(net)
+                self._deref(net)
+                key = (area, lv, len(c))
+                if best_key is None or key < best_key:
+                    best_c, best_key = c, key
+            if best_c is None:                      # keep the depth-feasible cut chosen before
+                best_c = min(self.cuts[net], key=lambda c: 1 + max((level[x] for x in c), default=0))
+            self.best[net] = best_c
+            level[net] = 1 + max((level[x] for x in best_c), default=0)
+            self._ref(net)
+            for x in best_c:
+                if req[net] - 1 < req[x]:
+                    req[x] = req[net] - 1
+
+    # --- the mapped netlist ---------------------------------------------------------------------------------------
+    def _cone_table(self, net, leaves) -> int:
+        """Truth table of ``net`` over ``leaves`` (LUT convention), by simulating the cone on all patterns."""
+        width = 1 << len(leaves)
+        full = (1 << width) - 1
+        val = {0: 0, 1: full}
+        for j, x in enumerate(leaves):
+            pattern = 0
+            for m in range(width):
+                if (m >> j) & 1:
+                    pattern |= 1 << m
+            val[x] = pattern
+        first = self.first
+
+        def value(n):
+            v = val.get(n)
+            if v is not None:
+                return v
+            i = n - first
+            fins = self.fanins[i]
+            v = gates.evaluate_bitsets(self.tables[i], len(fins), [value(f) for f in fins], width)
+            if not fins and (self.tables[i] & 1):
+                v = full
+            val[n] = v
+            return v
+
+        return value(net)
+
+    def build(self) -> Netlist:
+        nl, first = self.nl, self.first
+        mapped = [net for net in range(first, nl.n_nets) if self.refs[net] and not self.constant[net]]
+        const_nodes = [net for net in range(first, nl.n_nets) if self.refs[net] and self.constant[net]
+                       and net >= first]
+        keep = sorted(mapped + const_nodes)
+        new_net = {0: 0, 1: 1}
+        for x in range(FIRST_INPUT_NET, first):
+            new_net[x] = x
+        new_first = first
+        for j, net in enumerate(keep):
+            new_net[net] = new_first + j
+        n = len(keep)
+        kmax = max([len(self.best[net]) for net in mapped] + [0])
+        tables = np.zeros(n, dtype=np.uint64)
+        arity = np.zeros(n, dtype=np.uint8)
+        fanin = np.zeros((n, kmax), dtype=np.int32)
+        for j, net in enumerate(keep):
+            if self.constant[net]:
+                tables[j] = self.tables[net - first] & 1
+                continue
+            leaves = self.best[net]
+            tables[j] = self._cone_table(net, leaves)
+            arity[j] = len(leaves)
+            fanin[j, :len(leaves)] = [new_net[x] for x in leaves]
+        idx = np.asarray([net - first for net in keep], dtype=np.int64)
+        out = nl.copy()
+        out.tables, out.arity, out.fanin = tables, arity, fanin
+        out.layer = nl.layer[idx].astype(np.int32) if n else np.zeros(0, np.int32)
+        out.index = nl.index[idx].astype(np.int32) if n else np.zeros(0, np.int32)
+        out.out_nets = np.asarray([new_net[int(x)] for x in nl.out_nets.tolist()], dtype=np.int32)
+        return out

@@ -1,0 +1,95 @@
+"""LUT mapping: the mapped netlist computes the same class counts with nodes of at most k inputs, never more LUT
+levels than gate levels, and packs trees of 2-input gates into single LUTs."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from lgn2hw import gates
+from lgn2hw.ir import Netlist, evaluate
+from lgn2hw.ir.analysis import depth, live_nodes
+from lgn2hw.passes import DEFAULT, run_passes
+from lgn2hw.passes.lutmap import LutMap, lut_map
+
+from netlists import random_layered
+
+AND, OR, XOR = (int(gates.tables_from_gate_ids([g])[0]) for g in (1, 7, 6))
+
+
+def _all_inputs(n):
+    return ((np.arange(1 << n)[:, None] >> np.arange(n)[None, :]) & 1).astype(np.uint8)
+
+
+def _check(nl, k, samples=None):
+    mapped, stats = lut_map(nl, k)
+    mapped.check()
+    x = samples if samples is not None else _all_inputs(nl.n_inputs)
+    assert np.array_equal(evaluate(mapped, x), evaluate(nl, x))
+    narrow = nl.arity[live_nodes(nl)] <= k
+    if narrow.all():
+        assert int(mapped.arity.max(initial=0)) <= k
+        assert depth(mapped) <= depth(nl)
+    assert stats["luts"] == mapped.n_nodes
+    return mapped, stats
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), k=st.sampled_from([2, 3, 4, 6]), arity=st.sampled_from([2, 3, 6]))
+def test_mapping_keeps_counts(seed, k, arity):
+    rng = np.random.default_rng(seed)
+    nl = random_layered(rng, n_inputs=int(rng.integers(1, 11)), max_arity=arity, skip=bool(rng.integers(0, 2)),
+                        fold_outputs=True)
+    _check(nl, k)
+
+
+def test_tree_of_three_gates_is_one_lut():
+    # (a AND b) XOR (c OR d): three gates, four inputs, two levels -> one LUT4 of depth 1
+    layers = [(np.array([AND, OR], np.uint64), np.array([[0, 1], [2, 3]])),
+              (np.array([XOR], np.uint64), np.array([[0, 1]]))]
+    nl = Netlist.from_layers(4, layers, 1)
+    mapped, stats = _check(nl, 4)
+    assert mapped.n_nodes == 1 and stats["depth"] == 1 and int(mapped.arity[0]) == 4
+    assert mapped.origin(0) == "layer 2[0]"
+    x = _all_inputs(4)
+    want = (x[:, 0] & x[:, 1]) ^ (x[:, 2] | x[:, 3])
+    assert np.array_equal(gates.evaluate(mapped.tables[:1], 4, [x[:, j] for j in range(4)]), want)
+    # with 2-input LUTs nothing can be merged
+    assert lut_map(nl, 2)[0].n_nodes == 3
+
+
+def test_shared_gate_is_absorbed_into_both_readers():
+    # g = a AND b read by (g XOR c) and (g XOR d); buffers carry c and d to layer 2. Depth-optimal and smallest:
+    # two LUT3s of one level each (g duplicated inside both), not three LUTs on two levels.
+    BUF = 0b10
+    tables = np.array([AND, BUF, BUF, XOR, XOR], np.uint64)
+    nl = Netlist(n_inputs=4, tables=tables, arity=np.array([2, 1, 1, 2, 2], np.uint8),
+                 fanin=np.array([[2, 3], [4, 0], [5, 0], [6, 7], [6, 8]], np.int32),
+                 layer=np.array([1, 1, 1, 2, 2], np.int32), index=np.array([0, 1, 2, 0, 1], np.int32),
+                 out_nets=np.array([9, 10], np.int32), out_class=np.array([0, 1], np.int32),
+                 out_invert=np.zeros(2, bool), class_offset=np.zeros(2, np.int64))
+    mapped, stats = _check(nl, 4)
+    assert mapped.n_nodes == 2 and stats["depth"] == 1
+    assert sorted(int(a) for a in mapped.arity) == [3, 3]
+
+
+def test_trained_example_packs(tmp_path):
+    from pathlib import Path
+    from lgn2hw.frontend import load_model
+    nl = load_model(Path(__file__).resolve().parents[1] / "examples" / "digits_lgn.pt")
+    nl, _ = run_passes(nl, DEFAULT)
+    x = np.random.default_rng(0).integers(0, 2, (2000, nl.n_inputs)).astype(np.uint8)
+    mapped, stats = _check(nl, 4, x)
+    gates_live = int((live_nodes(nl) & (nl.arity > 0)).sum())
+    # 2-input gates pack into LUT4s: clearly fewer LUTs than gates, and at most half the levels (rounded up)
+    assert mapped.n_nodes < 0.8 * gates_live
+    assert stats["depth"] <= -(-depth(nl) // 2) + 1
+
+
+def test_pass_object_and_bad_size():
+    nl = random_layered(np.random.default_rng(3), n_inputs=6, fold_outputs=True)
+    out, stats = LutMap(k=4).run(nl.copy())
+    assert np.array_equal(evaluate(out, _all_inputs(6)), evaluate(nl, _all_inputs(6)))
+    assert repr(LutMap(k=4)) == "LutMap(k=4)"
+    with pytest.raises(ValueError):
+        lut_map(nl, 7)
