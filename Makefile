@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 MODEL  := examples/digits_lgn.pt
 
-.PHONY: setup demo test bench bench-quick clean
+.PHONY: setup demo test bench bench-hw bench-quick clean
 
 setup: $(VENV)/.installed $(VENV)/.testlibs
 
@@ -33,8 +33,14 @@ demo: setup
 test: setup
 	$(BIN)/python -m pytest -q
 
+# Every figure but the hardware builds, under 30 minutes on 2 cores; regenerates bench/RESULTS.md.
 bench: setup
 	$(BIN)/python bench/run_all.py
+
+# The yosys + nextpnr builds (torchlogix's Verilog, lgn2hw's 48K pipeline sweep, the board builds): several hours
+# on 2 cores. RESULTS.md dates every section, so these rows say when they were last measured.
+bench-hw: setup
+	$(BIN)/python bench/run_all.py --hw
 
 # CI smoke run of every bench script at small sizes; results go to a temporary directory.
 bench-quick: setup

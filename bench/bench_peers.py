@@ -128,7 +128,7 @@ def cpu_inference(model: Path, quick: bool, work: Path) -> dict:
     if not all(same.values()):
         raise SystemExit(f"class counts differ from CompiledLogicNet: {same}")
 
-    ghz = _ghz()
+    ghz, ghz_source = _ghz()
     gates = int(opt.n_nodes)
     rows = [
         {"tool": "difflogic CompiledLogicNet (gcc -O1, 1 thread)", "gates_evaluated": sum(int(w.shape[0]) for w, _ in _layers(sd)),
@@ -141,18 +141,28 @@ def cpu_inference(model: Path, quick: bool, work: Path) -> dict:
          "compile_s": None, "infer_s": cli_s, "samples_per_s": n / cli_s,
          "vs_difflogic": (code_s + gcc_s + dl_s) / cli_s},
     ]
-    # One bitwise instruction per gate per word: the floor is gates * samples / word_bits cycles.
+    # One bitwise instruction per gate per word: the floor is gates * samples / word_bits cycles. Core cycles =
+    # wall time x clock x threads (the 2-thread row spends two cores' cycles).
+    for r, threads in zip(rows[:3], (1, 1, 2)):
+        r["core_cycles_per_gate_per_64_samples"] = (r["infer_s"] * threads * ghz * 1e9
+                                                    / (r["gates_evaluated"] * n / 64))
     floor = {bits: gates * n / bits / (ghz * 1e9) for bits in (64, 256, 512)}
     bound = {f"x_over_{bits}bit_floor": ours[1][0] / floor[bits] for bits in floor}
-    bound["cycles_per_gate_per_64_samples"] = ours[1][0] * ghz * 1e9 / (gates * n / 64)
-    bound["difflogic_cycles_per_gate_per_64_samples"] = dl_s * ghz * 1e9 / (rows[0]["gates_evaluated"] * n / 64)
-    return {"samples": n, "counts_equal": same, "rows": rows, "ghz": ghz, "instruction_bound": bound,
+    bound["cycles_per_gate_per_64_samples"] = rows[1]["core_cycles_per_gate_per_64_samples"]
+    bound["cycles_per_gate_per_64_samples_2_threads"] = rows[2]["core_cycles_per_gate_per_64_samples"]
+    bound["difflogic_cycles_per_gate_per_64_samples"] = rows[0]["core_cycles_per_gate_per_64_samples"]
+    return {"samples": n, "counts_equal": same, "rows": rows, "ghz": ghz, "ghz_source": ghz_source,
+            "instruction_bound": bound,
+            "cycles_note": "core cycles per evaluated gate per 64-sample word = infer_s x threads x clock / "
+                           "(gates_evaluated x samples / 64); 1.0 would be one 64-bit bitwise instruction per "
+                           "gate per word at one instruction per cycle",
             "end_to_end_note": "CLI row ratio = difflogic (build + gcc + infer) / lgn2hw predict wall time"}
 
 
 def chunk_sweep(model: Path, quick: bool) -> list:
-    """The interpreter on one thread with chunks of 64..4,096 samples (a private knob of lgn2hw.ir.interp,
-    restored afterwards): how much of the gap to CompiledLogicNet is the cache."""
+    """The interpreter on one thread with its default chunk (sized by lgn2hw.ir.interp's cache budget), then with
+    chunks of 4,096..64 samples (the private budgets of lgn2hw.ir.interp, restored afterwards): how much of the gap
+    to CompiledLogicNet is the cache."""
     from lgn2hw.frontend import LoadOptions, load_model
     from lgn2hw.ir import evaluate, interp
     from lgn2hw.passes import DEFAULT, run_passes
@@ -160,11 +170,14 @@ def chunk_sweep(model: Path, quick: bool) -> list:
     x = _bits(quick)
     want = evaluate(opt, x)
     saved, rows = (interp._VALUE_BUDGET, interp._CACHE_BUDGET), []
+    # the C engine's chunk: the smaller budget over one row of net values, 1..64 words (see interp.py)
+    default_words = max(1, min(64, min(saved) // (8 * max(opt.n_nets, 1))))
     os.environ["LGN2HW_THREADS"] = "1"
     try:
-        for words in (64, 16, 4, 1):
-            # the C engine takes the smaller of the two budgets: set both so the chunk is exactly this size
-            interp._VALUE_BUDGET = interp._CACHE_BUDGET = 8 * opt.n_nets * words
+        for words in (None, 64, 16, 4, 1):
+            if words is not None:
+                # the C engine takes the smaller of the two budgets: set both so the chunk is exactly this size
+                interp._VALUE_BUDGET = interp._CACHE_BUDGET = 8 * opt.n_nets * words
             best = None
             for _ in range(3):
                 t0 = time.perf_counter()
@@ -173,22 +186,26 @@ def chunk_sweep(model: Path, quick: bool) -> list:
                 best = dt if best is None else min(best, dt)
             if not np.array_equal(got, want):
                 raise SystemExit(f"chunk of {words} words: counts differ")
-            rows.append({"samples_per_chunk": words * 64, "value_mb": opt.n_nets * words * 8 / 2**20,
-                         "infer_s": best, "samples_per_s": len(x) / best})
+            w = default_words if words is None else words
+            rows.append({"chunk": "default" if words is None else "set", "samples_per_chunk": w * 64,
+                         "value_mb": opt.n_nets * w * 8 / 2**20, "infer_s": best, "samples_per_s": len(x) / best})
     finally:
         interp._VALUE_BUDGET, interp._CACHE_BUDGET = saved
         os.environ.pop("LGN2HW_THREADS", None)
     for r in rows:
-        r["vs_4096"] = r["samples_per_s"] / rows[0]["samples_per_s"]
+        r["vs_default"] = r["samples_per_s"] / rows[0]["samples_per_s"]
     return rows
 
 
-def _ghz() -> float:
+def _ghz() -> tuple[float, str]:
+    """The CPU clock in GHz and where it was read (the highest 'cpu MHz' in /proc/cpuinfo)."""
     try:
         mhz = [float(m) for m in re.findall(r"cpu MHz\s*:\s*([\d.]+)", Path("/proc/cpuinfo").read_text())]
-        return max(mhz) / 1000 if mhz else 2.0
     except OSError:
-        return 2.0
+        mhz = []
+    if mhz:
+        return max(mhz) / 1000, f"/proc/cpuinfo cpu MHz {max(mhz):.0f}"
+    return 2.0, "assumed 2.0 GHz (/proc/cpuinfo has no cpu MHz)"
 
 
 # --- 2. Verilog: torchlogix's Circuit path vs lgn2hw ---------------------------------------------------------
@@ -214,25 +231,30 @@ def _patched_circuit(tmp: Path):
     return mod.Circuit
 
 
-def measure_torchlogix(model: str) -> dict:
+def torchlogix_net(model, classes: int = 10):
+    """The difflogic state dict as torchlogix 0.2.2 LogicDense layers (``raw``: difflogic's argmax) + GroupSum."""
     import torch
+    from torchlogix.layers import GroupSum, LogicDense
+    sd = torch.load(model, map_location="cpu", weights_only=True)
+    mods, prev = [torch.nn.Flatten()], None
+    for w, idx in _layers(sd):
+        prev = prev or N_INPUTS
+        layer = LogicDense(prev, w.shape[0], parametrization="raw")
+        with torch.no_grad():
+            layer.weight.copy_(w)
+            layer.connections.indices.copy_(idx)
+        mods.append(layer)
+        prev = w.shape[0]
+    mods.append(GroupSum(classes, tau=1.0))
+    return torch.nn.Sequential(*mods).eval()
+
+
+def measure_torchlogix(model: str) -> dict:
     from bench._common import peak_rss_mb
     with tempfile.TemporaryDirectory() as tmp:
         Circuit = _patched_circuit(Path(tmp))
-        from torchlogix.layers import GroupSum, LogicDense
         t0 = time.perf_counter()
-        sd = torch.load(model, map_location="cpu", weights_only=True)
-        mods, prev = [torch.nn.Flatten()], None
-        for w, idx in _layers(sd):
-            prev = prev or N_INPUTS
-            layer = LogicDense(prev, w.shape[0], parametrization="raw")
-            with torch.no_grad():
-                layer.weight.copy_(w)
-                layer.connections.indices.copy_(idx)
-            mods.append(layer)
-            prev = w.shape[0]
-        mods.append(GroupSum(10, tau=1.0))
-        net = torch.nn.Sequential(*mods).eval()
+        net = torchlogix_net(model)
         shape = [1, 20, 20]
         t1 = time.perf_counter()
         circ = Circuit.from_model(net, shape)
@@ -307,11 +329,11 @@ def main():
             cpu = cpu_inference(model, args.quick, work)
         print(f"CPU inference, {cpu['samples']:,} samples, class counts equal: {cpu['counts_equal']}")
         print(table(cpu["rows"], ["tool", "gates_evaluated", "prepare_s", "compile_s", "infer_s", "samples_per_s",
-                                  "vs_difflogic"]))
+                                  "vs_difflogic", "core_cycles_per_gate_per_64_samples"]))
         print("instruction bound:", json.dumps({k: round(v, 2) for k, v in cpu["instruction_bound"].items()}))
         chunks = chunk_sweep(model, args.quick)
         print("interpreter, 1 thread, by chunk size")
-        print(table(chunks, ["samples_per_chunk", "value_mb", "infer_s", "samples_per_s", "vs_4096"]))
+        print(table(chunks, ["chunk", "samples_per_chunk", "value_mb", "infer_s", "samples_per_s", "vs_default"]))
         rtl = verilog_path(model)
         print(table(rtl["rows"], ["tool", "gates_before", "gates_kept", "load_s", "build_s", "passes_s",
                                   "verilog_s", "total_s", "peak_rss_mb", "verilog_mb"]))
