@@ -483,7 +483,10 @@ def write_report(results: Path, out: Path, log=None):
         data = _load(results, name)
         if isinstance(data, dict) and data.get("scripts"):
             lines += [f"## Last `{label}` wall times ({data.get('when', '?')}"
-                      + (f", total {data['total_s'] / 60:.1f} min" if data.get("total_s") else "") + ")", "",
+                      + (f", total {data['total_s'] / 60:.1f} min" if data.get("total_s") else "")
+                      + (f", nice {data['nice']}, 1-minute load average {data['load_avg_1min_start_end'][0]} at the "
+                         f"start and {data['load_avg_1min_start_end'][1]} at the end"
+                         if data.get("load_avg_1min_start_end") else "") + ")", "",
                       md_table(data["scripts"], ["script", "command", "wall_s", "rc", "skipped"]), ""]
     lines += ["## Where lgn2hw is ahead, where behind, and why", "", summary(results, g)]
     out.write_text("\n".join(lines).rstrip() + "\n")
@@ -508,11 +511,11 @@ def main():
             out = write_report(Path(tmp), Path(tmp) / "RESULTS.md")
             print(f"quick run: {time.perf_counter() - t0:.0f} s; report rendered ({out.stat().st_size:,} bytes)")
             return 1 if any(r.get("rc") for r in log) else 0
-    t0 = time.perf_counter()
+    t0, when, load0 = time.perf_counter(), time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), os.getloadavg()
     log = run_scripts(HW_SCRIPTS if args.hw else SCRIPTS, False, args.only)
-    record = {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-              "command": "make bench-hw" if args.hw else "make bench", "total_s": time.perf_counter() - t0,
-              "scripts": log}
+    record = {"when": when, "command": "make bench-hw" if args.hw else "make bench",
+              "total_s": time.perf_counter() - t0, "nice": os.nice(0),
+              "load_avg_1min_start_end": [round(load0[0], 2), round(os.getloadavg()[0], 2)], "scripts": log}
     if not args.only:                  # a partial run keeps the last full run's wall times
         (BENCH / "results").mkdir(exist_ok=True)
         (BENCH / "results" / ("run_all_hw.json" if args.hw else "run_all.json")).write_text(
