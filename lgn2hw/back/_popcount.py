@@ -1,80 +1,242 @@
-"""GroupSum in hardware: one pipelined popcount per class, written once and rendered twice.
+"""GroupSum in hardware: one pipelined popcount per class, planned once and rendered twice.
 
-:func:`build_popcount` describes the tree in terms of a tiny builder interface; :class:`VerilogBuilder` renders it
-as generated Verilog text (what the emitter ships: a 48K model's last layer has 8,000 output bits, a 1.28M model
-256,000, far too many for one Amaranth object per operation) and :class:`AmaranthBuilder` as Amaranth
-statements (the :class:`~lgn2hw.back.PopCount` block that the unit tests simulate exhaustively).
+:func:`_plan` decides the tree (which bits form which leaf, which operands each adder adds, which level is
+registered); :func:`build_popcount` renders a plan through a tiny builder interface. :class:`VerilogBuilder`
+writes generated Verilog text (what the emitter ships: a 48K model's last layer has 8,000 output bits, a 1.28M
+model 256,000, far too many for one Amaranth object per operation) and :class:`AmaranthBuilder` Amaranth
+statements (the :class:`~lgn2hw.back.PopCount` block that the unit tests simulate exhaustively). Both render the
+same plan, so what is simulated is what is shipped.
 
-The tree, designed for 4-input LUTs:
+Inputs are bits with positive integer weights (a net counted twice in one class is one bit of weight 2). A
+weight-w bit enters the tree at the binary positions of w: column j holds the bits whose weight has bit j set.
 
-* level 1: full adders over groups of three bits -- the sum bit is XOR3 and the carry MAJ3, each a single LUT4
-  (an output inversion flag folds into the same LUT), registered; two leftover bits form a half adder;
-* levels 2..: a balanced binary tree of adders, each exactly as wide as the largest value it can hold (short
-  carry chains); an odd operand is passed on;
+The tree, designed for 4-input LUTs and short carry chains:
+
+* level 1 (leaves): full adders over groups of three bits of one column -- the sum bit is XOR3 and the carry
+  MAJ3, each a single LUT4 (an output inversion folds into the same LUT); one or two leftover bits form a
+  smaller leaf;
+* levels 2..: at each level the operands, ordered by their largest value, are added in pairs; every adder is
+  exactly as wide as the largest value it can hold, and an odd operand is passed on. Operands of different
+  columns are aligned by a shift (low zero bits are never added);
 * last level: add the class offset (GroupSum offsets and constant-one bits folded by the passes).
 
-A register follows every ``every``-th level (default 2: a full adder and the first adder share a stage, as do
-two adders of the tree) and the last one.
+Styles (``style=``):
 
-Every class uses the same number of levels (padding registers), so all counts arrive in the same cycle.
+* ``"fa"`` -- the tree above.
+* ``"cin"`` -- the same tree, but about a quarter of the weight-1 bits are kept out of the leaves and enter
+  the adders as their carry-in (``x + y + c``): a carry chain takes that bit for free, so the same tree
+  counts more bits with fewer leaves. With operands of 2**k - 1 the adders stay exactly as wide as without.
+
+A register follows every ``every``-th level (default 2: a full adder and the first adder share a stage, as do
+two adders of the tree) and the last one; the number of registers is :func:`popcount_latency`. Every class of
+a design is padded to the same latency (extra registers before the offset), so all counts arrive together.
 """
 from __future__ import annotations
 
-from ._gates import bits_for, log2_ceil
+from dataclasses import dataclass, field
+
+from ..errors import UsageError
+from ._gates import bits_for
 
 
 DEFAULT_EVERY = 2
+STYLES = ("fa", "cin")
+DEFAULT_STYLE = "fa"
 
 
-def _n_levels(width: int) -> int:
-    return 1 + log2_ceil(max(1, -(-width // 3))) + 1
+@dataclass
+class _Op:
+    """An operand of the tree: ``value << shift``; ``value`` holds 0..``top``."""
+    kind: str                  # "leaf", "add", "pass", "zero"
+    top: int
+    shift: int
+    bits: tuple = ()           # leaf: input indices of one column
+    args: tuple = ()           # add: (left, right) _Op; pass: (op,)
+    cin: int | None = None     # add: input index added as carry-in
+
+    @property
+    def width(self) -> int:
+        return bits_for(self.top)
 
 
-def popcount_latency(width: int, every: int = DEFAULT_EVERY) -> int:
-    """Register levels of a popcount over ``width`` bits: the full adders, the adder tree and the offset are
-    ``_n_levels`` logic levels, with a register after every ``every``-th of them and after the last."""
-    return -(-_n_levels(width) // max(1, int(every)))
+@dataclass
+class _Plan:
+    levels: list = field(default_factory=list)   # levels[i]: the operands formed at logic level i + 1
+    n_levels: int = 0                             # tree levels plus the offset level
+
+    @property
+    def result(self) -> _Op:
+        return self.levels[-1][0]
+
+
+def check_style(style: str) -> str:
+    if style not in STYLES:
+        raise UsageError(f"popcount style must be {' or '.join(STYLES)}, not {style!r}",
+                         hint="fa: full adders then an adder tree; cin: the same with bits entering as carry-in")
+    return style
+
+
+def _weights(n: int, weights) -> list:
+    if weights is None:
+        return [1] * n
+    w = [int(x) for x in weights]
+    if len(w) != n:
+        raise ValueError(f"{len(w)} weights for {n} bits")
+    if any(x < 1 for x in w):
+        raise ValueError("popcount weights must be positive integers")
+    return w
+
+
+def _tree(weights: list, reserve: int) -> tuple[_Plan, int]:
+    """The tree with the last ``reserve`` column-0 entries kept for carry-ins; returns it and how many of them
+    found no adder (the caller picks ``reserve`` so that this is 0)."""
+    columns = {}
+    for i, w in enumerate(weights):
+        j = 0
+        while w:
+            if w & 1:
+                columns.setdefault(j, []).append(i)
+            w >>= 1
+            j += 1
+    col0 = columns.get(0, [])
+    pool = col0[len(col0) - reserve:] if reserve else []
+    if reserve:
+        columns[0] = col0[:len(col0) - reserve]
+    leaves = []
+    for j in sorted(columns):
+        entries = columns[j]
+        for t in range(0, len(entries), 3):
+            grp = tuple(entries[t:t + 3])
+            leaves.append(_Op("leaf", len(grp), j, bits=grp))
+    if not leaves:
+        leaves.append(_Op("zero", 0, 0))
+    plan = _Plan(levels=[leaves])
+    ops = leaves
+    pool = list(pool)
+    while len(ops) > 1:
+        order = sorted(range(len(ops)), key=lambda t: (ops[t].top << ops[t].shift, t))
+        nxt = []
+        for p in range(0, len(order) - 1, 2):
+            x, y = ops[order[p]], ops[order[p + 1]]
+            s = min(x.shift, y.shift)
+            cin = pool.pop(0) if (s == 0 and pool) else None
+            top = (x.top << (x.shift - s)) + (y.top << (y.shift - s)) + (1 if cin is not None else 0)
+            nxt.append(_Op("add", top, s, args=(x, y), cin=cin))
+        if len(order) % 2:
+            x = ops[order[-1]]
+            nxt.append(_Op("pass", x.top, x.shift, args=(x,)))
+        plan.levels.append(nxt)
+        ops = nxt
+    plan.n_levels = len(plan.levels) + 1
+    return plan, len(pool)
+
+
+def _plan(n: int, weights=None, style: str = DEFAULT_STYLE) -> _Plan:
+    weights = _weights(n, weights)
+    check_style(style)
+    if style == "fa":
+        return _tree(weights, 0)[0]
+    # cin: the largest reserve every bit of which finds an adder (fewer leaves mean fewer adders: bisect).
+    n0 = sum(1 for w in weights if w & 1)
+    lo, hi = 0, n0
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if _tree(weights, mid)[1] == 0:
+            lo = mid
+        else:
+            hi = mid - 1
+    return _tree(weights, lo)[0]
+
+
+def popcount_latency(width: int, every: int = DEFAULT_EVERY, style: str = DEFAULT_STYLE, weights=None) -> int:
+    """Register levels of a popcount over ``width`` bits (with ``weights``, one per bit, when given): the
+    leaves, the adder tree and the offset are the plan's logic levels, with a register after every ``every``-th
+    of them and after the last."""
+    n_levels = _plan(int(width), weights, style).n_levels
+    return -(-n_levels // max(1, int(every)))
 
 
 def build_popcount(b, bits: list, offset: int, out_width: int, latency: int, tag: str,
-                   every: int = DEFAULT_EVERY):
-    """Describe ``offset + popcount(bits)`` with builder ``b``; returns the output handle (``out_width`` bits,
-    two's complement, ``latency`` registers after the bits; logic level i is registered when ``i % every == 0``
-    and at the last level)."""
+                   every: int = DEFAULT_EVERY, style: str = DEFAULT_STYLE, weights=None):
+    """Describe ``offset + sum(weight * bit)`` with builder ``b``; returns the output handle (``out_width``
+    bits, two's complement, ``latency`` registers after the bits; logic level i is registered when
+    ``i % every == 0`` and at the last level). ``weights``: one positive int per bit, default all 1."""
     every = max(1, int(every))
-    n_levels = _n_levels(len(bits))
+    plan = _plan(len(bits), weights, style)
+    n_levels = plan.n_levels
+    min_latency = -(-n_levels // every)
+    if latency < min_latency:
+        raise ValueError(f"latency must be >= {min_latency} for this popcount, not {latency}")
 
-    def stage(level, expr, w, name):
-        if level % every == 0 or level == n_levels:
-            return b.reg(expr, w, name)
-        return b.wire(expr, w, name)
+    def registered(level):
+        return level % every == 0 or level == n_levels
 
-    ops = []   # (handle, width, largest value)
-    for t in range(0, len(bits), 3):
-        grp = bits[t:t + 3]
-        w = bits_for(len(grp))
-        ops.append((stage(1, b.sum_bits(grp), w, f"{tag}_fa_{t // 3}"), w, len(grp)))
-    if not ops:
-        ops.append((b.const(0, 1), 1, 0))
-    level = 1
-    while len(ops) > 1:
-        level += 1
-        nxt = []
-        for j in range(0, len(ops), 2):
-            if j + 1 < len(ops):
-                (x, _, mx), (y, _, my) = ops[j], ops[j + 1]
-                w = bits_for(mx + my)
-                nxt.append((stage(level, b.add(x, y, w), w, f"{tag}_l{level}_{j // 2}"), w, mx + my))
-            elif level % every == 0:
-                x, w, mx = ops[j]
-                nxt.append((b.reg(x, w, f"{tag}_l{level}_{j // 2}"), w, mx))
+    handle = {}   # id(_Op) -> builder handle
+    delayed = {}  # (input index, registers) -> that bit through so many registers (carry-ins of later levels)
+
+    def through(i, regs):
+        if regs == 0:
+            return bits[i]
+        if (i, regs) not in delayed:
+            delayed[i, regs] = b.reg(through(i, regs - 1), 1, f"{tag}_cin{i}_d{regs}")
+        return delayed[i, regs]
+
+    def carry_in(i, level):
+        # the sample a carry-in belongs to has passed every register below its level
+        return through(i, sum(1 for lv in range(1, level) if registered(lv)))
+
+    for level, ops in enumerate(plan.levels, start=1):
+        for t, op in enumerate(ops):
+            name = f"{tag}_l{level}_{t}" if level > 1 else f"{tag}_fa_{t}"
+            w = op.width
+            if op.kind == "zero":
+                handle[id(op)] = b.const(0, 1)
+                continue
+            if op.kind == "leaf":
+                expr = b.sum_bits([bits[i] for i in op.bits])
+            elif op.kind == "pass":
+                (x,) = op.args
+                if not registered(level):
+                    handle[id(op)] = handle[id(x)]
+                    continue
+                handle[id(op)] = b.reg(handle[id(x)], w, name)
+                continue
             else:
-                nxt.append(ops[j])
-        ops = nxt
-    value, w, _ = ops[0]
-    for d in range(latency - popcount_latency(len(bits), every)):
+                x, y = op.args
+                hx, hy = handle[id(x)], handle[id(y)]
+                if x.shift > op.shift:
+                    hx = b.shl(hx, x.shift - op.shift, x.width)
+                if y.shift > op.shift:
+                    hy = b.shl(hy, y.shift - op.shift, y.width)
+                cin = carry_in(op.cin, level) if op.cin is not None else None
+                expr = b.add(hx, hy, w, cin)
+            handle[id(op)] = b.reg(expr, w, name) if registered(level) else b.wire(expr, w, name)
+
+    top = plan.result
+    value, w = handle[id(top)], top.width
+    for d in range(latency - min_latency):
         value = b.reg(value, w, f"{tag}_pad{d}")
-    return stage(n_levels, b.add_const(value, offset, out_width), out_width, f"{tag}_count")
+    if top.shift:
+        value = b.shl(value, top.shift, w)
+    expr = b.add_const(value, offset, out_width)
+    if registered(n_levels):
+        return b.reg(expr, out_width, f"{tag}_count")
+    return b.wire(expr, out_width, f"{tag}_count")    # pragma: no cover  (the last level is always registered)
+
+
+def merge_duplicates(keys: list) -> tuple[list, list]:
+    """Bits of one class given as hashable keys (e.g. ``(net, invert)``): the indices of the first occurrence
+    of each key, in order, and how many times each occurs -- the ``weights`` to count them with."""
+    first, count = {}, []
+    order = []
+    for i, k in enumerate(keys):
+        if k in first:
+            count[first[k]] += 1
+        else:
+            first[k] = len(order)
+            order.append(i)
+            count.append(1)
+    return order, count
 
 
 class VerilogBuilder:
@@ -96,8 +258,12 @@ class VerilogBuilder:
     def const(self, value, width):
         return f"{width}'d{value}"
 
-    def add(self, x, y, width):
-        return f"{x} + {y}"           # evaluated at the width of the register it is assigned to
+    def shl(self, x, k, width):
+        return f"{{{x}, {k}'d0}}"
+
+    def add(self, x, y, width, cin=None):
+        # evaluated at the width of the register it is assigned to: every operand is extended to it first
+        return f"{x} + {y}" if cin is None else f"{x} + {y} + {cin}"
 
     def add_const(self, x, value, width):
         if value == 0:
@@ -134,8 +300,12 @@ class AmaranthBuilder:
         from amaranth.hdl import Const
         return Const(value, width)
 
-    def add(self, x, y, width):
-        return x + y
+    def shl(self, x, k, width):
+        from amaranth.hdl import Cat, Const
+        return Cat(Const(0, k), x)
+
+    def add(self, x, y, width, cin=None):
+        return x + y if cin is None else x + y + cin
 
     def add_const(self, x, value, width):
         from amaranth.hdl import Const
@@ -155,14 +325,17 @@ class AmaranthBuilder:
 
 
 def popcount_verilog(module: str, header: str, n_bits: int, class_bits: list, offsets: list, count_width: int,
-                     latency: int, every: int = DEFAULT_EVERY) -> str:
+                     latency: int, every: int = DEFAULT_EVERY, style: str = DEFAULT_STYLE,
+                     weights: list | None = None) -> str:
     """A module ``module(clk, bits, counts)``: class c's count (``count_width`` bits, two's complement) at
-    ``counts[c*count_width +: count_width]``, ``latency`` cycles after ``bits``."""
+    ``counts[c*count_width +: count_width]``, ``latency`` cycles after ``bits``. ``weights``: per class, one
+    positive int per position in ``class_bits[c]`` (default: every bit counts once)."""
     b = VerilogBuilder()
     outs = []
     for c, positions in enumerate(class_bits):
         refs = [f"bits[{t}]" for t in positions]
-        outs.append(build_popcount(b, refs, int(offsets[c]), count_width, latency, f"c{c}", every))
+        w = None if weights is None else weights[c]
+        outs.append(build_popcount(b, refs, int(offsets[c]), count_width, latency, f"c{c}", every, style, w))
     k = len(class_bits)
     lines = [f"// {header}", f"module {module} (clk, bits, counts);", "  input clk;",
              f"  input [{max(n_bits, 1) - 1}:0] bits;", f"  output [{k * count_width - 1}:0] counts;"]

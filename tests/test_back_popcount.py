@@ -1,0 +1,203 @@
+"""The popcount tree in every style: Amaranth simulation over all inputs for small widths (plain and weighted,
+offsets, latency exact to the cycle), the plan's arithmetic on large random classes, and the generated Verilog
+under Icarus against Python's count of ones."""
+from __future__ import annotations
+
+import random
+import shutil
+import subprocess
+
+import pytest
+from amaranth.sim import Simulator
+
+from lgn2hw.back import PopCount
+from lgn2hw.back._popcount import (STYLES, _plan, build_popcount, merge_duplicates, popcount_latency,
+                                   popcount_verilog)
+from lgn2hw.errors import UsageError
+
+
+def _run(dut, inputs):
+    """One input per clock; returns the output seen after each clock edge (input t is out after ``latency``
+    edges, i.e. at index t + latency - 1)."""
+    seen = []
+
+    async def bench(ctx):
+        for t in range(len(inputs) + dut.latency):
+            if t < len(inputs):
+                ctx.set(dut.i, inputs[t])
+            await ctx.tick()
+            seen.append(ctx.get(dut.o))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    return seen
+
+
+def _weighted(v, weights):
+    return sum(w for j, w in enumerate(weights) if v >> j & 1)
+
+
+def _check_exhaustive(width, offset, every, style, weights=None, extra=0):
+    latency = popcount_latency(width, every, style, weights) + extra
+    dut = PopCount(width, offset=offset, latency=latency, every=every, style=style, weights=weights)
+    inputs = list(range(1 << width))
+    seen = _run(dut, inputs)
+    ws = weights or [1] * width
+    want = [_weighted(v, ws) + offset for v in inputs]
+    got = [seen[t + latency - 1] for t in inputs]
+    assert got == want
+    if width and len(set(want)) > 1:
+        # one edge sooner the samples are not there yet
+        assert [seen[t + latency - 2] for t in range(1, len(inputs))] != want[1:]
+
+
+@pytest.mark.parametrize("style", STYLES)
+@pytest.mark.parametrize("every", [1, 2, 3])
+@pytest.mark.parametrize("width,offset", [(0, 3), (1, 0), (2, -1), (3, 0), (4, 2), (5, -5), (7, 0), (9, -3),
+                                          (10, 1)])
+def test_exhaustive(style, every, width, offset):
+    _check_exhaustive(width, offset, every, style)
+
+
+@pytest.mark.parametrize("style", STYLES)
+@pytest.mark.parametrize("weights,offset,every,extra", [
+    ([2], 0, 1, 0), ([3], -1, 2, 1), ([2, 2, 2], 0, 2, 0), ([1, 2, 1, 3, 1], -4, 1, 0),
+    ([4, 1, 1, 1, 2, 5, 1], 2, 2, 0), ([1, 1, 1, 1, 1, 1, 2, 2], 0, 3, 2), ([7, 6, 1, 1, 9, 1, 1, 1, 1], -20, 2, 0),
+])
+def test_exhaustive_weighted(style, weights, offset, every, extra):
+    _check_exhaustive(len(weights), offset, every, style, weights, extra)
+
+
+class _Eval:
+    """A builder that computes the value of the tree for one input, wrapping every signal to its declared width
+    (a too-narrow adder or register shows up as a wrong count)."""
+
+    def sum_bits(self, grp):
+        return sum(grp)
+
+    def const(self, value, width):
+        return value
+
+    def shl(self, x, k, width):
+        return x << k
+
+    def add(self, x, y, width, cin=None):
+        return x + y + (cin or 0)
+
+    def add_const(self, x, value, width):
+        return x + value
+
+    def reg(self, expr, width, name):
+        return expr % (1 << width)
+
+    wire = reg
+
+
+@pytest.mark.parametrize("style", STYLES)
+@pytest.mark.parametrize("n", [11, 12, 13, 64, 127, 800, 8001])
+def test_plan_arithmetic_random(style, n):
+    rng = random.Random(n)
+    weights = [1] * n if n % 2 else [rng.choice([1, 1, 1, 1, 2, 3, 4, 8]) for _ in range(n)]
+    total = sum(weights)
+    offset = -(n // 3)
+    ow = (total + 2 * abs(offset)).bit_length() + 2
+    lat = popcount_latency(n, 2, style, weights)
+    for p in (0.0, 1.0, 0.5, 0.1, 0.9):
+        bits = [1 if rng.random() < p else 0 for _ in range(n)]
+        got = build_popcount(_Eval(), bits, offset, ow, lat, "t", 2, style, weights)
+        want = (sum(w for b, w in zip(bits, weights) if b) + offset) % (1 << ow)
+        assert got == want
+
+
+def test_plan_shape():
+    # the full-adder tree: leaves of three bits, then a balanced tree, then the offset level
+    assert [popcount_latency(w, 2) for w in (0, 1, 3, 4, 7, 13, 800)] == [1, 1, 1, 2, 2, 3, 6]
+    assert popcount_latency(800, 1, "fa") == 11
+    # cin: a quarter of the bits go in as carry-ins, the tree is never deeper than the fa tree
+    for n in (3, 4, 7, 15, 31, 100, 800, 8000):
+        fa, cin = _plan(n, style="fa"), _plan(n, style="cin")
+        adds = [op for level in cin.levels for op in level if op.kind == "add"]
+        used = sorted(op.cin for op in adds if op.cin is not None)
+        leaf_bits = sorted(i for op in cin.levels[0] for i in op.bits)
+        assert sorted(used + leaf_bits) == list(range(n))          # every bit exactly once
+        assert cin.n_levels <= fa.n_levels
+        if n >= 7:
+            assert len(used) >= n // 5
+    # an 800-bit class: 2**k - 1 operands keep every adder as narrow as without carry-ins
+    top = _plan(800, style="cin").result
+    assert top.top == 800 and top.width == 10
+
+
+def test_weights_enter_at_binary_positions():
+    plan = _plan(3, [2, 4, 6], "fa")
+    leaves = plan.levels[0]
+    assert sorted((op.shift, op.bits) for op in leaves) == [(1, (0, 2)), (2, (1, 2))]
+    assert plan.result.top << plan.result.shift == 12
+
+
+def test_bad_arguments():
+    with pytest.raises(UsageError, match=r"^popcount style must be fa or cin, not 'lut6'$"):
+        popcount_latency(8, 2, "lut6")
+    with pytest.raises(ValueError, match=r"^popcount weights must be positive integers$"):
+        PopCount(3, weights=[1, 0, 1])
+    with pytest.raises(ValueError, match=r"^2 weights for 3 bits$"):
+        popcount_latency(3, 2, "fa", [1, 1])
+    with pytest.raises(ValueError, match=r"^latency must be >= 2 for 4 bits, not 1$"):
+        PopCount(4, latency=1, every=2, style="cin")
+
+
+def test_merge_duplicates():
+    first, w = merge_duplicates([(5, False), (7, True), (5, False), (5, True), (7, True), (5, False)])
+    assert first == [0, 1, 3] and w == [3, 2, 1]
+    assert merge_duplicates([]) == ([], [])
+
+
+def _iverilog():
+    return shutil.which("iverilog") and shutil.which("vvp")
+
+
+@pytest.mark.skipif(not _iverilog(), reason="Icarus Verilog (iverilog) is not installed")
+@pytest.mark.parametrize("style", STYLES)
+def test_verilog_under_icarus(tmp_path, style):
+    """The Verilog rendering of three classes (weights, negative offset, padding to a common latency) under
+    Icarus, 200 random vectors, against Python's weighted count of ones plus offset."""
+    rng = random.Random(7)
+    sizes, offsets = [37, 5, 0], [-3, 0, 2]
+    weights = [[rng.choice([1, 1, 1, 2, 3]) for _ in range(s)] for s in sizes]
+    class_bits, start = [], 0
+    for s in sizes:
+        class_bits.append(list(range(start, start + s)))
+        start += s
+    n = start
+    cw = 8
+    lat = max(popcount_latency(s, 2, style, w) for s, w in zip(sizes, weights))
+    text = popcount_verilog("pc", "test", n, class_bits, offsets, cw, lat, 2, style, weights)
+    vectors = [rng.getrandbits(n) for _ in range(200)]
+    k = len(sizes)
+    tb = [
+        "module tb;", "  reg clk = 0;", f"  reg [{n - 1}:0] bits;", f"  wire [{k * cw - 1}:0] counts;",
+        "  pc dut (.clk(clk), .bits(bits), .counts(counts));", "  integer t;",
+        f"  reg [{n - 1}:0] mem [0:{len(vectors) - 1}];",
+        "  initial begin", '    $readmemh("vec.hex", mem);',
+        f"    for (t = 0; t < {len(vectors) + lat}; t = t + 1) begin",
+        f"      if (t < {len(vectors)}) bits = mem[t];",
+        "      #1 clk = 1; #1 clk = 0;",
+        f'      if (t >= {lat - 1}) $display("%0d %h", t - {lat - 1}, counts);',
+        "    end", "    $finish;", "  end", "endmodule", ""]
+    (tmp_path / "pc.v").write_text(text)
+    (tmp_path / "tb.v").write_text("\n".join(tb))
+    (tmp_path / "vec.hex").write_text("".join(f"{v:x}\n" for v in vectors))
+    subprocess.run(["iverilog", "-o", "sim", "tb.v", "pc.v"], cwd=tmp_path, check=True, capture_output=True)
+    out = subprocess.run(["vvp", "-n", "sim"], cwd=tmp_path, check=True, capture_output=True, text=True).stdout
+    got = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0].isdigit() and int(parts[0]) < len(vectors):
+            got[int(parts[0])] = int(parts[1], 16)
+    assert sorted(got) == list(range(len(vectors)))
+    for t, v in enumerate(vectors):
+        for c in range(k):
+            want = sum(w for j, w in zip(class_bits[c], weights[c]) if v >> j & 1) + offsets[c]
+            assert got[t] >> (c * cw) & 0xFF == want % 256, (t, c)
