@@ -15,7 +15,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ._gates import bits_for, log2_ceil
-from ._popcount import DEFAULT_EVERY, AmaranthBuilder, build_popcount, popcount_latency
+from ._popcount import DEFAULT_EVERY, DEFAULT_STYLE, AmaranthBuilder, build_popcount, popcount_latency
 
 
 def count_shape(lo: int, hi: int):
@@ -29,19 +29,24 @@ def count_shape(lo: int, hi: int):
 
 
 class PopCount(wiring.Component):
-    """``o = offset + popcount(i)`` (``shape``, two's complement when signed), ``latency`` cycles after ``i``.
+    """``o = offset + sum(weights[j] * i[j])`` (``shape``, two's complement when signed), ``latency`` cycles
+    after ``i``; ``weights`` default to all 1 (a plain popcount).
 
     The Amaranth rendering of :func:`~lgn2hw.back._popcount.build_popcount` -- the same tree the emitter writes
-    as Verilog -- for simulation in unit tests. ``latency`` may exceed :func:`popcount_latency` (padding)."""
+    as Verilog, in the same ``style`` -- for simulation in unit tests. ``latency`` may exceed
+    :func:`popcount_latency` (padding)."""
 
     def __init__(self, width: int, *, offset: int = 0, shape=None, latency: int | None = None,
-                 every: int = DEFAULT_EVERY):
+                 every: int = DEFAULT_EVERY, style: str = DEFAULT_STYLE, weights=None):
         self.width = int(width)
         self.offset = int(offset)
         self.every = int(every)
+        self.style = style
+        self.weights = None if weights is None else [int(w) for w in weights]
+        total = self.width if self.weights is None else sum(self.weights)
         self.shape = shape if shape is not None else count_shape(min(self.offset, 0),
-                                                                 max(self.offset + self.width, 0))
-        self.min_latency = popcount_latency(self.width, self.every)
+                                                                 max(self.offset + total, 0))
+        self.min_latency = popcount_latency(self.width, self.every, self.style, self.weights)
         self.latency = self.min_latency if latency is None else int(latency)
         if self.latency < self.min_latency:
             self._MustUse__silence = True     # never elaborated: no "created but never used" warning
@@ -52,7 +57,7 @@ class PopCount(wiring.Component):
         m = Module()
         bits = [self.i[j] for j in range(self.width)]
         out = build_popcount(AmaranthBuilder(m), bits, self.offset, self.shape.width, self.latency, "pc",
-                             self.every)
+                             self.every, self.style, self.weights)
         m.d.comb += self.o.eq(out)
         return m
 
