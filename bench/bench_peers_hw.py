@@ -11,11 +11,14 @@ what it measured):
 2. check: Icarus runs torchlogix's Verilog on the first N MNIST-5k images and compares the ten class counts with
    lgn2hw's interpreter on the same network, sample for sample (under a time budget; the row says so when the
    budget runs out). This is what makes the row a like-for-like comparison.
-3. synth: yosys ``synth_ecp5 -nowidelut``. yosys 0.70's ``synth_ecp5`` (a wrapper of ``synth_lattice``) always
+3. synth: torchlogix's module inside a wrapper of ours that registers its inputs and its outputs (one clock,
+   400 + 160 flip-flops, latency 2), so that nextpnr can time it: out of context, nextpnr times no
+   port-to-port paths, and a bare combinational design gets no timing figure at all. The registers add no
+   LUTs. yosys ``synth_ecp5 -nowidelut``. yosys 0.70's ``synth_ecp5`` (a wrapper of ``synth_lattice``) always
    maps LUTs with ABC9: it accepts ``-noabc9`` and ignores it, so lgn2hw's 48K builds (which pass ``-noabc9``) are
    mapped by ABC9 as well; the row records which mapper the log shows. About 30 minutes on this machine.
-4. pnr: nextpnr-ecp5 ``--85k --package CABGA381 --speed 6 --out-of-context`` (no clock in this design: the
-   figure is the longest combinational input-to-output delay nextpnr reports, not an Fmax).
+4. pnr: nextpnr-ecp5 ``--85k --package CABGA381 --speed 6 --out-of-context --freq 250``: LUT4/TRELLIS_COMB
+   after packing and the Fmax of the wrapper's clock, i.e. of torchlogix's whole network as one cycle.
 
 Tools run with cwd in the build directory (bench/work/peers_hw/, git-ignored) and relative paths. Long: tens of
 minutes of one core; not part of ``make bench`` (``make bench-hw`` runs it).
@@ -111,6 +114,30 @@ def check(model: Path, bdir: Path, verilog: str, top: str, n: int, budget: float
     return row
 
 
+_WRAP = """
+// bench_peers_hw: torchlogix's module between input and output registers, so that nextpnr can time it
+module registered (input clk, input [{ni}:0] inp, output reg [{no}:0] scores_flat);
+  reg [{ni}:0] inp_q;
+  wire [{no}:0] s;
+  {top} dut (.inp(inp_q), .scores_flat(s));
+  always @(posedge clk) begin
+    inp_q <= inp;
+    scores_flat <= s;
+  end
+endmodule
+"""
+
+
+def wrap(bdir: Path, verilog: str, top: str) -> str:
+    """Write registered.v (torchlogix's Verilog + the wrapper); returns its name. The wrapper's top is
+    ``registered``."""
+    text = (bdir / verilog).read_text()
+    ni = int(re.search(r"input\s+wire\s+\[(\d+):0\]\s+inp\b", text).group(1))
+    no = int(re.search(r"output\s+reg\s+\[(\d+):0\]\s+scores_flat\b", text).group(1))
+    (bdir / "registered.v").write_text(text + _WRAP.format(ni=ni, no=no, top=top))
+    return "registered.v"
+
+
 def synth(bdir: Path, verilog: str, top: str, timeout: float) -> dict:
     from lgn2hw.build.flow import _cell_counts, resources
     from lgn2hw.build.toolchain import require
@@ -131,11 +158,12 @@ def synth(bdir: Path, verilog: str, top: str, timeout: float) -> dict:
             "lut4_incl_ccu2c": res["lut4"], "cells": cells}
 
 
-def pnr(bdir: Path, timeout: float) -> dict:
+def pnr(bdir: Path, timeout: float, freq: float = 250.0) -> dict:
     from lgn2hw.build.toolchain import require
     nextpnr = require("nextpnr-ecp5")
     args = ["--log", "pnr.log", "--json", "core.json", "--seed", "1", "--report", "pnr.json",
-            "--timing-allow-fail", "--85k", "--package", "CABGA381", "--speed", "6", "--out-of-context"]
+            "--timing-allow-fail", "--freq", f"{freq:g}", "--85k", "--package", "CABGA381", "--speed", "6",
+            "--out-of-context"]
     log = bdir / "pnr.run.log"
     log.write_text("")
     row = {"nextpnr": f"{nextpnr.kind} {nextpnr.version()}", "pnr_args": " ".join(args)}
@@ -158,7 +186,8 @@ def pnr(bdir: Path, timeout: float) -> dict:
         if "TRELLIS_COMB" in util:
             row["trellis_comb"] = util["TRELLIS_COMB"]["used"]
         row["trellis_ff"] = util.get("TRELLIS_FF", {}).get("used", 0)
-        row["fmax"] = "N/A (no clock: combinational)"
+        achieved = [v.get("achieved") for v in rep.get("fmax", {}).values() if v.get("achieved") is not None]
+        row["fmax_mhz"] = round(min(achieved), 2) if achieved else None
         if "comb_delay_ns" not in row:
             for path in rep.get("critical_paths", []):
                 if path.get("from") == "<async>" and path.get("to") == "<async>":
@@ -174,6 +203,7 @@ def main():
     ap.add_argument("--model", type=Path, default=MODEL, help="difflogic state dict (default: the shared model)")
     ap.add_argument("--synth-timeout", type=float, default=3600.0)
     ap.add_argument("--pnr-timeout", type=float, default=1800.0, help="seconds before nextpnr is stopped")
+    ap.add_argument("--freq", type=float, default=250.0, help="nextpnr --freq (MHz; default: the Fmax goal)")
     ap.add_argument("--check-vectors", type=int, default=20, help="Icarus samples (0: no check)")
     ap.add_argument("--check-budget", type=float, default=180.0, help="seconds for the Icarus check")
     args = ap.parse_args()
@@ -199,9 +229,11 @@ def main():
     if args.check_vectors:
         row["check"] = check(args.model, WORK, "torchlogix.v", row["top"], args.check_vectors, args.check_budget)
         save("check")
-    row.update(synth(WORK, "torchlogix.v", row["top"], args.synth_timeout))
+    row["wrapper"] = "input and output registers (ours), latency 2 cycles"
+    row["latency_cycles"] = 2
+    row.update(synth(WORK, wrap(WORK, "torchlogix.v", row["top"]), "registered", args.synth_timeout))
     save("synth")
-    row.update(pnr(WORK, args.pnr_timeout))
+    row.update(pnr(WORK, args.pnr_timeout, args.freq))
     save("pnr")
     print(json.dumps({k: v for k, v in row.items() if k != "cells"}, indent=1))
 

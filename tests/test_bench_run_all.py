@@ -64,11 +64,13 @@ def test_report_renders_every_json_and_marks_missing(tmp_path):
     assert ">= 5x faster than torchlogix's Circuit path to Verilog (48K) | 2.0x | no |" in text
 
 
-def _peers_hw(lut4, ccu2c, check=None):
+def _peers_hw(lut4, ccu2c, check=None, fmax=None):
     row = {"tool": "torchlogix 0.2.2 get_verilog_code()", "lut4": lut4, "ccu2c": ccu2c, "ff": 0,
            "lut4_incl_ccu2c": lut4 + 2 * ccu2c, "mapper": "ABC9", "synth_s": 1800.0, "comb_delay_ns": 95.5}
     if check:
         row["check"] = check
+    if fmax:
+        row["fmax_mhz"] = fmax
     return {"when": "2026-01-02", "rows": [row]}
 
 
@@ -88,17 +90,18 @@ def test_hardware_goal_prefers_the_measured_torchlogix_row(tmp_path):
     assert "25,000 / 30,200 = 0.83x" in g["LUT4 <= 0.8x torchlogix's own Verilog"]["measured"]
     table = run_all.hardware_table(tmp_path)
     assert [r["lut4"] for r in table] == [30000, 23000]                                 # 25,000 - 2 x 1,000
-    assert "95.5 ns" in table[0]["timing"]
+    assert "95.5 ns" in table[0]["timing"]                                             # no Fmax: the delay
 
 
 def test_report_says_when_torchlogix_verilog_is_not_exact(tmp_path):
     check = {"samples": 20, "equal": False, "samples_differing": 20,
              "constant_offset_per_class": [0, 0, -1, 0, 0, 0, 0, 0, 0, 0]}
-    (tmp_path / "peers_hw.json").write_text(json.dumps(_peers_hw(30000, 100, check)))
+    (tmp_path / "peers_hw.json").write_text(json.dumps(_peers_hw(30000, 100, check, fmax=80.5)))
     (tmp_path / "run_all.json").write_text(json.dumps({"when": "2026-01-02 10:00 UTC", "total_s": 1900.0,
                                                        "scripts": [{"script": "bench_peers", "wall_s": 1900.0}]}))
     text = run_all.write_report(tmp_path, tmp_path / "RESULTS.md").read_text()
     assert "differ from lgn2hw's interpreter" in text and "on 20 of them (class 2 always -1" in text
     assert "| make bench < 30 minutes on 2 cores | 31.7 min (2026-01-02 10:00 UTC) | no |" in text
+    assert "(80.5 MHz with its ports registered, after place and route)" in text
     assert "Measured 2026-01-02." in text                                              # peers_hw section stamp
     assert text.rstrip().splitlines()[-3] == "## Where lgn2hw is ahead, where behind, and why"  # then one paragraph
