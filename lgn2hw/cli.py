@@ -230,6 +230,8 @@ def _target_args(p):
     g.add_argument("--strict-timing", action="store_true", help="fail when the clock target is not met")
     g.add_argument("--postsim", type=int, default=256, metavar="N",
                    help="samples for post-synthesis simulation of the mapped core (0: skip; default: 256)")
+    g.add_argument("--postsim-sim", choices=("auto", "icarus", "verilator"), default="auto",
+                   help="post-synthesis simulator (default: auto, Verilator for large cores when installed)")
     g.add_argument("--json", action="store_true", help="print a JSON summary on stdout (progress goes to stderr)")
 
 
@@ -252,7 +254,7 @@ def _step_bitstream(ctx):
     if args.target is None:
         return
     opts = BuildOptions(freq_mhz=args.freq, seed=args.seed, strict_timing=args.strict_timing,
-                        postsim_samples=args.postsim,
+                        postsim_samples=args.postsim, postsim_sim=args.postsim_sim,
                         progress=lambda step, msg: print(f"  {step:<10} {msg}", flush=True),
                         warn=lambda msg: print(f"lgn2hw: warning: {msg}", file=sys.stderr, flush=True))
     try:

