@@ -1,13 +1,17 @@
-"""Post-synthesis simulation of the shared 48K-gate MNIST model: the core synthesized by yosys for a bare ECP5-85F
-(``synth_ecp5``, mapped netlist written as Verilog), then simulated with yosys' cell models on all 5,000 MNIST-5k
-images, class counts compared with the interpreter sample by sample.
+"""Post-synthesis simulation speed and equality: the core synthesized by yosys for a bare ECP5-85F (``synth_ecp5``,
+mapped netlist written as Verilog), simulated with yosys' cell models by Verilator and by Icarus, class counts
+compared with the interpreter sample by sample.
 
-    python -m bench.bench_postsim [--shared PATH] [--samples 5000] [--icarus N] [--work build/postsim48k]
-                                  [--synth-only] [-o bench/results/postsim_48k.json]
+    python -m bench.bench_postsim [--shared PATH] [--samples 5000] [--icarus N] [--only shared|example]
+                                  [--work build/postsim] [--synth-only] [-o bench/results/postsim_48k.json]
 
-The synthesis is kept in ``--work`` and reused by the next run when the emitted core is byte-identical (its
-recorded time is the run that made it). ``--icarus N`` also runs Icarus on the first N images, for the rate
-comparison. Prints a table, writes the JSON. The shared model is only read, never copied.
+Rows: the shared 48K-gate MNIST model on the first ``--samples`` MNIST-5k images with Verilator (and with Icarus on
+the first ``--icarus`` images: it manages well under one image per second there), and the example model
+(``examples/digits_lgn.pt``) on 256 random inputs with both, for the size at which ``auto`` switches.
+
+A synthesis is kept in ``--work`` and reused by the next run when the emitted core is byte-identical (its recorded
+time is that of the run that made it); results of simulators not run this time are kept from the earlier JSON when
+the synthesized core is the same. Prints a table, writes the JSON. The shared model is only read, never copied.
 """
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ import argparse
 import hashlib
 import json
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -25,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 SHARED_MODEL = Path("/work/shared/models/mnist20x20_8000x6_mase.pth")
+EXAMPLE_MODEL = ROOT / "examples" / "digits_lgn.pt"
 DEVICE, PACKAGE, FREQ = "LFE5U-85F", "CABGA381", 100.0
 
 
@@ -33,6 +39,14 @@ def _digest(files: dict) -> str:
     for name in sorted(files):
         h.update(name.encode() + b"\0" + files[name].encode() + b"\0")
     return h.hexdigest()
+
+
+def _commit() -> str:
+    try:
+        rev = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True)
+        return rev.stdout.strip() or "unknown"
+    except OSError:
+        return "unknown"
 
 
 def synthesize(nl, work: Path):
@@ -49,67 +63,96 @@ def synthesize(nl, work: Path):
     if record_path.is_file() and (work / "build" / f"{core.top}.syn.v").is_file():
         record = json.loads(record_path.read_text())
         if record.get("core_digest") == digest:
-            record["reused"] = True
-            return core, target, record
+            return core, target, {**record, "reused": True}
     t0 = time.monotonic()
     rep = run_build(nl, core, target, work, BuildOptions(freq_mhz=FREQ, postsim_samples=0,
                                                           stop_after="synth-core")).report
-    record = {"core_digest": digest, "gates": core.report["gates"], "latency_cycles": int(core.latency),
-              "emit_s": round(emit_s, 1), "synth_core_s": round(rep["times_s"]["synth-core"], 1),
-              "synth_wall_s": round(time.monotonic() - t0, 1), "synth_flags": rep["synth_flags"],
-              "lut4": rep["core"]["lut4"], "ff": rep["core"]["ff"],
-              "cells": rep["core"]["cells"], "yosys": rep["tools"]["yosys"]}
+    record = {"core_digest": digest, "commit": _commit(), "gates": core.report["gates"],
+              "latency_cycles": int(core.latency), "emit_s": round(emit_s, 1),
+              "synth_core_s": round(rep["times_s"]["synth-core"], 1), "synth_flags": rep["synth_flags"],
+              "lut4": rep["core"]["lut4"], "ff": rep["core"]["ff"], "cells": rep["core"]["cells"],
+              "yosys": rep["tools"]["yosys"]}
     record_path.write_text(json.dumps(record, indent=1) + "\n")
-    record["reused"] = False
-    return core, target, record
+    return core, target, {**record, "reused": False}
 
 
-def postsim(nl, core, work: Path, bits, simulator: str) -> dict:
+def postsim(nl, core, work: Path, inputs, simulator: str, timeout_s=None) -> dict:
     from lgn2hw.build import BuildOptions
     from lgn2hw.build.flow import _share_dir
     from lgn2hw.build.postsim import simulate_mapped
     from lgn2hw.build.toolchain import require
-    opts = BuildOptions(postsim_samples=len(bits), postsim_inputs=bits, postsim_sim=simulator)
-    bdir = work / "build"
+    from lgn2hw.errors import Lgn2hwError
+    opts = BuildOptions(postsim_samples=len(inputs) if inputs is not None else 256, postsim_inputs=inputs,
+                        postsim_sim=simulator, timeout_s=timeout_s)
     t0 = time.monotonic()
-    res = simulate_mapped(nl, core, bdir, f"{core.top}.syn.v", _share_dir(require("yosys")) / "ecp5", opts)
+    try:
+        res = simulate_mapped(nl, core, work / "build", f"{core.top}.syn.v", _share_dir(require("yosys")) / "ecp5",
+                              opts)
+    except Lgn2hwError as err:
+        res = {"simulator": simulator, "samples": opts.postsim_samples, "error": err.message}
     res["wall_s"] = round(time.monotonic() - t0, 1)
+    res.pop("netlist", None)
     return res
+
+
+def run_model(name, nl, inputs, work, runs, previous, synth_only):
+    core, target, synth = synthesize(nl, work)
+    print(f"{name:<9} {synth['gates']:,} gates -> LUT4 {synth['lut4']:,}, FF {synth['ff']:,}, synth_ecp5 "
+          f"{synth['synth_core_s']} s" + (" (reused)" if synth["reused"] else ""), flush=True)
+    row = {"model": f"{name} ({synth['gates']:,} gates after passes)", "target": f"{target.name} (bare)",
+           "synthesis": synth, "postsim": {}}
+    if previous and previous.get("synthesis", {}).get("core_digest") == synth["core_digest"]:
+        row["postsim"] = dict(previous.get("postsim", {}))
+    if synth_only:
+        return row
+    for sim, n, timeout in runs:
+        if n:
+            res = postsim(nl, core, work, None if inputs is None else inputs[:n], sim, timeout)
+            row["postsim"][sim] = res
+            print_row(name, res)
+    return row
+
+
+def print_row(name, r):
+    state = "equal" if r.get("equal") else r.get("error", "-")[:60]
+    print(f"{name:<9} {r['simulator']:<10} {r['samples']:>6} {r.get('build_s', '-'):>8} {r.get('run_s', '-'):>8} "
+          f"{r.get('vectors_per_s', '-'):>10}  {state}", flush=True)
 
 
 def main():
     from bench.bench_passes import mnist_bits, mnist_netlist
+    from lgn2hw.frontend import load_model
     from lgn2hw.passes import DEFAULT, run_passes
     ap = argparse.ArgumentParser()
     ap.add_argument("--shared", default=str(SHARED_MODEL))
-    ap.add_argument("--samples", type=int, default=5000)
-    ap.add_argument("--icarus", type=int, default=0, help="also run Icarus on the first N images")
-    ap.add_argument("--work", default=str(ROOT / "build" / "postsim48k"))
+    ap.add_argument("--samples", type=int, default=5000, help="MNIST-5k images for Verilator (0: none)")
+    ap.add_argument("--icarus", type=int, default=0, help="MNIST-5k images for Icarus (0: none)")
+    ap.add_argument("--icarus-timeout", type=float, default=1800.0)
+    ap.add_argument("--only", choices=("shared", "example"))
+    ap.add_argument("--work", default=str(ROOT / "build" / "postsim"))
     ap.add_argument("--synth-only", action="store_true")
     ap.add_argument("-o", "--output", default=str(ROOT / "bench" / "results" / "postsim_48k.json"))
     args = ap.parse_args()
     work = Path(args.work).resolve()
-    work.mkdir(parents=True, exist_ok=True)
-    nl, _ = run_passes(mnist_netlist(Path(args.shared)), DEFAULT)
-    bits, _ = mnist_bits()
-    bits = bits[:args.samples].astype(np.uint8)
-    core, target, synth = synthesize(nl, work)
-    print(f"synthesis  {synth['gates']:,} gates -> LUT4 {synth['lut4']:,}, FF {synth['ff']:,}, "
-          f"synth_ecp5 {synth['synth_core_s']} s" + (" (reused)" if synth["reused"] else ""), flush=True)
-    if args.synth_only:
-        return
-    runs = []
-    for sim, n in (("verilator", len(bits)), ("icarus", args.icarus)):
-        if not n:
-            continue
-        r = postsim(nl, core, work, bits[:n], sim)
-        runs.append(r)
-        print(f"{sim:<10} {r['samples']:>5} samples, equal={r['equal']}, build {r.get('build_s')} s, "
-              f"run {r.get('run_s')} s, {r.get('vectors_per_s')} vectors/s", flush=True)
-    result = {"model": f"mnist48k ({synth['gates']:,} gates after passes)",
-              "target": f"{target.name} (bare, out of context)", "synthesis": synth, "postsim": runs,
-              "host": f"{os.cpu_count()} cores"}
     out = Path(args.output)
+    previous = json.loads(out.read_text()) if out.is_file() else {}
+    result = {"host": f"{os.cpu_count()} cores", "rows": {}}
+    print(f"{'model':<9} {'simulator':<10} {'samples':>6} {'build s':>8} {'run s':>8} {'vectors/s':>10}")
+    if args.only in (None, "example") and EXAMPLE_MODEL.exists():
+        nl, _ = run_passes(load_model(EXAMPLE_MODEL), DEFAULT)
+        result["rows"]["example"] = run_model("example", nl, None, work / "example",
+                                              [("verilator", 256, None), ("icarus", 256, None)],
+                                              previous.get("rows", {}).get("example"), args.synth_only)
+    if args.only in (None, "shared") and Path(args.shared).exists():
+        nl, _ = run_passes(mnist_netlist(Path(args.shared)), DEFAULT)
+        bits, _ = mnist_bits()
+        bits = bits.astype(np.uint8)
+        result["rows"]["mnist48k"] = run_model("mnist48k", nl, bits, work / "mnist48k",
+                                               [("verilator", args.samples, None),
+                                                ("icarus", args.icarus, args.icarus_timeout)],
+                                               previous.get("rows", {}).get("mnist48k"), args.synth_only)
+    for key, row in previous.get("rows", {}).items():
+        result["rows"].setdefault(key, row)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n")
 

@@ -136,8 +136,9 @@ def test_a_changed_lut_init_is_caught(synthesized, sim, tmp_path):
     assert m
     flipped = f".INIT(16'h{int(m.group(1), 16) ^ 0xFFFF:04x})"
     syn.write_text(text[:m.start()] + flipped + text[m.end():])
-    with pytest.raises(ToolchainError, match=rf"^post-synthesis simulation \({sim}\) differs from the interpreter "
-                                             rf"on \d+ of {SAMPLES} samples, first sample \d+: class \d+, expected \d+$"):
+    want = (rf"^post-synthesis simulation \({sim}\) differs from the interpreter on \d+ of {SAMPLES} samples, "
+            rf"first sample \d+: class \d+, expected \d+$")
+    with pytest.raises(ToolchainError, match=want):
         postsim.simulate_mapped(nl, core, work, syn.name, cells, BuildOptions(postsim_samples=SAMPLES,
                                                                               postsim_sim=sim))
 

@@ -114,7 +114,8 @@ def simulate_mapped(nl, core, bdir, syn_v: str, cells_dir, opts) -> dict:
     n = len(x)
     dut = {"top": core.top, "in_port": in_port if ports.get(in_port, 0) else None, "in_width": ports.get(in_port, 0),
            "class_width": int(rep["class_width"]), "counts_width": k * cw if has_counts else 0,
-           "drain": int(core.latency) + 8, "n": n}
+           "drain": int(core.latency) + 8, "n": n,
+           "timeout": getattr(opts, "timeout_s", None)}
     # yosys' cell models, copied without elaboration-time $error calls (Icarus 11 rejects them inside generate
     # blocks; they are only reached for cell modes a mapped netlist does not use)
     lib = bdir / "postsim_cells"
@@ -147,7 +148,7 @@ def simulate_mapped(nl, core, bdir, syn_v: str, cells_dir, opts) -> dict:
                              hint=f"a synthesis or backend bug; the netlist and log are in {bdir}")
     return {"samples": n, "equal": True, "compared": "counts and class" if has_counts else "class",
             "simulator": sim, "netlist": syn_v, "build_s": round(build_s, 2), "run_s": round(run_s, 2),
-            "vectors_per_s": round(n / run_s, 1) if run_s > 0 else None}
+            "cycles": 3 + n + dut["drain"], "vectors_per_s": round(n / run_s, 1) if run_s > 0 else None}
 
 
 # --- Icarus --------------------------------------------------------------------------------------------------------
@@ -180,8 +181,8 @@ endmodule
 """)
     build_s = iverilog.run(["-g2012", "-DNO_INCLUDES", "-DNO_ICE40_DEFAULT_ASSIGNMENTS", "-o", "postsim.vvp", "-I",
                             "postsim_cells", "postsim_tb.v", syn_v, "postsim_cells/cells_sim.v"], bdir, log,
-                           "postsim")
-    run_s = vvp.run(["-n", "postsim.vvp"], bdir, log, "postsim")
+                           "postsim", dut["timeout"])
+    run_s = vvp.run(["-n", "postsim.vvp"], bdir, log, "postsim", dut["timeout"])
     return build_s, run_s, log
 
 
@@ -226,7 +227,10 @@ int main(int argc, char** argv) {{
     if (!in) {{ std::fprintf(stderr, "cannot read %s\\n", argv[1]); return 2; }}
     for (std::string line; std::getline(in, line);)
         if (!line.empty()) stim.push_back(parse_hex(line));
-    if (stim.size() != {n}u) {{ std::fprintf(stderr, "%s: %zu samples, expected {n}\\n", argv[1], stim.size()); return 2; }}
+    if (stim.size() != {n}u) {{
+        std::fprintf(stderr, "%s: %zu samples, expected {n}\\n", argv[1], stim.size());
+        return 2;
+    }}
     FILE* out = std::fopen(argv[2], "w");
     if (!out) {{ std::fprintf(stderr, "cannot write %s\\n", argv[2]); return 2; }}
     VerilatedContext ctx;
@@ -270,15 +274,15 @@ def _run_verilator(verilator: Tool, dut, bdir: Path, syn_v: str, log: Path):
                    "-Wno-fatal", "-Wno-lint", "-Wno-style", "-Wno-SPECIFYIGN",
                    "-DNO_INCLUDES", "-DNO_ICE40_DEFAULT_ASSIGNMENTS", "-Ipostsim_cells",
                    "--x-assign", "0", "--x-initial", "0",
-                   syn_v, "postsim_cells/cells_sim.v", "postsim_tb.cpp"], bdir, log, "postsim")
+                   syn_v, "postsim_cells/cells_sim.v", "postsim_tb.cpp"], bdir, log, "postsim", dut["timeout"])
     make = Tool(ToolSpec("make", None, None, "make", (), "", ()), ["make"], "system")
     jobs = max(1, min(4, os.cpu_count() or 1))
     flags = [f"OPT_FAST={VERILATOR_OPT}", f"OPT_SLOW={VERILATOR_OPT}", f"OPT_GLOBAL={VERILATOR_OPT}"]
     if _pch_flag_missing():
         flags.append("CFG_CXXFLAGS_PCH_I=-include")
-    make.run(["-s", f"-j{jobs}", "-C", mdir, "-f", f"V{top}.mk", *flags], bdir, log, "postsim")
+    make.run(["-s", f"-j{jobs}", "-C", mdir, "-f", f"V{top}.mk", *flags], bdir, log, "postsim", dut["timeout"])
     build_s = time.monotonic() - t0
     out = bdir / "postsim.out"
     run_s = Tool(ToolSpec("postsim_sim", None, None, None, (), "", ()), [f"./{mdir}/postsim_sim"], "system").run(
-        ["postsim.in.hex", out.name], bdir, log, "postsim")
+        ["postsim.in.hex", out.name], bdir, log, "postsim", dut["timeout"])
     return build_s, run_s, out
