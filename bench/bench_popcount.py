@@ -35,7 +35,10 @@ SHARED = Path("/work/shared/models/mnist20x20_8000x6_mase.pth")
 SYNTH = {"ecp5": "synth_ecp5 -nowidelut", "ice40": "synth_ice40"}
 #: (style, every) pairs measured on the synthetic class; "flat" is one behavioural sum of all bits (yosys's
 #: own $macc mapping), registered at the output only, for reference.
-STRATEGIES = [("fa", 1), ("fa", 2), ("fa", 3), ("cin", 1), ("cin", 2), ("cin", 3), ("flat", 0)]
+STRATEGIES = [("fa", 1), ("fa", 2), ("fa", 3), ("cin", 1), ("cin", 2), ("cin", 3), ("pack", 1), ("pack", 2),
+              ("flat", 0)]
+#: (style, every) pairs measured on the shared model's ten classes (with and without duplicates merged).
+SHARED_STRATEGIES = [("fa", 1), ("pack", 1)]
 
 
 def _wrapper(class_bits, offsets, weights, style, every):
@@ -50,14 +53,15 @@ def _wrapper(class_bits, offsets, weights, style, every):
             cw += 1
     if style == "flat":
         latency = 1
-        terms = []
-        for c, pos in enumerate(class_bits):
-            ws = weights[c] if weights else [1] * len(pos)
-            s = " + ".join(f"bits[{t}]" if w == 1 else f"{w} * bits[{t}]" for t, w in zip(pos, ws)) or "0"
-            terms.append(f"    counts[{c * cw + cw - 1}:{c * cw}] <= {cw}'d{offsets[c] % (1 << cw)} + {s};")
+        # one loop per class (an expression of hundreds of terms overflows the parser's stack)
         body = ["module pc (clk, bits, counts);", "  input clk;", f"  input [{n - 1}:0] bits;",
-                f"  output reg [{len(class_bits) * cw - 1}:0] counts;", "  always @(posedge clk) begin",
-                *terms, "  end", "endmodule", ""]
+                f"  output reg [{len(class_bits) * cw - 1}:0] counts;", "  integer j;"]
+        for c, pos in enumerate(class_bits):
+            body += [f"  reg [{cw - 1}:0] s{c};", "  always @* begin", f"    s{c} = {cw}'d{offsets[c] % (1 << cw)};",
+                     f"    for (j = {pos[0]}; j <= {pos[-1]}; j = j + 1) s{c} = s{c} + bits[j];", "  end"]
+        body += ["  always @(posedge clk) begin"]
+        body += [f"    counts[{c * cw + cw - 1}:{c * cw}] <= s{c};" for c in range(len(class_bits))]
+        body += ["  end", "endmodule", ""]
         pc = "\n".join(body)
     else:
         latency = max(popcount_latency(len(c), every, style, weights[i] if weights else None)
@@ -172,6 +176,8 @@ def main(argv=None):
     ap.add_argument("--synthetic", type=int, default=800, help="bits of the synthetic class")
     ap.add_argument("--freq", type=float, default=250.0)
     ap.add_argument("--timeout", type=float, default=1800.0)
+    ap.add_argument("--styles", help="only these style:every pairs, e.g. pack:1,fa:1 (default: the full grid)")
+    ap.add_argument("--no-shared", action="store_true", help="the synthetic class only")
     ap.add_argument("-o", "--output", default="popcount")
     args = ap.parse_args(argv)
     rows, extra = [], {}
@@ -183,18 +189,21 @@ def main(argv=None):
         name = args.output if args.output != "popcount" else "popcount_quick"
     else:
         n = args.synthetic
-        for style, every in STRATEGIES:
+        strategies, shared_strategies = STRATEGIES, SHARED_STRATEGIES
+        if args.styles:
+            strategies = [(p.split(":")[0], int(p.split(":")[1]) if ":" in p else 0) for p in args.styles.split(",")]
+            shared_strategies = [x for x in strategies if x[0] != "flat"]
+        for style, every in strategies:
             rows.append(measure(f"synthetic{n}", [list(range(n))], [0], None, style, every, ["ecp5", "ice40"],
                                 not args.no_pnr and style != "flat", args.freq, args.timeout))
-        if args.shared.exists():
+        if args.shared.exists() and not args.no_shared:
             packed, offsets, merged, weights, dups = shared_classes(args.shared)
             extra["shared_duplicates"] = dups
             print(f"shared model: {dups}", flush=True)
-            for style, every in (("fa", 2), ("cin", 2)):
-                rows.append(measure("shared", packed, offsets, None, style, every, ["ecp5"], False, args.freq,
-                                    args.timeout))
-                rows.append(measure("shared", merged, offsets, weights, style, every, ["ecp5"], False,
-                                    args.freq, args.timeout))
+            for style, every in shared_strategies:
+                for bits, ws in ((packed, None), (merged, weights)):
+                    rows.append(measure("shared", bits, offsets, ws, style, every, ["ecp5"], not args.no_pnr,
+                                        args.freq, args.timeout))
         name = args.output
     print()
     print(table(rows, COLUMNS))

@@ -55,7 +55,7 @@ def _check_exhaustive(width, offset, every, style, weights=None, extra=0):
 
 @pytest.mark.parametrize("style", STYLES)
 @pytest.mark.parametrize("every", [1, 2, 3])
-@pytest.mark.parametrize("width,offset", [(0, 3), (1, 0), (2, -1), (3, 0), (4, 2), (5, -5), (7, 0), (9, -3),
+@pytest.mark.parametrize("width,offset", [(0, 3), (1, 0), (2, -1), (3, 0), (4, 2), (5, -5), (7, 0), (9, -3), (8, 0),
                                           (10, 1)])
 def test_exhaustive(style, every, width, offset):
     _check_exhaustive(width, offset, every, style)
@@ -85,6 +85,17 @@ class _Eval:
 
     def add(self, x, y, width, cin=None):
         return x + y + (cin or 0)
+
+    def cat(self, parts):
+        value, at = 0, 0
+        for h, w, f in parts:
+            assert 0 <= h < (1 << w)
+            value |= h << at
+            at += f
+        return value
+
+    def slice(self, x, lo, width):
+        return (x >> lo) % (1 << width)
 
     def add_const(self, x, value, width):
         return x + value
@@ -138,10 +149,12 @@ def test_weights_enter_at_binary_positions():
 
 
 def test_bad_arguments():
-    with pytest.raises(UsageError, match=r"^popcount style must be fa or cin, not 'lut6'$"):
+    with pytest.raises(UsageError, match=r"^popcount style must be fa, cin or pack, not 'lut6'$"):
         popcount_latency(8, 2, "lut6")
     with pytest.raises(ValueError, match=r"^popcount weights must be positive integers$"):
         PopCount(3, weights=[1, 0, 1])
+    with pytest.raises(UsageError, match=r"^popcount style must be"):
+        PopCount(3, style="lut6")
     with pytest.raises(ValueError, match=r"^2 weights for 3 bits$"):
         popcount_latency(3, 2, "fa", [1, 1])
     with pytest.raises(ValueError, match=r"^latency must be >= 2 for 4 bits, not 1$"):
@@ -201,3 +214,19 @@ def test_verilog_under_icarus(tmp_path, style):
         for c in range(k):
             want = sum(w for j, w in zip(class_bits[c], weights[c]) if v >> j & 1) + offsets[c]
             assert got[t] >> (c * cw) & 0xFF == want % 256, (t, c)
+
+
+def test_pack_chains():
+    """pack: the adders of a level share carry chains of at most PACK_COLUMNS columns, one adder expression per
+    chain; the fa and cin renderings keep one expression per adder."""
+    import re
+    from lgn2hw.back._popcount import PACK_COLUMNS
+    adds = [op for level in _plan(800, style="pack").levels for op in level if op.kind == "add"]
+    n_adds, n_cin = len(adds), sum(1 for op in adds if op.cin is not None)
+    texts = {s: popcount_verilog("pc", "t", 800, [list(range(800))], [0], 10, 11, 1, s) for s in STYLES}
+    chains = re.findall(r"reg \[(\d+):0\] c0_l\d+_p\d+;", texts["pack"])
+    assert chains and all(int(hi) + 1 <= PACK_COLUMNS for hi in chains)
+    assert sum(int(hi) + 1 for hi in chains) > 2 * len(chains)
+    assert len(chains) < n_adds / 4
+    assert len(chains) <= texts["pack"].count(" + ") <= 2 * len(chains)     # x + y, and + c with a carry-in
+    assert texts["cin"].count(" + ") == n_adds + n_cin

@@ -46,7 +46,11 @@ class PopCount(wiring.Component):
         total = self.width if self.weights is None else sum(self.weights)
         self.shape = shape if shape is not None else count_shape(min(self.offset, 0),
                                                                  max(self.offset + total, 0))
-        self.min_latency = popcount_latency(self.width, self.every, self.style, self.weights)
+        try:
+            self.min_latency = popcount_latency(self.width, self.every, self.style, self.weights)
+        except Exception:
+            self._MustUse__silence = True     # never elaborated: no "created but never used" warning
+            raise
         self.latency = self.min_latency if latency is None else int(latency)
         if self.latency < self.min_latency:
             self._MustUse__silence = True     # never elaborated: no "created but never used" warning

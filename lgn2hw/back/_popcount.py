@@ -40,7 +40,9 @@ from ._gates import bits_for
 
 
 DEFAULT_EVERY = 2
-STYLES = ("fa", "cin")
+STYLES = ("fa", "cin", "pack")
+#: ``pack``: the most columns (adders plus one separating column each) in one carry chain.
+PACK_COLUMNS = 24
 DEFAULT_STYLE = "fa"
 
 
@@ -71,8 +73,9 @@ class _Plan:
 
 def check_style(style: str) -> str:
     if style not in STYLES:
-        raise UsageError(f"popcount style must be {' or '.join(STYLES)}, not {style!r}",
-                         hint="fa: full adders then an adder tree; cin: the same with bits entering as carry-in")
+        raise UsageError(f"popcount style must be {', '.join(STYLES[:-1])} or {STYLES[-1]}, not {style!r}",
+                         hint="fa: full adders then an adder tree; cin: the same with bits entering as carry-in; "
+                              "pack: cin with the adders of a level side by side in long carry chains")
     return style
 
 
@@ -136,7 +139,7 @@ def _plan(n: int, weights=None, style: str = DEFAULT_STYLE) -> _Plan:
     check_style(style)
     if style == "fa":
         return _tree(weights, 0)[0]
-    # cin: the largest reserve every bit of which finds an adder (fewer leaves mean fewer adders: bisect).
+    # cin and pack: the largest reserve every bit of which finds an adder (fewer leaves, fewer adders: bisect).
     n0 = sum(1 for w in weights if w & 1)
     lo, hi = 0, n0
     while lo < hi:
@@ -146,6 +149,25 @@ def _plan(n: int, weights=None, style: str = DEFAULT_STYLE) -> _Plan:
         else:
             hi = mid - 1
     return _tree(weights, lo)[0]
+
+
+def _span(op: _Op) -> int:
+    """Columns an adder's operands take (aligned to its shift)."""
+    return max(x.width + x.shift - op.shift for x in op.args)
+
+
+def _packs(adds: list) -> list:
+    """Adders of one level in order, cut into carry chains of at most PACK_COLUMNS columns."""
+    packs, cols = [], 0
+    for op in adds:
+        need = _span(op) + 1
+        if packs and cols + need <= PACK_COLUMNS:
+            packs[-1].append(op)
+            cols += need
+        else:
+            packs.append([op])
+            cols = need
+    return packs
 
 
 def popcount_latency(width: int, every: int = DEFAULT_EVERY, style: str = DEFAULT_STYLE, weights=None) -> int:
@@ -185,6 +207,47 @@ def build_popcount(b, bits: list, offset: int, out_width: int, latency: int, tag
         # the sample a carry-in belongs to has passed every register below its level
         return through(i, sum(1 for lv in range(1, level) if registered(lv)))
 
+    def operands(op):
+        """The two operands of an adder aligned to its shift: [(handle, width)] * 2."""
+        out = []
+        for x in op.args:
+            h, wx = handle[id(x)], x.width
+            if x.shift > op.shift:
+                h, wx = b.shl(h, x.shift - op.shift, wx), wx + x.shift - op.shift
+            out.append((h, wx))
+        return out
+
+    def pack_add(pack, level, name):
+        """Adders side by side in one carry chain: adder i takes columns [base_i, base_i + p_i); between two
+        adders a separating column holds the next carry-in c in both operands, so that it adds 2c + carry:
+        its sum bit is the carry out of adder i (its top result bit) and its carry out is c."""
+        xs, ys, bases = [], [], []
+        col = 0
+        first_cin = None
+        for i, op in enumerate(pack):
+            (hx, wx), (hy, wy) = operands(op)
+            c = carry_in(op.cin, level) if op.cin is not None else None
+            if i == 0:
+                first_cin = c
+            else:
+                sep = c if c is not None else b.const(0, 1)
+                xs.append((sep, 1, 1))
+                ys.append((sep, 1, 1))
+                col += 1
+            p = max(wx, wy)
+            bases.append(col)
+            xs.append((hx, wx, p))
+            ys.append((hy, wy, p))
+            col += p
+        if pack[-1].width > xs[-1][2]:        # the last adder's carry out needs a column of its own
+            xs.append((b.const(0, 1), 1, 1))
+            ys.append((b.const(0, 1), 1, 1))
+            col += 1
+        expr = b.add(b.cat(xs), b.cat(ys), col, first_cin)
+        h = b.reg(expr, col, name) if registered(level) else b.wire(expr, col, name)
+        for op, base in zip(pack, bases):
+            handle[id(op)] = b.slice(h, base, op.width)
+
     for level, ops in enumerate(plan.levels, start=1):
         for t, op in enumerate(ops):
             name = f"{tag}_l{level}_{t}" if level > 1 else f"{tag}_fa_{t}"
@@ -201,16 +264,17 @@ def build_popcount(b, bits: list, offset: int, out_width: int, latency: int, tag
                     continue
                 handle[id(op)] = b.reg(handle[id(x)], w, name)
                 continue
+            elif style == "pack":
+                continue       # below, all adders of the level at once
             else:
-                x, y = op.args
-                hx, hy = handle[id(x)], handle[id(y)]
-                if x.shift > op.shift:
-                    hx = b.shl(hx, x.shift - op.shift, x.width)
-                if y.shift > op.shift:
-                    hy = b.shl(hy, y.shift - op.shift, y.width)
+                (hx, _), (hy, _) = operands(op)
                 cin = carry_in(op.cin, level) if op.cin is not None else None
                 expr = b.add(hx, hy, w, cin)
             handle[id(op)] = b.reg(expr, w, name) if registered(level) else b.wire(expr, w, name)
+        if style == "pack":
+            adds = [op for op in ops if op.kind == "add"]
+            for q, pack in enumerate(_packs(adds)):
+                pack_add(pack, level, f"{tag}_l{level}_p{q}")
 
     top = plan.result
     value, w = handle[id(top)], top.width
@@ -261,6 +325,16 @@ class VerilogBuilder:
     def shl(self, x, k, width):
         return f"{{{x}, {k}'d0}}"
 
+    def cat(self, parts):
+        """``parts``: (handle, width, field width) from the least significant end; fields are zero-extended."""
+        out = []
+        for h, w, f in reversed(parts):
+            out.append(h if f == w else f"{f - w}'d0, {h}")
+        return "{" + ", ".join(out) + "}"
+
+    def slice(self, x, lo, width):
+        return f"{x}[{lo + width - 1}:{lo}]"
+
     def add(self, x, y, width, cin=None):
         # evaluated at the width of the register it is assigned to: every operand is extended to it first
         return f"{x} + {y}" if cin is None else f"{x} + {y} + {cin}"
@@ -303,6 +377,13 @@ class AmaranthBuilder:
     def shl(self, x, k, width):
         from amaranth.hdl import Cat, Const
         return Cat(Const(0, k), x)
+
+    def cat(self, parts):
+        from amaranth.hdl import Cat, Const
+        return Cat(*[h if f == w else Cat(h, Const(0, f - w)) for h, w, f in parts])
+
+    def slice(self, x, lo, width):
+        return x[lo:lo + width]
 
     def add(self, x, y, width, cin=None):
         return x + y if cin is None else x + y + cin
