@@ -10,8 +10,11 @@ out of context on the LFE5U-85F-6 (CABGA381, ``--freq 250``) for TRELLIS_COMB an
 LUT4 + 2 x CCU2C (ECP5) and SB_LUT4 (iCE40; SB_CARRY costs no LUT). FF counts exclude the input bank.
 
 Inputs: a synthetic 800-bit class, and the shared model's ten real class bit-vectors after the default passes
-(inverted bits as they are; duplicates -- a net counted twice with the same polarity in one class -- either as
-separate bits or merged into one bit of weight 2). ``--quick`` runs one tiny class through yosys only.
+(inverted bits inverted after the register bank, as the gate module does; duplicates -- a net counted twice with
+the same polarity in one class -- either as separate bits or merged into one bit of weight 2; optionally the
+popcount told which bits are inverted, so that it keeps them out of carry-ins). ``--quick`` runs one tiny class
+through yosys only. ``--part synthetic|shared`` re-measures one part and keeps the other's rows; every row is
+written to the JSON as soon as it is measured.
 Build directories live under ``bench/work/popcount`` (YoWASP tools cannot see /tmp).
 """
 from __future__ import annotations
@@ -26,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench._common import table, write_json  # noqa: E402
+from bench._common import RESULTS, table, write_json  # noqa: E402
 from lgn2hw.back._popcount import merge_duplicates, popcount_latency, popcount_verilog  # noqa: E402
 from lgn2hw.back._gates import bits_for  # noqa: E402
 
@@ -37,12 +40,16 @@ SYNTH = {"ecp5": "synth_ecp5 -nowidelut", "ice40": "synth_ice40"}
 #: own $macc mapping), registered at the output only, for reference.
 STRATEGIES = [("fa", 1), ("fa", 2), ("fa", 3), ("cin", 1), ("cin", 2), ("cin", 3), ("pack", 1), ("pack", 2),
               ("flat", 0)]
-#: (style, every) pairs measured on the shared model's ten classes (with and without duplicates merged).
-SHARED_STRATEGIES = [("fa", 1), ("pack", 1)]
+#: (style, every, variants) measured on the shared model's ten classes: "plain" (every output bit, duplicates
+#: included), "merged" (duplicates as weight-2 bits), "+hint" (the popcount told which bits are inverted).
+SHARED_STRATEGIES = [("fa", 1, ("plain",)), ("pack", 1, ("plain", "merged", "merged+hint")),
+                     ("cin", 2, ("merged+hint",))]
 
 
-def _wrapper(class_bits, offsets, weights, style, every):
-    """The popcount module plus a top ``pc_top`` that registers the bits first; returns (text, latency, cw)."""
+def _wrapper(class_bits, offsets, weights, style, every, inverted=None, hint=False):
+    """The popcount module plus a top ``pc_top`` that registers the bits first and inverts those flagged in
+    ``inverted`` (as the gate module's output assignments do); ``hint``: tell the popcount which bits are
+    inverted. Returns (text, latency, cw)."""
     n = sum(len(c) for c in class_bits)
     totals = [sum(w) if w else len(c) for c, w in zip(class_bits, weights or [None] * len(class_bits))]
     lo, hi = min(min(offsets), 0), max(o + t for o, t in zip(offsets, totals))
@@ -66,13 +73,23 @@ def _wrapper(class_bits, offsets, weights, style, every):
     else:
         latency = max(popcount_latency(len(c), every, style, weights[i] if weights else None)
                       for i, c in enumerate(class_bits))
-        pc = popcount_verilog("pc", "popcount bench", n, class_bits, offsets, cw, latency, every, style, weights)
+        pc = popcount_verilog("pc", "popcount bench", n, class_bits, offsets, cw, latency, every, style, weights,
+                              inverted if hint else None)
     k = len(class_bits) * cw
     top = "\n".join([
         "module pc_top (clk, bits, counts);", "  input clk;", f"  input [{n - 1}:0] bits;",
         f"  output [{k - 1}:0] counts;", f"  reg [{n - 1}:0] q;", "  always @(posedge clk) q <= bits;",
-        "  pc u (.clk(clk), .bits(q), .counts(counts));", "endmodule", ""])
+        f"  pc u (.clk(clk), .bits(q ^ {n}'h{_mask(class_bits, inverted):x}), .counts(counts));", "endmodule", ""])
     return pc + "\n" + top, latency, cw
+
+
+def _mask(class_bits, inverted) -> int:
+    m = 0
+    if inverted:
+        for pos, inv in zip(class_bits, inverted):
+            for t, v in zip(pos, inv):
+                m |= int(bool(v)) << t
+    return m
 
 
 def _yosys(family, bdir, verilog, timeout):
@@ -98,12 +115,15 @@ def _pnr(bdir, freq, timeout):
             "trellis_ff": util.get("TRELLIS_FF"), "pnr_s": round(t, 1)}
 
 
-def measure(name, class_bits, offsets, weights, style, every, families, pnr, freq, timeout):
-    text, latency, cw = _wrapper(class_bits, offsets, weights, style, every)
+def measure(name, class_bits, offsets, weights, style, every, families, pnr, freq, timeout, inverted=None,
+            hint=False):
+    text, latency, cw = _wrapper(class_bits, offsets, weights, style, every, inverted, hint)
     n = sum(len(c) for c in class_bits)
-    row = {"input": name, "bits": n, "merged": bool(weights), "weighted_sum": sum(map(sum, weights)) if weights else n, "style": style,
-           "every": every or None, "latency": latency, "count_width": cw}
-    bdir = WORK / (f"{name}-{style}-e{every}" + ("-w" if weights else ""))
+    row = {"input": name, "bits": n, "merged": bool(weights), "hint": bool(hint),
+           "weighted_sum": sum(map(sum, weights)) if weights else n, "style": style, "every": every or None,
+           "latency": latency, "count_width": cw,
+           "inverted_bits": sum(map(sum, inverted)) if inverted else 0}
+    bdir = WORK / (f"{name}-{style}-e{every}" + ("-w" if weights else "") + ("-h" if hint else ""))
     if bdir.exists():
         shutil.rmtree(bdir)
     bdir.mkdir(parents=True)
@@ -133,7 +153,7 @@ def measure(name, class_bits, offsets, weights, style, every, families, pnr, fre
     return row
 
 
-COLUMNS = ["input", "bits", "style", "every", "latency", "ecp5_lut4", "ecp5_ccu2c", "ecp5_lut4_eq", "ecp5_ff",
+COLUMNS = ["input", "bits", "merged", "hint", "style", "every", "latency", "ecp5_lut4", "ecp5_ccu2c", "ecp5_lut4_eq", "ecp5_ff",
            "trellis_comb", "fmax_mhz", "ice40_lut4", "ice40_carry", "ice40_ff"]
 
 
@@ -153,19 +173,22 @@ def shared_classes(path: Path):
         start += len(pos)
     offsets = [int(o) for o in nl.class_offset]
     merged, weights, dups = [], [], {"duplicate_bits": 0, "nets_counted_twice": 0, "nets_counted_3_or_more": 0}
+    inv_packed, inv_merged = [], []
     start = 0
     for pos in class_pos:
         keys = list(zip(nl.out_nets[pos].tolist(), nl.out_invert[pos].tolist()))
         first, w = merge_duplicates(keys)
         merged.append(list(range(start, start + len(first))))
         weights.append(w)
+        inv_packed.append([k[1] for k in keys])
+        inv_merged.append([keys[i][1] for i in first])
         start += len(first)
         dups["duplicate_bits"] += len(pos) - len(first)
         dups["nets_counted_twice"] += sum(1 for x in w if x == 2)
         dups["nets_counted_3_or_more"] += sum(1 for x in w if x >= 3)
     dups["inverted_bits"] = int(nl.out_invert.sum())
     dups["class_sizes"] = [len(p) for p in class_pos]
-    return packed, offsets, merged, weights, dups
+    return packed, offsets, merged, weights, dups, inv_packed, inv_merged
 
 
 def main(argv=None):
@@ -177,11 +200,18 @@ def main(argv=None):
     ap.add_argument("--freq", type=float, default=250.0)
     ap.add_argument("--timeout", type=float, default=1800.0)
     ap.add_argument("--styles", help="only these style:every pairs, e.g. pack:1,fa:1 (default: the full grid)")
-    ap.add_argument("--no-shared", action="store_true", help="the synthetic class only")
+    ap.add_argument("--part", choices=["all", "synthetic", "shared"], default="all",
+                    help="measure one part only; the other part's rows already in the JSON are kept")
     ap.add_argument("-o", "--output", default="popcount")
     args = ap.parse_args(argv)
     rows, extra = [], {}
     t0 = time.monotonic()
+    kept = []
+
+    def save(name):
+        return write_json(name, {"rows": kept + rows, **extra, "synth": SYNTH, "device": "LFE5U-85F-6 CABGA381",
+                                 "wall_s": round(time.monotonic() - t0, 1)})
+
     if args.quick:
         for style in ("fa", "cin"):
             rows.append(measure("synthetic40", [list(range(40))], [0], None, style, 2, ["ecp5"], False,
@@ -189,27 +219,35 @@ def main(argv=None):
         name = args.output if args.output != "popcount" else "popcount_quick"
     else:
         n = args.synthetic
+        name = args.output
+        old = RESULTS / f"{name}.json"
+        if args.part != "all" and old.exists():
+            keep = "shared" if args.part == "synthetic" else "synthetic"
+            prior = json.loads(old.read_text())
+            kept = [r for r in prior.get("rows", []) if r["input"].startswith(keep)]
+            if args.part == "synthetic" and "shared_duplicates" in prior:
+                extra["shared_duplicates"] = prior["shared_duplicates"]
         strategies, shared_strategies = STRATEGIES, SHARED_STRATEGIES
         if args.styles:
             strategies = [(p.split(":")[0], int(p.split(":")[1]) if ":" in p else 0) for p in args.styles.split(",")]
-            shared_strategies = [x for x in strategies if x[0] != "flat"]
-        for style, every in strategies:
+            shared_strategies = [(st, e, ("plain", "merged")) for st, e in strategies if st != "flat"]
+        for style, every in (strategies if args.part != "shared" else []):
             rows.append(measure(f"synthetic{n}", [list(range(n))], [0], None, style, every, ["ecp5", "ice40"],
                                 not args.no_pnr and style != "flat", args.freq, args.timeout))
-        if args.shared.exists() and not args.no_shared:
-            packed, offsets, merged, weights, dups = shared_classes(args.shared)
+            save(name)
+        if args.shared.exists() and args.part != "synthetic":
+            packed, offsets, merged, weights, dups, inv_packed, inv_merged = shared_classes(args.shared)
             extra["shared_duplicates"] = dups
             print(f"shared model: {dups}", flush=True)
-            for style, every in shared_strategies:
-                for bits, ws in ((packed, None), (merged, weights)):
+            for style, every, variants in shared_strategies:
+                for var in variants:
+                    bits, ws, inv = (merged, weights, inv_merged) if "merged" in var else (packed, None, inv_packed)
                     rows.append(measure("shared", bits, offsets, ws, style, every, ["ecp5"], not args.no_pnr,
-                                        args.freq, args.timeout))
-        name = args.output
+                                        args.freq, args.timeout, inv, "hint" in var))
+                    save(name)
     print()
-    print(table(rows, COLUMNS))
-    path = write_json(name, {"rows": rows, **extra, "synth": SYNTH, "device": "LFE5U-85F-6 CABGA381",
-                             "wall_s": round(time.monotonic() - t0, 1)})
-    print(f"wrote {path}")
+    print(table(kept + rows, COLUMNS))
+    print(f"wrote {save(name)}")
 
 
 if __name__ == "__main__":

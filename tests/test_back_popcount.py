@@ -115,9 +115,10 @@ def test_plan_arithmetic_random(style, n):
     offset = -(n // 3)
     ow = (total + 2 * abs(offset)).bit_length() + 2
     lat = popcount_latency(n, 2, style, weights)
+    inverted = [rng.random() < 0.3 for _ in range(n)]
     for p in (0.0, 1.0, 0.5, 0.1, 0.9):
         bits = [1 if rng.random() < p else 0 for _ in range(n)]
-        got = build_popcount(_Eval(), bits, offset, ow, lat, "t", 2, style, weights)
+        got = build_popcount(_Eval(), bits, offset, ow, lat, "t", 2, style, weights, inverted if p > 0.4 else None)
         want = (sum(w for b, w in zip(bits, weights) if b) + offset) % (1 << ow)
         assert got == want
 
@@ -139,6 +140,20 @@ def test_plan_shape():
     # an 800-bit class: 2**k - 1 operands keep every adder as narrow as without carry-ins
     top = _plan(800, style="cin").result
     assert top.top == 800 and top.width == 10
+
+
+def test_inverted_bits_stay_out_of_carry_ins():
+    inverted = [i % 3 == 0 for i in range(100)]              # 34 inverted, 66 plain
+    for style in ("cin", "pack"):
+        plain = _plan(100, style=style)
+        hinted = _plan(100, style=style, inverted=inverted)
+        cins = [op.cin for level in hinted.levels for op in level if op.kind == "add" and op.cin is not None]
+        assert len(cins) > 15 and not any(inverted[i] for i in cins)
+        assert hinted.n_levels == plain.n_levels
+        assert any(inverted[op.cin] for level in plain.levels for op in level
+                   if op.kind == "add" and op.cin is not None)     # without the hint some would be
+    with pytest.raises(ValueError, match=r"^3 inversion flags for 4 bits$"):
+        _plan(4, style="cin", inverted=[True] * 3)
 
 
 def test_weights_enter_at_binary_positions():
@@ -186,7 +201,8 @@ def test_verilog_under_icarus(tmp_path, style):
     n = start
     cw = 8
     lat = max(popcount_latency(s, 2, style, w) for s, w in zip(sizes, weights))
-    text = popcount_verilog("pc", "test", n, class_bits, offsets, cw, lat, 2, style, weights)
+    inverted = [[rng.random() < 0.5 for _ in range(s)] for s in sizes]      # an area hint: same counts
+    text = popcount_verilog("pc", "test", n, class_bits, offsets, cw, lat, 2, style, weights, inverted)
     vectors = [rng.getrandbits(n) for _ in range(200)]
     k = len(sizes)
     tb = [
@@ -230,3 +246,12 @@ def test_pack_chains():
     assert len(chains) < n_adds / 4
     assert len(chains) <= texts["pack"].count(" + ") <= 2 * len(chains)     # x + y, and + c with a carry-in
     assert texts["cin"].count(" + ") == n_adds + n_cin
+
+
+def test_recommended_styles_are_valid():
+    from lgn2hw.back._popcount import DEFAULT_EVERY, DEFAULT_STYLE, recommended_style
+    for family in ("ecp5", "ice40"):
+        style, every = recommended_style(family)
+        assert style in STYLES and every >= 1
+        popcount_latency(100, every, style)
+    assert recommended_style("gowin") == (DEFAULT_STYLE, DEFAULT_EVERY)

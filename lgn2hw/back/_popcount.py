@@ -26,6 +26,19 @@ Styles (``style=``):
 * ``"cin"`` -- the same tree, but about a quarter of the weight-1 bits are kept out of the leaves and enter
   the adders as their carry-in (``x + y + c``): a carry chain takes that bit for free, so the same tree
   counts more bits with fewer leaves. With operands of 2**k - 1 the adders stay exactly as wide as without.
+  A carry-in used above a register passes through as many one-bit registers as its sample has.
+* ``"pack"`` -- the ``cin`` tree with all adders of one level laid side by side in a few wide additions
+  (at most :data:`PACK_COLUMNS` columns each). Between two adders one column holds the next adder's carry-in
+  ``c`` in both operands: it adds ``2c + carry``, so its sum bit is the lower adder's carry out and its carry
+  out is ``c``. A small adder alone costs a chain start and a carry-out cell and, below 5 result bits, yosys
+  maps it to LUTs instead of ECP5 CCU2C; packed, each adder costs its width plus one column.
+
+Measured (``bench/bench_popcount.py``, one 800-bit class, yosys 0.70, ECP5 ``synth_ecp5 -nowidelut`` with
+nextpnr out of context on LFE5U-85F-6): ``fa`` 1,702 LUT4-equivalents (LUT4 + 2 x CCU2C) at 299 MHz with a
+register after every level, ``cin`` 1,477 at 277 MHz, ``pack`` 1,200 at 261 MHz; with a register after every
+second level all three stay below 200 MHz. iCE40 (``synth_ice40``): ``pack`` 1,159 SB_LUT4 whatever the
+spacing, ``cin`` 997 (every level) or 1,224 (every second level), ``fa`` 1,327 or 1,545. :data:`RECOMMENDED`
+holds the resulting choice per family.
 
 A register follows every ``every``-th level (default 2: a full adder and the first adder share a stage, as do
 two adders of the tree) and the last one; the number of registers is :func:`popcount_latency`. Every class of
@@ -41,9 +54,11 @@ from ._gates import bits_for
 
 DEFAULT_EVERY = 2
 STYLES = ("fa", "cin", "pack")
+DEFAULT_STYLE = "fa"
 #: ``pack``: the most columns (adders plus one separating column each) in one carry chain.
 PACK_COLUMNS = 24
-DEFAULT_STYLE = "fa"
+#: The measured best (style, every) per device family; see bench/bench_popcount.py and bench/results/popcount.json.
+RECOMMENDED = {"ecp5": ("pack", 1), "ice40": ("pack", 2)}
 
 
 @dataclass
@@ -71,6 +86,11 @@ class _Plan:
         return self.levels[-1][0]
 
 
+def recommended_style(family: str) -> tuple[str, int]:
+    """``(style, every)`` for a device family (``ecp5``, ``ice40``); the defaults for any other."""
+    return RECOMMENDED.get(family, (DEFAULT_STYLE, DEFAULT_EVERY))
+
+
 def check_style(style: str) -> str:
     if style not in STYLES:
         raise UsageError(f"popcount style must be {', '.join(STYLES[:-1])} or {STYLES[-1]}, not {style!r}",
@@ -90,9 +110,9 @@ def _weights(n: int, weights) -> list:
     return w
 
 
-def _tree(weights: list, reserve: int) -> tuple[_Plan, int]:
-    """The tree with the last ``reserve`` column-0 entries kept for carry-ins; returns it and how many of them
-    found no adder (the caller picks ``reserve`` so that this is 0)."""
+def _tree(weights: list, reserve: int, inverted=None) -> tuple[_Plan, int]:
+    """The tree with ``reserve`` column-0 entries kept for carry-ins (the last ones, plain bits before inverted
+    ones); returns it and how many of them found no adder (the caller picks ``reserve`` so that this is 0)."""
     columns = {}
     for i, w in enumerate(weights):
         j = 0
@@ -102,6 +122,9 @@ def _tree(weights: list, reserve: int) -> tuple[_Plan, int]:
             w >>= 1
             j += 1
     col0 = columns.get(0, [])
+    if inverted is not None:
+        # an inverted bit costs nothing in a leaf (the NOT folds into its LUT) but a LUT of its own as a carry-in
+        col0 = [i for i in col0 if inverted[i]] + [i for i in col0 if not inverted[i]]
     pool = col0[len(col0) - reserve:] if reserve else []
     if reserve:
         columns[0] = col0[:len(col0) - reserve]
@@ -134,8 +157,10 @@ def _tree(weights: list, reserve: int) -> tuple[_Plan, int]:
     return plan, len(pool)
 
 
-def _plan(n: int, weights=None, style: str = DEFAULT_STYLE) -> _Plan:
+def _plan(n: int, weights=None, style: str = DEFAULT_STYLE, inverted=None) -> _Plan:
     weights = _weights(n, weights)
+    if inverted is not None and len(inverted) != n:
+        raise ValueError(f"{len(inverted)} inversion flags for {n} bits")
     check_style(style)
     if style == "fa":
         return _tree(weights, 0)[0]
@@ -144,11 +169,11 @@ def _plan(n: int, weights=None, style: str = DEFAULT_STYLE) -> _Plan:
     lo, hi = 0, n0
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        if _tree(weights, mid)[1] == 0:
+        if _tree(weights, mid, inverted)[1] == 0:
             lo = mid
         else:
             hi = mid - 1
-    return _tree(weights, lo)[0]
+    return _tree(weights, lo, inverted)[0]
 
 
 def _span(op: _Op) -> int:
@@ -179,12 +204,14 @@ def popcount_latency(width: int, every: int = DEFAULT_EVERY, style: str = DEFAUL
 
 
 def build_popcount(b, bits: list, offset: int, out_width: int, latency: int, tag: str,
-                   every: int = DEFAULT_EVERY, style: str = DEFAULT_STYLE, weights=None):
+                   every: int = DEFAULT_EVERY, style: str = DEFAULT_STYLE, weights=None, inverted=None):
     """Describe ``offset + sum(weight * bit)`` with builder ``b``; returns the output handle (``out_width``
     bits, two's complement, ``latency`` registers after the bits; logic level i is registered when
-    ``i % every == 0`` and at the last level). ``weights``: one positive int per bit, default all 1."""
+    ``i % every == 0`` and at the last level). ``weights``: one positive int per bit, default all 1.
+    ``inverted``: optional flags, one per bit, marking bits that are the complement of a register -- they are
+    kept out of the carry-ins when possible (the value is the same either way; only the area differs)."""
     every = max(1, int(every))
-    plan = _plan(len(bits), weights, style)
+    plan = _plan(len(bits), weights, style, inverted)
     n_levels = plan.n_levels
     min_latency = -(-n_levels // every)
     if latency < min_latency:
@@ -407,16 +434,18 @@ class AmaranthBuilder:
 
 def popcount_verilog(module: str, header: str, n_bits: int, class_bits: list, offsets: list, count_width: int,
                      latency: int, every: int = DEFAULT_EVERY, style: str = DEFAULT_STYLE,
-                     weights: list | None = None) -> str:
+                     weights: list | None = None, inverted: list | None = None) -> str:
     """A module ``module(clk, bits, counts)``: class c's count (``count_width`` bits, two's complement) at
     ``counts[c*count_width +: count_width]``, ``latency`` cycles after ``bits``. ``weights``: per class, one
-    positive int per position in ``class_bits[c]`` (default: every bit counts once)."""
+    positive int per position in ``class_bits[c]`` (default: every bit counts once). ``inverted``: per class,
+    one bool per position, True where ``bits[t]`` is driven by an inverted register (an area hint only)."""
     b = VerilogBuilder()
     outs = []
     for c, positions in enumerate(class_bits):
         refs = [f"bits[{t}]" for t in positions]
         w = None if weights is None else weights[c]
-        outs.append(build_popcount(b, refs, int(offsets[c]), count_width, latency, f"c{c}", every, style, w))
+        inv = None if inverted is None else inverted[c]
+        outs.append(build_popcount(b, refs, int(offsets[c]), count_width, latency, f"c{c}", every, style, w, inv))
     k = len(class_bits)
     lines = [f"// {header}", f"module {module} (clk, bits, counts);", "  input clk;",
              f"  input [{max(n_bits, 1) - 1}:0] bits;", f"  output [{k * count_width - 1}:0] counts;"]
