@@ -78,9 +78,11 @@ def _lut_sop(table: int, k: int, ins) -> str:
     return _sop_template(table, k).format(*ins)
 
 
-def gates_verilog(nl: Netlist, sched: Schedule, module: str, header: str, *, features: bool = False):
+def gates_verilog(nl: Netlist, sched: Schedule, module: str, header: str, *, features: bool = False,
+                  invert: bool = True):
     """Return ``(text, var_outputs)``: the Verilog of the gate module and the indices of the netlist's output bits
-    that the module's ``out_bits`` carries, in order (constant output bits are left to the caller)."""
+    that the module's ``out_bits`` carries, in order (constant output bits are left to the caller). With
+    ``invert=False`` the bits leave without their inversion flags (the reader applies them)."""
     first = nl.first_node_net
     S = sched.n_stages
     lines = [f"// {header}", f"module {module} (clk, {'in_features' if features else 'in_bits'}, out_bits);",
@@ -160,7 +162,7 @@ def gates_verilog(nl: Netlist, sched: Schedule, module: str, header: str, *, fea
     if n_out:
         nets = nl.out_nets[var_outputs].astype(np.int64)
         pos = sched.bank_pos[S][nets].tolist()
-        inv = nl.out_invert[var_outputs].tolist()
+        inv = nl.out_invert[var_outputs].tolist() if invert else [False] * len(pos)
         lines.extend(f"  assign out_bits[{t}] = {'~' if v else ''}p{S}_{p};"
                      for t, (p, v) in enumerate(zip(pos, inv)))
     else:

@@ -10,7 +10,10 @@ from .. import __version__
 from ..errors import UsageError
 from ..ir.netlist import Netlist
 from ._core import ArgMax, LgnCore, count_shape
-from ._popcount import DEFAULT_EVERY, popcount_latency, popcount_verilog
+from ._ebr import ADDR_BITS as EBR_ADDR_BITS, COUNT_BITS as EBR_COUNT_BITS, LATENCY as EBR_LATENCY
+from ._ebr import ebr_verilog, plan_groups
+from ._popcount import (DEFAULT_EVERY, DEFAULT_STYLE, check_style, merge_duplicates, popcount_latency,
+                        popcount_verilog)
 from ._gates import FEATURE_BITS, bits_for, comparator_thresholds, gates_verilog, log2_ceil
 from ._schedule import schedule
 
@@ -30,7 +33,9 @@ DEFAULT_LUT_SIZE = 4
 class EmitOptions:
     """``pipeline``: logic levels per gate stage (int >= 1), 0 for no registers inside the gate logic, or
     ``"auto"`` (derived from ``freq_mhz``). ``lut_size``: map the gates to cones of that many inputs first
-    (:mod:`lgn2hw.passes.lutmap`), so levels and stages count LUTs; 0 keeps the netlist's own nodes. ``features``: take raw 8-bit features and compare them on chip
+    (:mod:`lgn2hw.passes.lutmap`), so levels and stages count LUTs; 0 keeps the netlist's own nodes.
+    ``popcount_style``: see :mod:`._popcount`. ``ebr_blocks``: ECP5 DP16KD blocks the popcount may use as
+    12-bit counting tables (:mod:`._ebr`; 0: none, the default for targets other than ECP5). ``features``: take raw 8-bit features and compare them on chip
     (needs an input encoding). ``counts_port``: expose ``out_counts``. ``popcount_every``: a register after
     every that many popcount levels. ``placement``: gate placement in stages, ``asap``, ``alap`` or ``best``
     (fewer registers)."""
@@ -42,6 +47,8 @@ class EmitOptions:
     popcount_every: int = DEFAULT_EVERY
     placement: str = "best"
     lut_size: int = DEFAULT_LUT_SIZE
+    popcount_style: str = DEFAULT_STYLE
+    ebr_blocks: int = 0
 
 
 @dataclass
@@ -65,6 +72,10 @@ class CorePlan:
     popcount_latency: int
     argmax_latency: int
     counts_port: bool
+    ebr_module: str | None = None   # the block-RAM counting stage, when blocks are used
+    ebr_groups: int = 0
+    ebr_rest: int = 0
+    popcount_width: int = 0
 
     @property
     def latency(self) -> int:
@@ -129,9 +140,14 @@ def emit_verilog(nl: Netlist, options: EmitOptions | None = None) -> EmitResult:
         raise UsageError(f"placement must be asap, alap or best, not {opts.placement!r}")
     if int(opts.popcount_every) < 1:
         raise UsageError(f"popcount_every must be >= 1, not {opts.popcount_every!r}")
+    check_style(opts.popcount_style)
+    ebr_blocks = int(opts.ebr_blocks)
+    if ebr_blocks < 0:
+        raise UsageError(f"ebr_blocks must be >= 0, not {opts.ebr_blocks!r}")
     sched = schedule(nl, levels, opts.placement)
     gates_module = f"{opts.top}_gates"
-    gates_text, var_outputs = gates_verilog(nl, sched, gates_module, HEADER, features=opts.features)
+    gates_text, var_outputs = gates_verilog(nl, sched, gates_module, HEADER, features=opts.features,
+                                            invert=not ebr_blocks)
 
     # Per class: variable bits (positions in out_bits) and the constant part of its count.
     k = nl.n_classes
@@ -139,10 +155,43 @@ def emit_verilog(nl: Netlist, options: EmitOptions | None = None) -> EmitResult:
     const_one = (out_const >= 0) & ((out_const == 1) != nl.out_invert)
     offset = nl.class_offset.astype(np.int64) + np.bincount(nl.out_class[const_one], minlength=k)[:k]
     var_class = nl.out_class[var_outputs]
+    var_net = nl.out_nets[var_outputs].tolist()
+    var_inv = nl.out_invert[var_outputs].tolist()
     class_bits = [np.flatnonzero(var_class == c).tolist() for c in range(k)]
     sizes = np.array([len(b) for b in class_bits], dtype=np.int64)
+    # The same net counted twice in a class with the same polarity is one popcount input of weight 2.
+    unique, weight = [], []
+    for c in range(k):
+        order, count = merge_duplicates([(var_net[t], var_inv[t]) for t in class_bits[c]])
+        unique.append([class_bits[c][i] for i in order])
+        weight.append(count)
+    ebr = plan_groups(var_class.tolist(), var_inv,
+                      [t for c in range(k) for t, w in zip(unique[c], weight[c]) if w == 1], ebr_blocks)
+    if ebr.groups:
+        # popcount inputs: the bits no block counts (in order), then each group's 4-bit count
+        grouped = ebr.grouped
+        rest = [t for c in range(k) for t in unique[c] if t not in grouped]
+        rest_pos = {t: i for i, t in enumerate(rest)}
+        pc_bits, pc_weights = [], []
+        for c in range(k):
+            w_of = dict(zip(unique[c], weight[c]))
+            pos = [rest_pos[t] for t in unique[c] if t not in grouped]
+            wts = [w_of[t] for t in unique[c] if t not in grouped]
+            for g, (gc, _, _) in enumerate(ebr.groups):
+                if gc == c:
+                    pos += [len(rest) + EBR_COUNT_BITS * g + j for j in range(EBR_COUNT_BITS)]
+                    wts += [1 << j for j in range(EBR_COUNT_BITS)]
+            pc_bits.append(pos)
+            pc_weights.append(wts)
+        pc_width = len(rest) + EBR_COUNT_BITS * len(ebr.groups)
+        pre_latency = EBR_LATENCY
+    else:
+        rest = []
+        pc_bits, pc_weights, pc_width, pre_latency = unique, weight, len(var_outputs), 0
     lo, hi = int(offset.min()), int((offset + sizes).max())
     shape = count_shape(min(lo, 0), max(hi, 0))
+    tree_latency = max(popcount_latency(len(b), opts.popcount_every, opts.popcount_style, w)
+                       for b, w in zip(pc_bits, pc_weights))
     plan = CorePlan(
         top=opts.top, gates_module=gates_module, popcount_module=f"{opts.top}_popcount",
         datapath_module=f"{opts.top}_datapath", features=bool(opts.features), n_inputs=nl.n_inputs,
@@ -150,19 +199,28 @@ def emit_verilog(nl: Netlist, options: EmitOptions | None = None) -> EmitResult:
         class_width=bits_for(max(k - 1, 0)), count_width=shape.width, count_signed=shape.signed, shape=shape,
         class_bits=class_bits, class_offset=[int(o) for o in offset], n_var_outputs=len(var_outputs),
         gate_latency=1 + sched.n_stages + (1 if opts.features else 0),
-        popcount_latency=max(popcount_latency(int(s), opts.popcount_every) for s in sizes),
-        argmax_latency=log2_ceil(k), counts_port=bool(opts.counts_port))
+        popcount_latency=pre_latency + tree_latency,
+        argmax_latency=log2_ceil(k), counts_port=bool(opts.counts_port),
+        ebr_module=f"{opts.top}_ebrcount" if ebr.groups else None, ebr_groups=len(ebr.groups),
+        ebr_rest=len(rest), popcount_width=pc_width)
     top_text = _amaranth_top(plan)
     files = {f"{opts.top}.v": top_text}
     if plan.n_var_outputs:
         files[f"{gates_module}.v"] = gates_text
+        if ebr.groups:
+            files[f"{plan.ebr_module}.v"] = ebr_verilog(plan.ebr_module, HEADER, len(var_outputs), ebr, rest,
+                                                        [var_inv[t] for t in rest])
         files[f"{plan.popcount_module}.v"] = popcount_verilog(
-            plan.popcount_module, HEADER, plan.n_var_outputs, class_bits, plan.class_offset, plan.count_width,
-            plan.popcount_latency, opts.popcount_every)
+            plan.popcount_module, HEADER, pc_width, pc_bits, plan.class_offset, plan.count_width,
+            tree_latency, opts.popcount_every, opts.popcount_style, pc_weights)
         files[f"{plan.datapath_module}.v"] = _datapath_verilog(plan)
     report = _report(nl, sched, plan, levels, mode, opts, files)
     report["lut_map"] = ({"lut_size": lut_size, "nodes_before": lut_stats["nodes_before"],
                           "luts": lut_stats["luts"], "depth": lut_stats["depth"]} if lut_stats else None)
+    report["popcount"] = {"style": opts.popcount_style, "inputs": int(sum(len(b) for b in unique)),
+                          "merged_duplicates": int(sum(sum(w) - len(w) for w in weight)),
+                          "ebr_blocks": len(ebr.blocks), "ebr_groups": len(ebr.groups),
+                          "ebr_bits": int(len(ebr.groups) * EBR_ADDR_BITS), "latency": plan.popcount_latency}
     return EmitResult(files=files, top=opts.top, latency=plan.latency, report=report)
 
 
@@ -180,8 +238,20 @@ def _datapath_verilog(plan: CorePlan) -> str:
         f"  output [{k - 1}:0] counts;",
         f"  wire [{plan.n_var_outputs - 1}:0] out_bits;",
         f"  {plan.gates_module} gates (.clk(clk), .{port}({port}), .out_bits(out_bits));",
-        f"  {plan.popcount_module} popcount (.clk(clk), .bits(out_bits), .counts(counts));",
+        *_ebr_stage(plan),
+        f"  {plan.popcount_module} popcount (.clk(clk), .bits({'pc_bits' if plan.ebr_module else 'out_bits'}), "
+        f".counts(counts));",
         "endmodule", ""])
+
+
+def _ebr_stage(plan: CorePlan) -> list:
+    if not plan.ebr_module:
+        return []
+    g, r = max(plan.ebr_groups * EBR_COUNT_BITS, 1), max(plan.ebr_rest, 1)
+    return [f"  wire [{g - 1}:0] ebr_counts;", f"  wire [{r - 1}:0] ebr_rest;",
+            f"  {plan.ebr_module} ebr (.clk(clk), .bits(out_bits), .counts(ebr_counts), .rest(ebr_rest));",
+            f"  wire [{plan.popcount_width - 1}:0] pc_bits = "
+            + ("{ebr_counts, ebr_rest};" if plan.ebr_rest else "ebr_counts;")]
 
 
 def _amaranth_top(plan: CorePlan) -> str:

@@ -169,6 +169,10 @@ class RtlSim:
         for name, text in sorted(self.emitted.files.items()):
             (src / name).write_text(text)
             sources.append(src / name)
+        if (self.emitted.report.get("popcount") or {}).get("ebr_blocks"):
+            from ._ebr import SIM_MODEL      # the block RAM the counting stage instantiates
+            (src / "DP16KD_model.v").write_text(SIM_MODEL)
+            sources.append(src / "DP16KD_model.v")
         from cocotb_tools.runner import get_runner
         build_args = []
         cache = None

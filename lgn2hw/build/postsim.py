@@ -57,6 +57,17 @@ def _icarus():
         return None
 
 
+def _with_block_ram_model(cells: str) -> str:
+    """yosys declares ECP5's DP16KD only as a black box; the counting tables of the popcount stage use a small
+    read-only subset of it, which :data:`lgn2hw.back._ebr.SIM_MODEL` models."""
+    from ..back._ebr import SIM_MODEL
+    text, n = re.subn(r"\(\* blackbox \*\)\s*module DP16KD\(.*?\nendmodule\n", "", cells, count=1, flags=re.S)
+    if not n:
+        raise ToolchainError("post-synthesis simulation: yosys' ECP5 cell library has no DP16KD declaration "
+                             "to replace with a model", hint="a yosys version this lgn2hw does not know")
+    return text + SIM_MODEL
+
+
 def choose_simulator(core, requested: str = "auto") -> str:
     """The simulator ``requested`` resolves to for ``core`` (``auto`` looks at what is installed); never raises."""
     if requested != "auto":
@@ -121,7 +132,10 @@ def simulate_mapped(nl, core, bdir, syn_v: str, cells_dir, opts) -> dict:
     lib = bdir / "postsim_cells"
     lib.mkdir(exist_ok=True)
     for src in sorted(Path(cells_dir).glob("*_sim.v")) + sorted(Path(cells_dir).glob("*.vh")):
-        (lib / src.name).write_text(re.sub(r"\$error\([^;]*\);", "", src.read_text()))
+        text = re.sub(r"\$error\([^;]*\);", "", src.read_text())
+        if src.name == "cells_sim.v" and (rep.get("popcount") or {}).get("ebr_blocks"):
+            text = _with_block_ram_model(text)
+        (lib / src.name).write_text(text)
     log = bdir / "postsim.log"
     log.write_text("")
     if sim == "verilator":
