@@ -202,8 +202,9 @@ def add_compile_parser(sub):
                    help="stream raw 8-bit features and compare them on chip (models with an input encoding)")
     p.add_argument("--lut-size", type=int, default=4, metavar="K",
                    help="map the gates to K-input LUT cones before pipelining (0: keep the gates; default: 4)")
-    p.add_argument("--popcount-style", default="fa", metavar="STYLE",
-                   help="GroupSum popcount tree: fa, cin or pack (default: fa)")
+    p.add_argument("--popcount-style", metavar="STYLE",
+                   help="GroupSum popcount tree: fa, cin or pack (default: the one measured best for the target's "
+                        "family, fa without a target)")
     p.add_argument("--ebr", default="auto", metavar="N|auto",
                    help="ECP5 block RAMs the popcount may use as 12-bit counting tables (auto: every block of an "
                         "ECP5 target, none otherwise; 0: none)")
@@ -213,29 +214,29 @@ def add_compile_parser(sub):
     p.set_defaults(func=cmd_compile)
 
 
-def _ebr_blocks(args) -> int:
-    """``--ebr``: a count, or ``auto`` = every block RAM of an ECP5 target (none without a target, none on
-    iCE40, whose 4-kbit blocks count too few bits to pay off)."""
-    if args.ebr != "auto":
-        try:
-            n = int(args.ebr)
-        except ValueError:
-            n = -1
-        if n < 0:
-            raise UsageError(f"--ebr must be 'auto' or a number of block RAMs >= 0, not {args.ebr!r}")
-        return n
-    target = getattr(args, "target", None)
-    return target.device.bram if target is not None and target.family == "ecp5" else 0
+def _ebr_blocks(args):
+    """``--ebr``: a count, or None for ``auto`` = every block RAM of an ECP5 target (none without a target,
+    none on iCE40, whose 4-kbit blocks count too few bits to pay off)."""
+    if args.ebr == "auto":
+        return None      # EmitOptions.for_target decides
+    try:
+        n = int(args.ebr)
+    except ValueError:
+        n = -1
+    if n < 0:
+        raise UsageError(f"--ebr must be 'auto' or a number of block RAMs >= 0, not {args.ebr!r}")
+    return n
 
 
 def _step_verilog(ctx):
     from .back import EmitOptions, emit_verilog
     args = ctx["args"]
-    result = emit_verilog(ctx["netlist"], EmitOptions(top=args.top, pipeline=args.pipeline,
-                                                      freq_mhz=args.freq or EmitOptions.freq_mhz,
-                                                      features=args.features, lut_size=args.lut_size,
-                                                      popcount_style=args.popcount_style,
-                                                      ebr_blocks=_ebr_blocks(args)))
+    target = args.target
+    opts = EmitOptions.for_target(target.family if target else None, target.device.bram if target else 0,
+                                  top=args.top, pipeline=args.pipeline, freq_mhz=args.freq,
+                                  features=args.features, lut_size=args.lut_size,
+                                  popcount_style=args.popcount_style, ebr_blocks=_ebr_blocks(args))
+    result = emit_verilog(ctx["netlist"], opts)
     for name, text in result.files.items():
         (ctx["dir"] / name).write_text(text)
     ctx["verilog"] = result

@@ -101,8 +101,8 @@ def test_pipeline_options():
     assert auto_levels_per_stage(250, lut_levels=False) == 4
     assert auto_levels_per_stage(100, lut_levels=False) == 12
     assert auto_levels_per_stage(1000, lut_levels=False) == 1
-    assert auto_levels_per_stage(250) == 2 and auto_levels_per_stage(100) == 6
-    assert resolve_pipeline("auto", None) == (2, "auto")
+    assert auto_levels_per_stage(250) == 1 and auto_levels_per_stage(100) == 5
+    assert resolve_pipeline("auto", None) == (1, "auto")
     assert resolve_pipeline("auto", None, lut_levels=False) == (4, "auto")
     assert resolve_pipeline("3", 100) == (3, "fixed")
     with pytest.raises(UsageError, match=r"^--pipeline must be 'auto' or a number of logic levels per stage, not 'x'$"):
@@ -201,3 +201,14 @@ def test_lut_mapped_stages_count_lut_levels():
     assert emit_verilog(nl, EmitOptions(lut_size=0)).report["lut_map"] is None
     with pytest.raises(UsageError, match=r"^the LUT size must be 2..6 \(0: no mapping\), not 7$"):
         emit_verilog(nl, EmitOptions(lut_size=7))
+
+
+def test_options_for_target():
+    from lgn2hw.back._popcount import RECOMMENDED
+    ecp5 = EmitOptions.for_target("ecp5", 208, freq_mhz=250.0)
+    assert (ecp5.popcount_style, ecp5.popcount_every, ecp5.ebr_blocks) == (RECOMMENDED["ecp5"][0], 1, 208)
+    slow = EmitOptions.for_target("ice40", 32, freq_mhz=12.0)
+    assert (slow.popcount_style, slow.popcount_every, slow.ebr_blocks) == (*RECOMMENDED["ice40"], 0)
+    plain = EmitOptions.for_target(None, freq_mhz=None, top="x", ebr_blocks=None)
+    assert (plain.popcount_style, plain.ebr_blocks, plain.top, plain.freq_mhz) == ("fa", 0, "x", 250.0)
+    assert EmitOptions.for_target("ecp5", 208, ebr_blocks=0, popcount_style="fa").ebr_blocks == 0
