@@ -44,7 +44,7 @@ def _shared(path: Path, n_postsim: int):
     return nl, bits[:n_postsim].astype(np.uint8)
 
 
-def build(name, nl, inputs, target_spec, pipeline, freq, postsim, popcount_every=2):
+def build(name, nl, inputs, target_spec, pipeline, freq, postsim, popcount_every=None):
     from lgn2hw.back import EmitOptions, emit_verilog
     from lgn2hw.build import BuildOptions, compile_for_target, resolve_target
     board, device, package = target_spec
@@ -56,8 +56,11 @@ def build(name, nl, inputs, target_spec, pipeline, freq, postsim, popcount_every
            "freq_target_mhz": freq}
     t0 = time.monotonic()
     try:
-        core = emit_verilog(nl, EmitOptions(pipeline=pipeline, freq_mhz=freq, features=features,
-                                            popcount_every=popcount_every))
+        core = emit_verilog(nl, EmitOptions.for_target(target.family, target.device.bram, pipeline=pipeline,
+                                                       freq_mhz=freq, features=features,
+                                                       popcount_every=popcount_every))
+        row.update({"popcount_every": core.report["popcount_every"], "popcount": core.report["popcount"],
+                    "lut_map": core.report["lut_map"]})
         row["emit_s"] = round(time.monotonic() - t0, 2)
         out = Path(tempfile.mkdtemp(prefix="hwq-", dir=ROOT / "build"))
         opts = BuildOptions(freq_mhz=freq, postsim_samples=postsim, postsim_inputs=None if features else inputs)
