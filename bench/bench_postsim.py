@@ -136,7 +136,8 @@ def main():
     work = Path(args.work).resolve()
     out = Path(args.output)
     previous = json.loads(out.read_text()) if out.is_file() else {}
-    result = {"host": f"{os.cpu_count()} cores", "rows": {}}
+    result = {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "host": f"{os.cpu_count()} cores",
+              "load_avg_1min_start_end": [round(os.getloadavg()[0], 1)], "rows": {}}
     print(f"{'model':<9} {'simulator':<10} {'samples':>6} {'build s':>8} {'run s':>8} {'vectors/s':>10}")
     if args.only in (None, "example") and EXAMPLE_MODEL.exists():
         nl, _ = run_passes(load_model(EXAMPLE_MODEL), DEFAULT)
@@ -153,6 +154,7 @@ def main():
                                                previous.get("rows", {}).get("mnist48k"), args.synth_only)
     for key, row in previous.get("rows", {}).items():
         result["rows"].setdefault(key, row)
+    result["load_avg_1min_start_end"].append(round(os.getloadavg()[0], 1))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n")
 
