@@ -72,8 +72,8 @@ def test_popcount_shapes():
     assert [popcount_latency(w, 2) for w in (1, 3, 4, 7, 13, 800)] == [1, 1, 2, 2, 3, 6]
 
 
-def _argmax_case(k, shape):
-    dut = ArgMax(k, shape)
+def _argmax_case(k, shape, split=False):
+    dut = ArgMax(k, shape, split=split)
     cw = shape.width
     lo, hi = (-(1 << (cw - 1)), (1 << (cw - 1)) - 1) if shape.signed else (0, (1 << cw) - 1)
     combos = list(itertools.product(range(lo, hi + 1), repeat=k))
@@ -105,6 +105,12 @@ def _argmax_case(k, shape):
 ])
 def test_argmax_exhaustive_lowest_index_wins(k, shape):
     _argmax_case(k, shape)
+
+
+@pytest.mark.parametrize("k,shape", [(2, unsigned(3)), (3, unsigned(2)), (5, unsigned(1)), (4, signed(2))])
+def test_split_argmax_exhaustive(k, shape):
+    _argmax_case(k, shape, split=True)
+    assert _unused(ArgMax(k, shape, split=True)).latency == 2 * _unused(ArgMax(k, shape)).latency
 
 
 def test_argmax_latency():

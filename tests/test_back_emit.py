@@ -209,6 +209,7 @@ def test_options_for_target():
     assert (ecp5.popcount_style, ecp5.popcount_every, ecp5.ebr_blocks) == (RECOMMENDED["ecp5"][0], 1, 208)
     slow = EmitOptions.for_target("ice40", 32, freq_mhz=12.0)
     assert (slow.popcount_style, slow.popcount_every, slow.ebr_blocks) == (*RECOMMENDED["ice40"], 0)
+    assert ecp5.argmax_split and not slow.argmax_split
     plain = EmitOptions.for_target(None, freq_mhz=None, top="x", ebr_blocks=None)
     assert (plain.popcount_style, plain.ebr_blocks, plain.top, plain.freq_mhz) == ("fa", 0, "x", 250.0)
     assert EmitOptions.for_target("ecp5", 208, ebr_blocks=0, popcount_style="fa").ebr_blocks == 0

@@ -68,14 +68,17 @@ class PopCount(wiring.Component):
 
 class ArgMax(wiring.Component):
     """``o_class`` = index of the largest of the k counts packed in ``i`` (class c at ``[c*cw +: cw]``), lowest
-    index on ties; ``o_counts`` = ``i`` delayed to match. Latency ``ceil(log2 k)`` cycles (0 for k == 1)."""
+    index on ties; ``o_counts`` = ``i`` delayed to match. Latency ``ceil(log2 k)`` cycles (0 for k == 1), twice
+    that with ``split``: each level then registers the comparison before the selection (a compare carry chain
+    followed by a multiplexer does not fit a 4 ns clock period on ECP5)."""
 
-    def __init__(self, k: int, shape):
+    def __init__(self, k: int, shape, split: bool = False):
         self.k = int(k)
         self.count_shape = shape
         self.cw = shape.width
         self.class_width = bits_for(max(self.k - 1, 0))
-        self.latency = log2_ceil(self.k)
+        self.split = bool(split)
+        self.latency = log2_ceil(self.k) * (2 if self.split else 1)
         super().__init__({"i": In(self.k * self.cw), "o_class": Out(self.class_width),
                           "o_counts": Out(self.k * self.cw)})
 
@@ -98,9 +101,21 @@ class ArgMax(wiring.Component):
                 if j + 1 < len(items):
                     (ia, ca), (ib, cb) = items[j], items[j + 1]
                     take_b = cb > ca            # strict: equal counts keep the lower index (left)
+                    if self.split:
+                        t = Signal(name=f"take{level}_{j // 2}", reset_less=True)
+                        held = [Signal.like(x, name=f"{n}{level}_{j // 2}_r") for x, n in
+                                ((ia, "ia"), (ca, "ca"), (ib, "ib"), (cb, "cb"))]
+                        m.d.sync += [t.eq(take_b)] + [h.eq(x) for h, x in zip(held, (ia, ca, ib, cb))]
+                        ia, ca, ib, cb = held
+                        take_b = t
                     m.d.sync += [idx.eq(Mux(take_b, ib, ia)), cnt.eq(Mux(take_b, cb, ca))]
                 else:
                     ia, ca = items[j]
+                    if self.split:
+                        hi, hc = (Signal.like(ia, name=f"ia{level}_{j // 2}_r"),
+                                  Signal.like(ca, name=f"ca{level}_{j // 2}_r"))
+                        m.d.sync += [hi.eq(ia), hc.eq(ca)]
+                        ia, ca = hi, hc
                     m.d.sync += [idx.eq(ia), cnt.eq(ca)]
                 nxt.append((idx, cnt))
             items = nxt
@@ -133,7 +148,7 @@ class LgnCore(wiring.Component):
     def elaborate(self, platform):
         p = self.plan
         m = Module()
-        am = ArgMax(p.n_classes, p.shape)
+        am = ArgMax(p.n_classes, p.shape, split=p.argmax_split)
         m.submodules.argmax = am
         counts = Signal(p.n_classes * p.count_width, name="counts")
         if p.n_var_outputs:

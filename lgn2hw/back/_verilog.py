@@ -38,7 +38,8 @@ class EmitOptions:
     ``"auto"`` (derived from ``freq_mhz``). ``lut_size``: map the gates to cones of that many inputs first
     (:mod:`lgn2hw.passes.lutmap`), so levels and stages count LUTs; 0 keeps the netlist's own nodes.
     ``popcount_style``: see :mod:`._popcount`. ``ebr_blocks``: ECP5 DP16KD blocks the popcount may use as
-    12-bit counting tables (:mod:`._ebr`; 0: none, the default for targets other than ECP5). ``features``: take raw 8-bit features and compare them on chip
+    12-bit counting tables (:mod:`._ebr`; 0: none, the default for targets other than ECP5). ``argmax_split``:
+    register each argmax comparison before its selection (twice the argmax latency, for fast clocks). ``features``: take raw 8-bit features and compare them on chip
     (needs an input encoding). ``counts_port``: expose ``out_counts``. ``popcount_every``: a register after
     every that many popcount levels. ``placement``: gate placement in stages, ``asap``, ``alap`` or ``best``
     (fewer registers)."""
@@ -52,6 +53,7 @@ class EmitOptions:
     lut_size: int = DEFAULT_LUT_SIZE
     popcount_style: str = DEFAULT_STYLE
     ebr_blocks: int = 0
+    argmax_split: bool = False
 
     @classmethod
     def for_target(cls, family: str | None, bram: int = 0, **kw) -> "EmitOptions":
@@ -63,7 +65,8 @@ class EmitOptions:
         if family and freq >= FAST_POPCOUNT_MHZ:
             every = 1
         base = {"popcount_style": style, "popcount_every": every,
-                "ebr_blocks": int(bram) if family == "ecp5" else 0}
+                "ebr_blocks": int(bram) if family == "ecp5" else 0,
+                "argmax_split": bool(family) and freq >= FAST_POPCOUNT_MHZ}
         base.update({k: v for k, v in kw.items() if v is not None})
         return cls(**base)
 
@@ -93,6 +96,7 @@ class CorePlan:
     ebr_groups: int = 0
     ebr_rest: int = 0
     popcount_width: int = 0
+    argmax_split: bool = False
 
     @property
     def latency(self) -> int:
@@ -217,7 +221,8 @@ def emit_verilog(nl: Netlist, options: EmitOptions | None = None) -> EmitResult:
         class_bits=class_bits, class_offset=[int(o) for o in offset], n_var_outputs=len(var_outputs),
         gate_latency=1 + sched.n_stages + (1 if opts.features else 0),
         popcount_latency=pre_latency + tree_latency,
-        argmax_latency=log2_ceil(k), counts_port=bool(opts.counts_port),
+        argmax_latency=log2_ceil(k) * (2 if opts.argmax_split else 1), argmax_split=bool(opts.argmax_split),
+        counts_port=bool(opts.counts_port),
         ebr_module=f"{opts.top}_ebrcount" if ebr.groups else None, ebr_groups=len(ebr.groups),
         ebr_rest=len(rest), popcount_width=pc_width)
     top_text = _amaranth_top(plan)
