@@ -107,11 +107,17 @@ def main_():
     pipelines = [p if p == "auto" else int(p) for p in args.pipelines.split(",")]
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
+    # rows of other (model, target, pipeline) settings measured earlier stay; a new measurement replaces its own
+    kept = json.loads(out.read_text()) if out.exists() else []
     rows = []
+
+    def key(r):
+        return (r["model"], r["target"], str(r["pipeline"]))
 
     def record(row):
         rows.append(row)
-        out.write_text(json.dumps(rows, indent=2) + "\n")
+        mine = {key(r) for r in rows}
+        out.write_text(json.dumps([r for r in kept if key(r) not in mine] + rows, indent=2) + "\n")
         print_table([row])
 
     if args.only in (None, "example"):
