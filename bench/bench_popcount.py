@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench._common import RESULTS, table, write_json  # noqa: E402
+from lgn2hw.back import _popcount  # noqa: E402
 from lgn2hw.back._popcount import merge_duplicates, popcount_latency, popcount_verilog  # noqa: E402
 from lgn2hw.back._gates import bits_for  # noqa: E402
 
@@ -41,9 +42,9 @@ SYNTH = {"ecp5": "synth_ecp5 -nowidelut", "ice40": "synth_ice40"}
 STRATEGIES = [("fa", 1), ("fa", 2), ("fa", 3), ("cin", 1), ("cin", 2), ("cin", 3), ("pack", 1), ("pack", 2),
               ("flat", 0)]
 #: (style, every, variants) measured on the shared model's ten classes: "plain" (every output bit, duplicates
-#: included), "merged" (duplicates as weight-2 bits), "+hint" (the popcount told which bits are inverted).
-SHARED_STRATEGIES = [("fa", 1, ("plain",)), ("pack", 1, ("plain", "merged", "merged+hint")),
-                     ("cin", 2, ("merged+hint",))]
+#: included), "merged" (duplicates as weight-2 bits), "+hint" (the popcount told which bits are inverted),
+#: "+pnr" (also placed and routed: several minutes each for 8,000 bits on a busy machine).
+SHARED_STRATEGIES = [("fa", 1, ("plain+pnr",)), ("pack", 1, ("plain", "merged", "merged+hint+pnr"))]
 
 
 def _wrapper(class_bits, offsets, weights, style, every, inverted=None, hint=False):
@@ -121,9 +122,10 @@ def measure(name, class_bits, offsets, weights, style, every, families, pnr, fre
     n = sum(len(c) for c in class_bits)
     row = {"input": name, "bits": n, "merged": bool(weights), "hint": bool(hint),
            "weighted_sum": sum(map(sum, weights)) if weights else n, "style": style, "every": every or None,
-           "latency": latency, "count_width": cw,
+           "latency": latency, "count_width": cw, "pack_columns": _popcount.PACK_COLUMNS if style == "pack" else None,
            "inverted_bits": sum(map(sum, inverted)) if inverted else 0}
-    bdir = WORK / (f"{name}-{style}-e{every}" + ("-w" if weights else "") + ("-h" if hint else ""))
+    bdir = WORK / (f"{name}-{style}-e{every}" + ("-w" if weights else "") + ("-h" if hint else "")
+                   + (f"-c{_popcount.PACK_COLUMNS}" if style == "pack" else ""))
     if bdir.exists():
         shutil.rmtree(bdir)
     bdir.mkdir(parents=True)
@@ -153,8 +155,13 @@ def measure(name, class_bits, offsets, weights, style, every, families, pnr, fre
     return row
 
 
-COLUMNS = ["input", "bits", "merged", "hint", "style", "every", "latency", "ecp5_lut4", "ecp5_ccu2c", "ecp5_lut4_eq", "ecp5_ff",
+COLUMNS = ["input", "bits", "merged", "hint", "style", "every", "pack_columns", "latency", "ecp5_lut4", "ecp5_ccu2c", "ecp5_lut4_eq", "ecp5_ff",
            "trellis_comb", "fmax_mhz", "ice40_lut4", "ice40_carry", "ice40_ff"]
+
+
+def _key(row) -> tuple:
+    return (row["input"], row["style"], row["every"], row.get("merged", False), row.get("hint", False),
+            row.get("pack_columns"))
 
 
 def shared_classes(path: Path):
@@ -201,15 +208,19 @@ def main(argv=None):
     ap.add_argument("--timeout", type=float, default=1800.0)
     ap.add_argument("--styles", help="only these style:every pairs, e.g. pack:1,fa:1 (default: the full grid)")
     ap.add_argument("--part", choices=["all", "synthetic", "shared"], default="all",
-                    help="measure one part only; the other part's rows already in the JSON are kept")
+                    help="measure one part only; rows already in the JSON are kept unless measured again")
+    ap.add_argument("--pack-columns", type=int, help="override PACK_COLUMNS (the pack style's chain length)")
     ap.add_argument("-o", "--output", default="popcount")
     args = ap.parse_args(argv)
+    if args.pack_columns:
+        _popcount.PACK_COLUMNS = args.pack_columns
     rows, extra = [], {}
     t0 = time.monotonic()
-    kept = []
+    kept, done = [], {}
 
     def save(name):
-        return write_json(name, {"rows": kept + rows, **extra, "synth": SYNTH, "device": "LFE5U-85F-6 CABGA381",
+        new = {_key(r) for r in rows}
+        return write_json(name, {"rows": [r for r in kept if _key(r) not in new] + rows, **extra, "synth": SYNTH, "device": "LFE5U-85F-6 CABGA381",
                                  "wall_s": round(time.monotonic() - t0, 1)})
 
     if args.quick:
@@ -224,13 +235,16 @@ def main(argv=None):
         if args.part != "all" and old.exists():
             keep = "shared" if args.part == "synthetic" else "synthetic"
             prior = json.loads(old.read_text())
-            kept = [r for r in prior.get("rows", []) if r["input"].startswith(keep)]
+            kept = prior.get("rows", [])
+            # rows of this part already measured (an interrupted run) are kept and not measured again
+            done = {_key(r): r for r in prior.get("rows", []) if not r["input"].startswith(keep)
+                    and not any(k.endswith("_error") for k in r)}
             if args.part == "synthetic" and "shared_duplicates" in prior:
                 extra["shared_duplicates"] = prior["shared_duplicates"]
         strategies, shared_strategies = STRATEGIES, SHARED_STRATEGIES
         if args.styles:
             strategies = [(p.split(":")[0], int(p.split(":")[1]) if ":" in p else 0) for p in args.styles.split(",")]
-            shared_strategies = [(st, e, ("plain", "merged")) for st, e in strategies if st != "flat"]
+            shared_strategies = [(st, e, ("merged+hint+pnr",)) for st, e in strategies if st != "flat"]
         for style, every in (strategies if args.part != "shared" else []):
             rows.append(measure(f"synthetic{n}", [list(range(n))], [0], None, style, every, ["ecp5", "ice40"],
                                 not args.no_pnr and style != "flat", args.freq, args.timeout))
@@ -242,11 +256,17 @@ def main(argv=None):
             for style, every, variants in shared_strategies:
                 for var in variants:
                     bits, ws, inv = (merged, weights, inv_merged) if "merged" in var else (packed, None, inv_packed)
-                    rows.append(measure("shared", bits, offsets, ws, style, every, ["ecp5"], not args.no_pnr,
-                                        args.freq, args.timeout, inv, "hint" in var))
+                    key = ("shared", style, every, "merged" in var, "hint" in var,
+                           _popcount.PACK_COLUMNS if style == "pack" else None)
+                    if key in done:
+                        rows.append(done[key])
+                        continue
+                    rows.append(measure("shared", bits, offsets, ws, style, every, ["ecp5"],
+                                        "pnr" in var and not args.no_pnr, args.freq, args.timeout, inv,
+                                        "hint" in var))
                     save(name)
     print()
-    print(table(kept + rows, COLUMNS))
+    print(table(rows, COLUMNS))
     print(f"wrote {save(name)}")
 
 

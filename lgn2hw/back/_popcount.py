@@ -33,12 +33,15 @@ Styles (``style=``):
   out is ``c``. A small adder alone costs a chain start and a carry-out cell and, below 5 result bits, yosys
   maps it to LUTs instead of ECP5 CCU2C; packed, each adder costs its width plus one column.
 
-Measured (``bench/bench_popcount.py``, one 800-bit class, yosys 0.70, ECP5 ``synth_ecp5 -nowidelut`` with
-nextpnr out of context on LFE5U-85F-6): ``fa`` 1,702 LUT4-equivalents (LUT4 + 2 x CCU2C) at 299 MHz with a
-register after every level, ``cin`` 1,477 at 277 MHz, ``pack`` 1,200 at 261 MHz; with a register after every
-second level all three stay below 200 MHz. iCE40 (``synth_ice40``): ``pack`` 1,159 SB_LUT4 whatever the
-spacing, ``cin`` 997 (every level) or 1,224 (every second level), ``fa`` 1,327 or 1,545. :data:`RECOMMENDED`
-holds the resulting choice per family.
+Measured (``bench/bench_popcount.py``, yosys 0.70 ``synth_ecp5 -nowidelut``, nextpnr 0.11 out of context on
+LFE5U-85F-6, LUT4-equivalents = LUT4 + 2 x CCU2C). One 800-bit class, a register after every level: ``fa``
+1,702 at 299 MHz, ``cin`` 1,477 at 277 MHz, ``pack`` 1,200 at 261 MHz (1,206 at 303 MHz with 12-column
+chains); with a register after every second level all stay below 200 MHz. The shared 48K model's ten classes
+(7,997 bits): ``fa`` 17,021 (19,667 TRELLIS_COMB) at 291 MHz; ``pack`` 12,429, with duplicates merged 12,233,
+and with the inverted-bit hint 11,840 (13,286 TRELLIS_COMB) at 234 MHz -- at that size the clock is set by
+routing between levels (about 2.5 ns), not by the chains. iCE40 (``synth_ice40``, 800 bits): ``pack`` 1,159
+SB_LUT4 whatever the spacing, ``cin`` 997 (every level, but 1,619 flip-flops) or 1,224 (every second level),
+``fa`` 1,327 or 1,545. :data:`RECOMMENDED` holds the resulting choice per family.
 
 A register follows every ``every``-th level (default 2: a full adder and the first adder share a stage, as do
 two adders of the tree) and the last one; the number of registers is :func:`popcount_latency`. Every class of
