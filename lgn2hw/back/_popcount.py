@@ -39,7 +39,8 @@ LFE5U-85F-6, LUT4-equivalents = LUT4 + 2 x CCU2C). One 800-bit class, a register
 chains); with a register after every second level all stay below 200 MHz. The shared 48K model's ten classes
 (7,997 bits): ``fa`` 17,021 (19,667 TRELLIS_COMB) at 291 MHz; ``pack`` 12,429, with duplicates merged 12,233,
 and with the inverted-bit hint 11,840 (13,286 TRELLIS_COMB) at 234 MHz -- at that size the clock is set by
-routing between levels (about 2.5 ns), not by the chains. iCE40 (``synth_ice40``, 800 bits): ``pack`` 1,159
+routing between levels (about 2.5 ns), not by the chains; ``cin`` (merged, hint) 14,510 (16,504 TRELLIS_COMB)
+at 263 MHz. ``pack`` is the smallest; ``cin`` is the smallest that met 250 MHz on its own. iCE40 (``synth_ice40``, 800 bits): ``pack`` 1,159
 SB_LUT4 whatever the spacing, ``cin`` 997 (every level, but 1,619 flip-flops) or 1,224 (every second level),
 ``fa`` 1,327 or 1,545. :data:`RECOMMENDED` holds the resulting choice per family.
 
