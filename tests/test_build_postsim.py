@@ -174,19 +174,25 @@ def test_auto_choice(monkeypatch):
     monkeypatch.setattr(postsim, "_verilator", lambda: fake)
     monkeypatch.setattr(postsim, "_icarus", lambda: (fake, fake))
     # measured (bench/bench_postsim.py): the example model's netlist (3,752 cells), 256 samples: Icarus 5.6 s,
-    # Verilator 38 s; the 48K model's (48,661 cells): Icarus 224 s to compile + 0.87 s per cycle, Verilator 380 s
-    assert postsim.choose_simulator("auto", 3752, 256, 10) == "icarus"
-    assert postsim.choose_simulator("auto", 48661, 256, 12) == "verilator"
-    assert postsim.choose_simulator("auto", 48661, 5000, 12) == "verilator"
-    assert postsim.choose_simulator("auto", 48661, 16, 12) == "icarus"
-    assert postsim.choose_simulator("auto", 3752, 50000, 10) == "verilator"
-    assert postsim.choose_simulator("verilator", 10, 1) == "verilator"
-    assert postsim.choose_simulator("icarus", 10**6, 10**4) == "icarus"
+    # Verilator 38 s; the 48K model's (48,661 cells): Icarus 224 s to compile + 0.87 s per cycle, Verilator 380 s;
+    # the example with 17 DP16KD (3,225 cells), 300 samples: Icarus 217 s, Verilator 62 s
+    example = {"LUT4": 1770, "TRELLIS_FF": 1614, "CCU2C": 117, "PFUMX": 179, "L6MUX21": 72, "$scopeinfo": 4}
+    mnist = {"LUT4": 31096, "TRELLIS_FF": 15043, "CCU2C": 1569, "PFUMX": 951, "L6MUX21": 2}
+    with_brams = {"TRELLIS_FF": 2155, "LUT4": 820, "CCU2C": 176, "PFUMX": 44, "DP16KD": 17, "L6MUX21": 13}
+    assert postsim.choose_simulator("auto", example, 256, 10) == "icarus"
+    assert postsim.choose_simulator("auto", mnist, 256, 12) == "verilator"
+    assert postsim.choose_simulator("auto", mnist, 5000, 12) == "verilator"
+    assert postsim.choose_simulator("auto", mnist, 16, 12) == "icarus"
+    assert postsim.choose_simulator("auto", example, 50000, 10) == "verilator"
+    assert postsim.choose_simulator("auto", with_brams, 300, 14) == "verilator"
+    assert postsim.choose_simulator("auto", with_brams, 16, 14) == "icarus"
+    assert postsim.choose_simulator("verilator", {"LUT4": 10}, 1) == "verilator"
+    assert postsim.choose_simulator("icarus", mnist, 10**4) == "icarus"
     monkeypatch.setattr(postsim, "_verilator", lambda: None)
-    assert postsim.choose_simulator("auto", 49000, 5000, 12) == "icarus"
+    assert postsim.choose_simulator("auto", mnist, 5000, 12) == "icarus"
     monkeypatch.setattr(postsim, "_verilator", lambda: fake)
     monkeypatch.setattr(postsim, "_icarus", lambda: None)
-    assert postsim.choose_simulator("auto", 10, 1) == "verilator"
+    assert postsim.choose_simulator("auto", example, 1) == "verilator"
 
 
 @needs_yosys
@@ -195,8 +201,11 @@ def test_mapped_cells_counts_yosys_cells(synthesized, family):
     nl, core, bdir, cells = synthesized(family)
     import json
     mod = json.loads((bdir / "core.json").read_text())["modules"][core.top]
-    want = sum(1 for c in mod["cells"].values() if not c["type"].startswith("$"))
-    assert want > 100
+    want: dict = {}
+    for c in mod["cells"].values():
+        if not c["type"].startswith("$"):
+            want[c["type"]] = want.get(c["type"], 0) + 1
+    assert sum(want.values()) > 100
     assert postsim.mapped_cells((bdir / f"{core.top}.syn.v").read_text()) == want
 
 

@@ -153,8 +153,7 @@ def run_build(nl, core, target: Target, out: Path, opts: BuildOptions, harness_c
     # --- postsim -------------------------------------------------------------------------------------------
     if opts.postsim_samples and opts.stop_after != "synth-core":
         from .postsim import choose_simulator, simulate_mapped
-        sim = choose_simulator(opts.postsim_sim, sum(core_counts["cells"].values()), opts.postsim_samples,
-                               int(core.latency))
+        sim = choose_simulator(opts.postsim_sim, core_counts["cells"], opts.postsim_samples, int(core.latency))
         _say(opts, "postsim", f"{sim} on the mapped {core.top}, {opts.postsim_samples} samples")
         t0 = time.monotonic()
         rep["postsim"] = simulate_mapped(nl, core, bdir, syn_v, _share_dir(yosys) / family, opts)

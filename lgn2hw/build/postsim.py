@@ -37,9 +37,12 @@ SIMULATORS = ("auto", "icarus", "verilator")
 # (3,752 cells: the example model; 48,661: the shared 48K model). Verilator: a build of VERILATOR_BUILD[0] +
 # VERILATOR_BUILD[1] * cells, then next to no time per cycle. Icarus, growing faster than linearly in both: a
 # compile of ICARUS_COMPILE * (cells / 1e4) ** 1.8, then ICARUS_CYCLE * (cells / 1e4) ** 1.7 per cycle. Verilator
-# is chosen from ~37,000 cells for 256 samples (the default), from ~2,500 cells for 5,000 samples.
-VERILATOR_BUILD = (9.5, 7.6e-3)
-ICARUS_COMPILE, ICARUS_CYCLE = 13.0, 0.059
+# is chosen from ~37,000 cells for 256 samples (the default), from ~2,500 cells for 5,000 samples. Block RAMs
+# (ECP5 DP16KD with lgn2hw's model of it, 17 in a 3,225-cell example netlist) cost Icarus ICARUS_BRAM_CYCLE each
+# per cycle (300 samples: 212 s) and Verilator VERILATOR_BRAM_BUILD each to build (62 s).
+VERILATOR_BUILD, VERILATOR_BRAM_BUILD = (9.5, 7.6e-3), 1.6
+ICARUS_COMPILE, ICARUS_CYCLE, ICARUS_BRAM_CYCLE = 13.0, 0.059, 0.038
+BRAM_CELLS = ("DP16KD", "PDPW16KD", "SB_RAM40_4K")
 # g++ optimisation for the generated model: -O0 compiles a 40K-cell netlist several times faster than -O1 and the
 # run is short either way (the samples are few; the build dominates).
 VERILATOR_OPT = "-O0"
@@ -74,23 +77,30 @@ def _with_block_ram_model(cells: str) -> str:
     return text + SIM_MODEL
 
 
-def mapped_cells(text: str) -> int:
-    """Cell instances in a netlist from yosys ``write_verilog`` (vendor cells are upper case, keywords not)."""
-    return len(re.findall(r"^  [A-Z][\w$]* (?:#\(|[\\\w$])", text, flags=re.M))
+def mapped_cells(text: str) -> dict:
+    """Cell instances per type in a netlist from yosys ``write_verilog`` (vendor cells are upper case, keywords
+    not)."""
+    found: dict = {}
+    for m in re.finditer(r"^  ([A-Z][\w$]*) (?:#\(|[\\\w$])", text, flags=re.M):
+        found[m.group(1)] = found.get(m.group(1), 0) + 1
+    return dict(sorted(found.items()))
 
 
-def choose_simulator(requested: str = "auto", cells: int = 0, samples: int = 0, latency: int = 0) -> str:
-    """The simulator ``requested`` resolves to for ``samples`` samples through a mapped netlist of ``cells`` cells
-    with ``latency`` cycles: ``auto`` takes the one installed, or of both the one expected to finish first. Never
-    raises."""
+def choose_simulator(requested: str = "auto", cells: dict | None = None, samples: int = 0, latency: int = 0) -> str:
+    """The simulator ``requested`` resolves to for ``samples`` samples through a mapped netlist with ``cells``
+    ({type: count}) and ``latency`` cycles: ``auto`` takes the one installed, or of both the one expected to finish
+    first. Never raises."""
     if requested != "auto":
         return requested
     cycles = 3 + samples + latency + 8     # what both testbenches run: reset, one sample per cycle, drain
+    cells = {t: n for t, n in (cells or {}).items() if not t.startswith("$")}
+    brams = sum(n for t, n in cells.items() if t.startswith(BRAM_CELLS))
     verilator, icarus = _verilator() is not None, _icarus() is not None
     if verilator and icarus:
-        x = cells / 1e4
-        icarus_s = ICARUS_COMPILE * x ** 1.8 + cycles * ICARUS_CYCLE * x ** 1.7
-        return "verilator" if VERILATOR_BUILD[0] + VERILATOR_BUILD[1] * cells < icarus_s else "icarus"
+        x = sum(cells.values()) / 1e4
+        icarus_s = ICARUS_COMPILE * x ** 1.8 + cycles * (ICARUS_CYCLE * x ** 1.7 + ICARUS_BRAM_CYCLE * brams)
+        verilator_s = VERILATOR_BUILD[0] + VERILATOR_BUILD[1] * x * 1e4 + VERILATOR_BRAM_BUILD * brams
+        return "verilator" if verilator_s < icarus_s else "icarus"
     return "verilator" if verilator else "icarus"
 
 
@@ -111,7 +121,7 @@ def simulate_mapped(nl, core, bdir, syn_v: str, cells_dir, opts) -> dict:
         raise UsageError(f"post-synthesis simulator must be one of {', '.join(SIMULATORS)}, not {requested!r}")
     bdir = Path(bdir)
     n = int(opts.postsim_samples)
-    sim = choose_simulator(requested, mapped_cells((bdir / syn_v).read_text()) if requested == "auto" else 0,
+    sim = choose_simulator(requested, mapped_cells((bdir / syn_v).read_text()) if requested == "auto" else {},
                            n, int(core.latency))
     tools = _verilator() if sim == "verilator" else _icarus()
     if tools is None:
