@@ -398,6 +398,14 @@ def summary(results: Path, goal_rows: list[dict]) -> str:
                 f"(after a {r['verilator']['build_s']:.0f} s build) and Icarus "
                 + (f"under {r['icarus']['vectors_per_s']:,.2f}" if r["icarus"].get("note")
                    else f"{r['icarus']['vectors_per_s']:,.1f}") + ".")
+    wall = _bench_wall(results)
+    if wall and wall.get("scripts"):
+        top = sorted((r for r in wall["scripts"] if r.get("wall_s")), key=lambda r: -r["wall_s"])[:2]
+        load = wall.get("load_avg_1min_start_end")
+        parts.append(
+            f"**make bench** took {wall['total_s'] / 60:.1f} minutes ({wall['when']}"
+            + (f", 1-minute load average {load[0]} to {load[1]} on 2 cores" if load else "") + "), "
+            + " and ".join(f"{r['script']} {r['wall_s'] / 60:.1f}" for r in top) + " minutes of it.")
     behind = [g["goal"] for g in goal_rows if g["met"] is False]
     missing = [g["goal"] for g in goal_rows if g["met"] is None]
     if behind:
