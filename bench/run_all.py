@@ -348,7 +348,7 @@ def summary(results: Path, goal_rows: list[dict]) -> str:
         best = min(ours_hw, key=lambda r: r["lut4_incl_ccu2c"])
         s += (f" lgn2hw's best 48K build so far ({best['design']}, {best['from']}) takes "
               f"{best['lut4_incl_ccu2c']:,} LUT4-equivalents ({best['vs_torchlogix']:.2f}x torchlogix's) with "
-              f"{best['ff']:,} flip-flops for a {best['latency_cycles']}-cycle pipeline"
+              f"{best['ff']:,} flip-flops and a latency of {best['latency_cycles']} cycles"
               + (", no routed Fmax yet" if not best.get("fmax_mhz") else f", Fmax {best['fmax_mhz']} MHz") + "."
               + _popcount_sentence(results, best["lut4_incl_ccu2c"]))
     parts.append(s)
@@ -363,7 +363,10 @@ def summary(results: Path, goal_rows: list[dict]) -> str:
         parts.append(
             f"**CPU inference ({word})**: lgn2hw's interpreter runs at {one['vs_difflogic']:.2f}x difflogic's "
             f"CompiledLogicNet on one thread ({one['samples_per_s']:,.0f} vs {dl['samples_per_s']:,.0f} samples/s) "
-            f"and {two['vs_difflogic']:.2f}x on two ({two['samples_per_s']:,.0f}), with no per-model compile where "
+            f"and {two['vs_difflogic']:.2f}x on two ({two['samples_per_s']:,.0f})"
+            + (f", {cpu['timing']} at a 1-minute load average of {cpu['load_avg_1min']} on 2 cores"
+               if cpu.get("timing") and cpu.get("load_avg_1min") is not None else "")
+            + f", with no per-model compile where "
             f"CompiledLogicNet first spends {dl['compile_s']:.0f} s in gcc. It evaluates {one['gates_evaluated']:,} "
             f"gates after its passes where CompiledLogicNet evaluates all {dl['gates_evaluated']:,}, but spends "
             f"{b['cycles_per_gate_per_64_samples']:.1f} cycles per gate per 64-sample word "
