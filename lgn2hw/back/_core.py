@@ -69,8 +69,9 @@ class PopCount(wiring.Component):
 class ArgMax(wiring.Component):
     """``o_class`` = index of the largest of the k counts packed in ``i`` (class c at ``[c*cw +: cw]``), lowest
     index on ties; ``o_counts`` = ``i`` delayed to match. Latency ``ceil(log2 k)`` cycles (0 for k == 1), twice
-    that with ``split``: each level then registers the comparison before the selection (a compare carry chain
-    followed by a multiplexer does not fit a 4 ns clock period on ECP5)."""
+    that with ``split``: each level then compares the high and low halves of the counts in one cycle and combines
+    them and selects in the next (a whole compare followed by a multiplexer does not fit a 4 ns clock period on
+    ECP5)."""
 
     def __init__(self, k: int, shape, split: bool = False):
         self.k = int(k)
@@ -102,12 +103,20 @@ class ArgMax(wiring.Component):
                     (ia, ca), (ib, cb) = items[j], items[j + 1]
                     take_b = cb > ca            # strict: equal counts keep the lower index (left)
                     if self.split:
-                        t = Signal(name=f"take{level}_{j // 2}", reset_less=True)
-                        held = [Signal.like(x, name=f"{n}{level}_{j // 2}_r") for x, n in
+                        # first cycle: the high and low halves compared apart (two short carry chains);
+                        # second: b > a = hi_gt | (hi_eq & lo_gt), then the selection
+                        tag = f"{level}_{j // 2}"
+                        h = self.cw // 2
+                        hi_a, hi_b = (ca[h:].as_signed(), cb[h:].as_signed()) if signed_counts else (ca[h:], cb[h:])
+                        hi_gt, hi_eq, lo_gt = (Signal(name=f"{n}{tag}", reset_less=True)
+                                               for n in ("hi_gt", "hi_eq", "lo_gt"))
+                        m.d.sync += [hi_gt.eq(hi_b > hi_a), hi_eq.eq(hi_b == hi_a),
+                                     lo_gt.eq(cb[:h] > ca[:h] if h else 0)]
+                        held = [Signal.like(x, name=f"{n}{tag}_r") for x, n in
                                 ((ia, "ia"), (ca, "ca"), (ib, "ib"), (cb, "cb"))]
-                        m.d.sync += [t.eq(take_b)] + [h.eq(x) for h, x in zip(held, (ia, ca, ib, cb))]
+                        m.d.sync += [r.eq(x) for r, x in zip(held, (ia, ca, ib, cb))]
                         ia, ca, ib, cb = held
-                        take_b = t
+                        take_b = hi_gt | (hi_eq & lo_gt)
                     m.d.sync += [idx.eq(Mux(take_b, ib, ia)), cnt.eq(Mux(take_b, cb, ca))]
                 else:
                     ia, ca = items[j]
