@@ -201,7 +201,8 @@ def pnr(bdir: Path, timeout: float, freq: float = 250.0) -> dict:
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", type=Path, default=MODEL, help="difflogic state dict (default: the shared model)")
-    ap.add_argument("--synth-timeout", type=float, default=3600.0)
+    ap.add_argument("--synth-timeout", type=float, default=4 * 3600.0,
+                    help="seconds before yosys is stopped (ABC9 needs ~30 min of one idle core)")
     ap.add_argument("--pnr-timeout", type=float, default=1800.0, help="seconds before nextpnr is stopped")
     ap.add_argument("--freq", type=float, default=250.0, help="nextpnr --freq (MHz; default: the Fmax goal)")
     ap.add_argument("--check-vectors", type=int, default=20, help="Icarus samples (0: no check)")
@@ -231,7 +232,13 @@ def main():
         save("check")
     row["wrapper"] = "input and output registers (ours), latency 2 cycles"
     row["latency_cycles"] = 2
-    row.update(synth(WORK, wrap(WORK, "torchlogix.v", row["top"]), "registered", args.synth_timeout))
+    from lgn2hw.errors import ToolchainError
+    try:
+        row.update(synth(WORK, wrap(WORK, "torchlogix.v", row["top"]), "registered", args.synth_timeout))
+    except ToolchainError as err:               # e.g. the timeout on a busy machine: keep the row, say why
+        row["synth_error"] = str(getattr(err, "message", err))[:300]
+        save("synth stopped")
+        return 1
     save("synth")
     row.update(pnr(WORK, args.pnr_timeout, args.freq))
     save("pnr")
