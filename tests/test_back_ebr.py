@@ -132,6 +132,18 @@ def test_rtl_with_blocks_equals_interpreter(sim):
     assert np.array_equal(r.counts, naive_counts(nl, x))
 
 
+@pytest.mark.parametrize("sim", SIMS[:1])
+def test_blocks_offered_but_no_group_fits(sim):
+    """Classes too small for a 12-bit group: no block is used and the inversion flags still apply."""
+    nl = random_layered(np.random.default_rng(4), n_inputs=12, layers=2, width=16, classes=4, fold_outputs=True)
+    assert nl.out_invert.any()
+    opts = EmitOptions(pipeline=1, ebr_blocks=8)
+    res = emit_verilog(nl, opts)
+    assert res.report["popcount"]["ebr_blocks"] == 0
+    x = np.random.default_rng(2).integers(0, 2, (64, nl.n_inputs)).astype(np.uint8)
+    assert np.array_equal(simulate(nl, x, simulator=sim, options=opts, emitted=res).counts, naive_counts(nl, x))
+
+
 def test_no_blocks_without_request_and_latency_cost():
     nl = _net()
     plain = emit_verilog(nl, EmitOptions(pipeline=1))
@@ -162,14 +174,18 @@ def test_mapped_netlist_with_blocks_and_a_changed_table(tmp_path):
     shutil.copytree(bdir, bad, ignore=shutil.ignore_patterns("postsim*"))
     syn = bad / f"{core.top}.syn.v"
     text = syn.read_text()
-    found = re.search(r"\.INITVAL_00\(320'b([01]+)\)", text)
-    assert found
-    inverted = int(found.group(1), 2) == _ebr.initvals(True)[0]
+
+    def initval(i):         # yosys writes the parameters of the first block as 320'h... (or 320'b...)
+        m = re.search(rf"\.INITVAL_{i:02X}\(320'([hb])([0-9a-fA-F]+)\)", text)
+        assert m
+        return m, int(m.group(2), 16 if m.group(1) == "h" else 2)
+
+    inverted = initval(0)[1] == _ebr.initvals(True)[0]
     old, new = _ebr.initvals(inverted), _ebr.initvals(not inverted)
     for i in range(64):
-        pattern = f".INITVAL_{i:02X}(320'b{old[i]:0320b})"
-        assert pattern in text
-        text = text.replace(pattern, f".INITVAL_{i:02X}(320'b{new[i]:0320b})", 1)
+        m, value = initval(i)
+        assert value == old[i]
+        text = text[:m.start()] + f".INITVAL_{i:02X}(320'h{new[i]:080x})" + text[m.end():]
     syn.write_text(text)
     with pytest.raises(ToolchainError, match="differs from the interpreter"):
         postsim.simulate_mapped(nl, core, bad, f"{core.top}.syn.v", cells,

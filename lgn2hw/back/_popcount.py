@@ -62,7 +62,9 @@ DEFAULT_STYLE = "fa"
 #: ``pack``: the most columns (adders plus one separating column each) in one carry chain.
 PACK_COLUMNS = 24
 #: The measured best (style, every) per device family; see bench/bench_popcount.py and bench/results/popcount.json.
-RECOMMENDED = {"ecp5": ("pack", 1), "ice40": ("pack", 2)}
+#: iCE40 keeps ``fa``: with ``pack`` the example model's core plus UART harness on the HX8K breakout board did not
+#: route (nextpnr-ice40 still had 9,857 arcs to route after 20 minutes), with ``fa`` it routes.
+RECOMMENDED = {"ecp5": ("pack", 1), "ice40": ("fa", 2)}
 
 
 @dataclass
@@ -199,11 +201,12 @@ def _packs(adds: list) -> list:
     return packs
 
 
-def popcount_latency(width: int, every: int = DEFAULT_EVERY, style: str = DEFAULT_STYLE, weights=None) -> int:
+def popcount_latency(width: int, every: int = DEFAULT_EVERY, style: str = DEFAULT_STYLE, weights=None,
+                     inverted=None) -> int:
     """Register levels of a popcount over ``width`` bits (with ``weights``, one per bit, when given): the
     leaves, the adder tree and the offset are the plan's logic levels, with a register after every ``every``-th
     of them and after the last."""
-    n_levels = _plan(int(width), weights, style).n_levels
+    n_levels = _plan(int(width), weights, style, inverted).n_levels
     return -(-n_levels // max(1, int(every)))
 
 

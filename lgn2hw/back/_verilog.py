@@ -167,8 +167,7 @@ def emit_verilog(nl: Netlist, options: EmitOptions | None = None) -> EmitResult:
         raise UsageError(f"ebr_blocks must be >= 0, not {opts.ebr_blocks!r}")
     sched = schedule(nl, levels, opts.placement)
     gates_module = f"{opts.top}_gates"
-    gates_text, var_outputs = gates_verilog(nl, sched, gates_module, HEADER, features=opts.features,
-                                            invert=not ebr_blocks)
+    var_outputs = np.flatnonzero(sched.const[nl.out_nets] < 0)     # the bits out_bits carries, in order
 
     # Per class: variable bits (positions in out_bits) and the constant part of its count.
     k = nl.n_classes
@@ -188,31 +187,40 @@ def emit_verilog(nl: Netlist, options: EmitOptions | None = None) -> EmitResult:
         weight.append(count)
     ebr = plan_groups(var_class.tolist(), var_inv,
                       [t for c in range(k) for t, w in zip(unique[c], weight[c]) if w == 1], ebr_blocks)
+    # With counting blocks the gate module hands over plain bits: the blocks' tables and the stage's delayed
+    # bits apply the inversion flags.
+    gates_text, gated = gates_verilog(nl, sched, gates_module, HEADER, features=opts.features,
+                                      invert=not ebr.groups)
+    assert np.array_equal(gated, var_outputs)
     if ebr.groups:
         # popcount inputs: the bits no block counts (in order), then each group's 4-bit count
         grouped = ebr.grouped
         rest = [t for c in range(k) for t in unique[c] if t not in grouped]
         rest_pos = {t: i for i, t in enumerate(rest)}
-        pc_bits, pc_weights = [], []
+        pc_bits, pc_weights, pc_inverted = [], [], []
         for c in range(k):
             w_of = dict(zip(unique[c], weight[c]))
             pos = [rest_pos[t] for t in unique[c] if t not in grouped]
             wts = [w_of[t] for t in unique[c] if t not in grouped]
+            inv = [bool(var_inv[t]) for t in unique[c] if t not in grouped]
             for g, (gc, _, _) in enumerate(ebr.groups):
                 if gc == c:
                     pos += [len(rest) + EBR_COUNT_BITS * g + j for j in range(EBR_COUNT_BITS)]
                     wts += [1 << j for j in range(EBR_COUNT_BITS)]
+                    inv += [False] * EBR_COUNT_BITS
             pc_bits.append(pos)
             pc_weights.append(wts)
+            pc_inverted.append(inv)
         pc_width = len(rest) + EBR_COUNT_BITS * len(ebr.groups)
         pre_latency = EBR_LATENCY
     else:
         rest = []
         pc_bits, pc_weights, pc_width, pre_latency = unique, weight, len(var_outputs), 0
+        pc_inverted = [[bool(var_inv[t]) for t in unique[c]] for c in range(k)]
     lo, hi = int(offset.min()), int((offset + sizes).max())
     shape = count_shape(min(lo, 0), max(hi, 0))
-    tree_latency = max(popcount_latency(len(b), opts.popcount_every, opts.popcount_style, w)
-                       for b, w in zip(pc_bits, pc_weights))
+    tree_latency = max(popcount_latency(len(b), opts.popcount_every, opts.popcount_style, w, inv)
+                       for b, w, inv in zip(pc_bits, pc_weights, pc_inverted))
     plan = CorePlan(
         top=opts.top, gates_module=gates_module, popcount_module=f"{opts.top}_popcount",
         datapath_module=f"{opts.top}_datapath", features=bool(opts.features), n_inputs=nl.n_inputs,
@@ -234,7 +242,7 @@ def emit_verilog(nl: Netlist, options: EmitOptions | None = None) -> EmitResult:
                                                         [var_inv[t] for t in rest])
         files[f"{plan.popcount_module}.v"] = popcount_verilog(
             plan.popcount_module, HEADER, pc_width, pc_bits, plan.class_offset, plan.count_width,
-            tree_latency, opts.popcount_every, opts.popcount_style, pc_weights)
+            tree_latency, opts.popcount_every, opts.popcount_style, pc_weights, pc_inverted)
         files[f"{plan.datapath_module}.v"] = _datapath_verilog(plan)
     report = _report(nl, sched, plan, levels, mode, opts, files)
     report["lut_map"] = ({"lut_size": lut_size, "nodes_before": lut_stats["nodes_before"],
