@@ -213,3 +213,12 @@ def test_options_for_target():
     plain = EmitOptions.for_target(None, freq_mhz=None, top="x", ebr_blocks=None)
     assert (plain.popcount_style, plain.ebr_blocks, plain.top, plain.freq_mhz) == ("fa", 0, "x", 250.0)
     assert EmitOptions.for_target("ecp5", 208, ebr_blocks=0, popcount_style="fa").ebr_blocks == 0
+
+
+def test_lut_mapping_skipped_for_huge_networks(monkeypatch):
+    from lgn2hw.back import _verilog
+    nl = _net(seed=6, max_arity=2, layers=6, width=24)
+    monkeypatch.setattr(_verilog, "LUT_MAP_MAX_NODES", 10)
+    rep = emit_verilog(nl, EmitOptions(pipeline="auto", freq_mhz=250.0)).report
+    assert rep["lut_map"]["skipped"].endswith("live gates exceed 10")
+    assert rep["pipeline"]["levels_per_stage"] == auto_levels_per_stage(250.0, lut_levels=False)

@@ -8,6 +8,7 @@ import numpy as np
 
 from .. import __version__
 from ..errors import UsageError
+from ..ir.analysis import live_nodes
 from ..ir.netlist import Netlist
 from ._core import ArgMax, LgnCore, count_shape
 from ._ebr import ADDR_BITS as EBR_ADDR_BITS, COUNT_BITS as EBR_COUNT_BITS, LATENCY as EBR_LATENCY
@@ -27,6 +28,10 @@ AUTO_LEVEL_PS = 700
 AUTO_LUT_LEVEL_PS = 1600
 DEFAULT_FREQ_MHZ = 250.0
 DEFAULT_LUT_SIZE = 4
+# LUT mapping (Python, ~2 s for the 48K model's 25,675 gates) is skipped above this many live gates: such a
+# network is far beyond the largest part lgn2hw targets (LFE5U-85F, 83,640 LUT4), and mapping a 1.28M-gate one
+# would take minutes. Stages then count gate levels.
+LUT_MAP_MAX_NODES = 200_000
 # Above this clock a register follows every popcount level: with one after every second level (a LUT level and a
 # carry chain in one stage) the measured popcounts stay below 200 MHz on ECP5 (bench/results/popcount.json).
 FAST_POPCOUNT_MHZ = 180.0
@@ -152,6 +157,10 @@ def emit_verilog(nl: Netlist, options: EmitOptions | None = None) -> EmitResult:
     lut_size = int(opts.lut_size)
     if lut_size and not 2 <= lut_size <= 6:
         raise UsageError(f"the LUT size must be 2..6 (0: no mapping), not {opts.lut_size!r}")
+    live = int(live_nodes(nl).sum()) if nl.n_nodes else 0
+    skipped = bool(lut_size) and live > LUT_MAP_MAX_NODES
+    if skipped:
+        lut_size = 0
     levels, mode = resolve_pipeline(opts.pipeline, opts.freq_mhz, bool(lut_size))
     lut_stats = None
     if lut_size:
@@ -246,7 +255,8 @@ def emit_verilog(nl: Netlist, options: EmitOptions | None = None) -> EmitResult:
         files[f"{plan.datapath_module}.v"] = _datapath_verilog(plan)
     report = _report(nl, sched, plan, levels, mode, opts, files)
     report["lut_map"] = ({"lut_size": lut_size, "nodes_before": lut_stats["nodes_before"],
-                          "luts": lut_stats["luts"], "depth": lut_stats["depth"]} if lut_stats else None)
+                          "luts": lut_stats["luts"], "depth": lut_stats["depth"]} if lut_stats else
+                         {"skipped": f"{live:,} live gates exceed {LUT_MAP_MAX_NODES:,}"} if skipped else None)
     report["popcount"] = {"style": opts.popcount_style, "inputs": int(sum(len(b) for b in unique)),
                           "merged_duplicates": int(sum(sum(w) - len(w) for w in weight)),
                           "ebr_blocks": len(ebr.blocks), "ebr_groups": len(ebr.groups),
