@@ -16,24 +16,14 @@ from lgn2hw.back.rtlsim import simulate
 from lgn2hw.build import BuildOptions, resolve_target, run_build
 from lgn2hw.build import postsim
 from lgn2hw.build.flow import _share_dir
-from lgn2hw.build.toolchain import find_tool, require
+from lgn2hw.build.toolchain import require
 from lgn2hw.errors import ToolchainError
 from lgn2hw.ir import evaluate
 from netlists import naive_counts, random_layered
+from test_build_postsim import HAVE, needs_yosys
 
 
-def _have(name):
-    try:
-        find_tool(name)
-        return True
-    except ToolchainError:
-        return False
-
-
-HAVE_YOSYS = _have("yosys")
-HAVE_ICARUS = _have("iverilog") and _have("vvp")
-HAVE_VERILATOR = postsim._verilator() is not None
-needs_yosys = pytest.mark.skipif(not HAVE_YOSYS, reason="yosys is not installed")
+HAVE_YOSYS, HAVE_ICARUS, HAVE_VERILATOR = HAVE["yosys"], HAVE["icarus"], HAVE["verilator"]
 SIMS = [pytest.param("icarus", marks=pytest.mark.skipif(not HAVE_ICARUS, reason="iverilog is not installed")),
         pytest.param("verilator", marks=pytest.mark.skipif(not HAVE_VERILATOR, reason="verilator is not installed"))]
 
