@@ -44,7 +44,7 @@ def _shared(path: Path, n_postsim: int):
     return nl, bits[:n_postsim].astype(np.uint8)
 
 
-def build(name, nl, inputs, target_spec, pipeline, freq, postsim, popcount_every=None):
+def build(name, nl, inputs, target_spec, pipeline, freq, postsim, popcount_every=None, router=None):
     from lgn2hw.back import EmitOptions, emit_verilog
     from lgn2hw.build import BuildOptions, compile_for_target, resolve_target
     board, device, package = target_spec
@@ -63,7 +63,9 @@ def build(name, nl, inputs, target_spec, pipeline, freq, postsim, popcount_every
                     "lut_map": core.report["lut_map"]})
         row["emit_s"] = round(time.monotonic() - t0, 2)
         out = Path(tempfile.mkdtemp(prefix="hwq-", dir=ROOT / "build"))
-        opts = BuildOptions(freq_mhz=freq, postsim_samples=postsim, postsim_inputs=None if features else inputs)
+        opts = BuildOptions(freq_mhz=freq, postsim_samples=postsim, postsim_inputs=None if features else inputs,
+                            router=router)
+        row["router"] = router
         rep = compile_for_target(nl, core, target, out, opts, {})
     except Lgn2hwError as err:
         row["error"] = str(err.message if hasattr(err, "message") else err)[:300]
@@ -102,6 +104,9 @@ def main_():
     ap.add_argument("--shared-targets", default="bare,ulx3s", help="bare, ulx3s or both (default)")
     ap.add_argument("--freq", type=float, default=250.0)
     ap.add_argument("--postsim", type=int, default=1000, help="post-synthesis samples (shared: MNIST-5k images)")
+    ap.add_argument("--router", default="router2",
+                    help="nextpnr router for the shared model (default router2: router1 did not finish its "
+                         "48K routing in 40 minutes)")
     ap.add_argument("-o", "--output", default=str(ROOT / "bench" / "results" / "hwq.json"))
     args = ap.parse_args()
     pipelines = [p if p == "auto" else int(p) for p in args.pipelines.split(",")]
@@ -132,7 +137,7 @@ def main_():
             if ("bare" if spec[0] is None else "ulx3s") not in chosen:
                 continue
             for p in pipelines:
-                record(build("mnist48k", nl, bits, spec, p, args.freq, args.postsim))
+                record(build("mnist48k", nl, bits, spec, p, args.freq, args.postsim, router=args.router))
     print()
     print_table(rows)
 

@@ -49,6 +49,7 @@ class BuildOptions:
     progress: object = None            # callable(step, message)
     warn: object = None                # callable(message)
     timeout_s: float | None = None
+    router: str | None = None          # nextpnr --router (router1, router2); None: nextpnr's default
 
 
 @dataclass
@@ -182,6 +183,8 @@ def run_build(nl, core, target: Target, out: Path, opts: BuildOptions, harness_c
     rep["tools"][nextpnr.name] = f"{nextpnr.kind} {nextpnr.version()}"
     args = ["--quiet", "--log", "pnr.log", "--json", top_json, "--seed", str(opts.seed), "--freq", f"{freq:g}",
             "--report", "pnr.json", "--timing-allow-fail", target.device.nextpnr_device]
+    if opts.router:
+        args += ["--router", opts.router]
     if family == "ecp5":
         args += ["--package", target.package, "--speed", target.speed]
         args += ["--lpf", "top.lpf", "--textcfg", "top.config"] if target.board else ["--out-of-context"]
