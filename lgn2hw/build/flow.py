@@ -28,8 +28,9 @@ from .boards import Target
 from .toolchain import require
 
 SYNTH_CMD = {"ecp5": "synth_ecp5", "ice40": "synth_ice40"}
-# Cores with more gates than this are mapped with yosys' older ABC flow (``-noabc9``): ABC9 took ~30 min on a
-# 48K-gate model (110K AIG nodes), ABC a few minutes.
+# Cores with more gates than this ask for yosys' older ABC flow (``-noabc9``; ABC9 took ~30 min on a 48K-gate
+# combinational model, 110K AIG nodes). yosys 0.70's synth_ecp5 wraps synth_lattice, which accepts the flag but
+# still runs ABC9; on the LUT-mapped, every-level-registered cores that is ~10 min for the 48K model.
 ABC9_MAX_GATES = 5000
 
 
