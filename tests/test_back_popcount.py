@@ -8,31 +8,18 @@ import shutil
 import subprocess
 
 import pytest
-from amaranth.sim import Simulator
 
 from lgn2hw.back import PopCount
 from lgn2hw.back._popcount import (STYLES, _plan, build_popcount, merge_duplicates, popcount_latency,
                                    popcount_verilog)
 from lgn2hw.errors import UsageError
+from test_back_blocks import _stream
 
 
 def _run(dut, inputs):
     """One input per clock; returns the output seen after each clock edge (input t is out after ``latency``
     edges, i.e. at index t + latency - 1)."""
-    seen = []
-
-    async def bench(ctx):
-        for t in range(len(inputs) + dut.latency):
-            if t < len(inputs):
-                ctx.set(dut.i, inputs[t])
-            await ctx.tick()
-            seen.append(ctx.get(dut.o))
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
-    return seen
+    return [o for (o,) in _stream(dut, inputs, dut.i, [dut.o], dut.latency)]
 
 
 def _weighted(v, weights):
