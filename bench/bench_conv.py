@@ -23,27 +23,17 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))      # fixtures_libs: the real torchlogix and the training loop
 
 
 def _torchlogix():
-    sys.path.insert(0, str(ROOT / "tests"))
     from fixtures_libs import import_torchlogix     # the package with its circuit-export stub
     return import_torchlogix()
 
 
 def _train(model, x, y, steps, batch, lr, seed=0):
-    import torch
-    gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-    model.train()
-    for _ in range(steps):
-        pick = torch.randint(0, len(xt), (batch,), generator=gen)
-        loss = torch.nn.functional.cross_entropy(model(xt[pick]), yt[pick])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return model.eval()
+    from fixtures_libs import train_classifier      # the loop the conv tests train with (all threads here)
+    return train_classifier(model, x, y, steps, batch, lr, seed, one_thread=False)
 
 
 def digits_model(param, k_num):

@@ -73,3 +73,27 @@ def exact_counts(out, tau: float):
     assert counts.size == 0 or np.abs(counts - scaled).max() <= 1e-3, \
         "library output is not an integer count divided by tau"
     return counts.astype(np.int64)
+
+
+def train_classifier(model, x, y, steps, batch, lr, seed=0, one_thread=True):
+    """Adam on cross-entropy over random mini-batches of numpy ``x``/``y``, for the library models that tests and
+    bench_conv train; returns the model in eval mode. ``one_thread``: torch on one thread meanwhile (small
+    tensors: more threads only fight over the cores)."""
+    import torch
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    threads = torch.get_num_threads()
+    if one_thread:
+        torch.set_num_threads(1)
+    try:
+        model.train()
+        for _ in range(steps):
+            pick = torch.randint(0, len(xt), (batch,), generator=gen)
+            loss = torch.nn.functional.cross_entropy(model(xt[pick]), yt[pick])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    finally:
+        torch.set_num_threads(threads)
+    return model.eval()

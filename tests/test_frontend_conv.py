@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from fixtures_libs import exact_counts, quiet_forward, torchlogix_lib  # noqa: F401 (fixture)
+from fixtures_libs import exact_counts, quiet_forward, torchlogix_lib, train_classifier  # noqa: F401 (fixture)
 from lgn2hw import gates
 from lgn2hw.cli import main
 from lgn2hw.errors import CheckpointError
@@ -186,22 +186,7 @@ def test_or_table():
 # --- trained models --------------------------------------------------------------------------------------------
 
 def _train(model, x, y, steps, batch, lr=0.05, seed=0):
-    gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)          # small tensors: more threads only fight over the cores
-    try:
-        model.train()
-        for _ in range(steps):
-            pick = torch.randint(0, len(xt), (batch,), generator=gen)
-            loss = torch.nn.functional.cross_entropy(model(xt[pick]), yt[pick])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-    finally:
-        torch.set_num_threads(threads)
-    return model.eval()
+    return train_classifier(model, x, y, steps, batch, lr, seed)
 
 
 def digits_conv_model(param="raw", k_num=8):
