@@ -87,7 +87,7 @@ def gates_verilog(nl: Netlist, sched: Schedule, module: str, header: str, *, fea
     S = sched.n_stages
     lines = [f"// {header}", f"module {module} (clk, {'in_features' if features else 'in_bits'}, out_bits);",
              "  input clk;"]
-    var_outputs = np.flatnonzero(sched.const[nl.out_nets] < 0)
+    var_outputs = counted_outputs(nl, sched)
     n_out = len(var_outputs)
     if features:
         n_feat = nl.encoding.n_features
@@ -170,6 +170,12 @@ def gates_verilog(nl: Netlist, sched: Schedule, module: str, header: str, *, fea
     lines.append("endmodule")
     lines.append("")
     return "\n".join(lines), var_outputs
+
+
+def counted_outputs(nl: Netlist, sched: Schedule) -> np.ndarray:
+    """Indices of the output bits that are not constant: the bits the gate module's ``out_bits`` carries, in
+    order."""
+    return np.flatnonzero(sched.const[nl.out_nets] < 0)
 
 
 def _bank(lines: list, b: int, src: list) -> None:

@@ -263,8 +263,7 @@ class _Mapper:
     def build(self) -> Netlist:
         nl, first = self.nl, self.first
         mapped = [net for net in range(first, nl.n_nets) if self.refs[net] and not self.constant[net]]
-        const_nodes = [net for net in range(first, nl.n_nets) if self.refs[net] and self.constant[net]
-                       and net >= first]
+        const_nodes = [net for net in range(first, nl.n_nets) if self.refs[net] and self.constant[net]]
         keep = sorted(mapped + const_nodes)
         new_net = {0: 0, 1: 1}
         for x in range(FIRST_INPUT_NET, first):
