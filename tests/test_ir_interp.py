@@ -80,3 +80,21 @@ def test_numpy_and_c_engines_agree(seed, arity, fold, n):
     assert (evaluate_outputs(nl, bits) == ref_out).all()
     if n <= 64:
         assert (ref == naive_counts(nl, bits)).all()
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), width=st.sampled_from([16, 17, 33, 95, 400]),
+       classes=st.integers(1, 3), n_inputs=st.sampled_from([7, 8, 9, 23, 64]), fold=st.booleans(),
+       n=st.sampled_from([1, 7, 8, 63, 65, 130]))
+def test_wide_classes_and_odd_shapes(seed, width, classes, n_inputs, fold, n):
+    """Classes of 16 bits and more (the C engine adds them sixteen at a time) and input/sample counts that are
+    not multiples of 8 (it packs eight by eight)."""
+    rng = np.random.default_rng(seed)
+    nl = random_layered(rng, n_inputs=n_inputs, layers=2, width=width, classes=classes, skip=True,
+                        fold_outputs=fold)
+    bits = rng.integers(0, 2, (n, nl.n_inputs))
+    expect = naive_counts(nl, bits)
+    assert (evaluate(nl, bits) == expect).all()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LGN2HW_INTERP", "numpy")
+        assert (evaluate(nl, bits) == expect).all()
