@@ -2,7 +2,12 @@
 iCE40 (HX8K, UP5K) and the shared 48K-gate MNIST model on a bare ECP5-85F and on the ULX3S-85F.
 
     python bench/bench_hwq.py [--shared /work/shared/models/mnist20x20_8000x6_mase.pth] [--pipelines 0,3]
-                              [--only example|shared] [-o bench/results/hwq.json]
+                              [--only example|shared] [--shared-targets bare,ulx3s] [--classes 1,2,5]
+                              [-o bench/results/hwq.json]
+
+``--classes`` adds builds of the shared model cut down to the gates that reach its first C classes (one class:
+3,449 LUT4 of 16,202), on the bare ECP5-85F: the same trained wiring at several sizes, so that routed Fmax can be
+read against size where the whole model does not route in a session.
 
 Every build runs post-synthesis simulation of the mapped core (Icarus) against the interpreter; for the shared
 model on the MNIST-5k images (``--postsim N``: the first N of the 5,000). Each row is appended to the JSON as soon
@@ -42,6 +47,18 @@ def _shared(path: Path, n_postsim: int):
     nl, _ = run_passes(mnist_netlist(path), DEFAULT)
     bits, _ = mnist_bits()
     return nl, bits[:n_postsim].astype(np.uint8)
+
+
+def class_cones(nl, classes: int):
+    """The shared model cut down to the first ``classes`` classes: their output bits, and (after the passes'
+    dead-gate removal) only the gates that reach them. Trained sub-networks of one wiring, for Fmax against size."""
+    from lgn2hw.passes import DEFAULT, run_passes
+    sub = nl.copy()
+    sel = sub.out_class < classes
+    sub.out_nets, sub.out_class, sub.out_invert = sub.out_nets[sel], sub.out_class[sel], sub.out_invert[sel]
+    sub.class_offset = sub.class_offset[:classes]
+    sub.check()
+    return run_passes(sub, DEFAULT)[0]
 
 
 def build(name, nl, inputs, target_spec, pipeline, freq, postsim, popcount_every=None, router=None):
@@ -107,6 +124,9 @@ def main_():
     ap.add_argument("--router", default="router2",
                     help="nextpnr router for the shared model (default router2: router1 did not finish its "
                          "48K routing in 40 minutes)")
+    ap.add_argument("--classes", default="",
+                    help="with --shared: also build the cones of the first C classes, comma-separated (e.g. 1,2,5; "
+                         "bare ECP5-85F only): routed Fmax against network size on one trained wiring")
     ap.add_argument("-o", "--output", default=str(ROOT / "bench" / "results" / "hwq.json"))
     args = ap.parse_args()
     pipelines = [p if p == "auto" else int(p) for p in args.pipelines.split(",")]
@@ -138,6 +158,11 @@ def main_():
                 continue
             for p in pipelines:
                 record(build("mnist48k", nl, bits, spec, p, args.freq, args.postsim, router=args.router))
+        for c in [int(c) for c in args.classes.split(",") if c]:
+            sub = class_cones(nl, c)
+            for p in pipelines:
+                record(build(f"mnist48k-c{c}", sub, bits, SHARED_TARGETS[0], p, args.freq, args.postsim,
+                             router=args.router))
     print()
     print_table(rows)
 

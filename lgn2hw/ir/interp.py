@@ -9,17 +9,14 @@ results are compared with, and the engine behind ``lgn2hw predict``.
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import os
-import shutil
-import subprocess
-import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
+from .. import _native
 from ..errors import UsageError
 from .analysis import net_levels
 from .netlist import FIRST_INPUT_NET, NET_TRUE, Netlist
@@ -87,25 +84,6 @@ _KERNEL_SOURCE = Path(__file__).with_name("_kernel.c")
 _kernel_cache: dict = {}
 
 
-def _cache_dir() -> Path:
-    return Path(os.environ.get("LGN2HW_CACHE") or Path.home() / ".cache" / "lgn2hw")
-
-
-def _cpu_identity() -> bytes:
-    """What -march=native depends on: the machine type and, where Linux tells, the CPU model and its flags."""
-    ident = os.uname().machine
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith(("model name", "flags", "Features")):
-                    ident += "\n" + line.strip()
-                elif not line.strip() and "flags" in ident:
-                    break
-    except OSError:
-        pass
-    return ident.encode()
-
-
 def native_kernel():
     """The compiled C kernel as a ctypes function, or None (no compiler, or ``LGN2HW_INTERP=numpy``)."""
     if os.environ.get("LGN2HW_INTERP", "").lower() == "numpy":
@@ -113,41 +91,17 @@ def native_kernel():
     if "fn" in _kernel_cache:
         return _kernel_cache["fn"]
     fn = None
-    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
-    try:
-        source = _KERNEL_SOURCE.read_bytes()
-        lib = None
-        # -march=native lets the word loops use the widest vectors the CPU has (AVX2/AVX-512: the 48K model's gates
-        # took 1.4x less time here); a compiler that refuses it gets the portable build. The cache key names
-        # the CPU, so a cache directory shared between machines never hands one the other's instructions.
-        for flags in (["-O3", "-march=native", "-shared", "-fPIC", "-std=c99"], ["-O3", "-shared", "-fPIC", "-std=c99"]):
-            key = hashlib.sha256(source + " ".join([str(cc)] + flags).encode() + _cpu_identity()).hexdigest()[:16]
-            lib = _cache_dir() / f"interp-{key}.so"
-            if lib.exists():
-                break
-            if not cc:
-                continue
-            lib.parent.mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryDirectory(dir=lib.parent) as tmp:
-                out = Path(tmp) / lib.name
-                done = subprocess.run([cc, *flags, "-o", str(out), str(_KERNEL_SOURCE)], capture_output=True,
-                                      timeout=120)
-                if done.returncode == 0:
-                    os.replace(out, lib)
-                    break
-        if lib is not None and lib.exists():
-            handle = ctypes.CDLL(str(lib))
-            fn = handle.lgn_eval
-            fn.restype = None
-            fn.argtypes = [ctypes.c_int64] * 4 + [ctypes.c_void_p] * 4
-            fn.count = handle.lgn_count
-            fn.count.restype = None
-            fn.count.argtypes = [ctypes.c_int64] * 4 + [ctypes.c_void_p] * 6
-            fn.pack = handle.lgn_pack
-            fn.pack.restype = None
-            fn.pack.argtypes = [ctypes.c_int64] * 3 + [ctypes.c_void_p] * 2
-    except (OSError, subprocess.SubprocessError):
-        fn = None
+    handle = _native.load(_KERNEL_SOURCE)
+    if handle is not None:
+        fn = handle.lgn_eval
+        fn.restype = None
+        fn.argtypes = [ctypes.c_int64] * 4 + [ctypes.c_void_p] * 4
+        fn.count = handle.lgn_count
+        fn.count.restype = None
+        fn.count.argtypes = [ctypes.c_int64] * 4 + [ctypes.c_void_p] * 6
+        fn.pack = handle.lgn_pack
+        fn.pack.restype = None
+        fn.pack.argtypes = [ctypes.c_int64] * 3 + [ctypes.c_void_p] * 2
     _kernel_cache["fn"] = fn
     return fn
 

@@ -18,12 +18,20 @@ per node:
 The result is a new netlist whose nodes are the roots of the chosen cuts, each with the function of its cone over
 its leaves (computed by simulating the cone on all 2**k leaf patterns), in topological order, with the root's
 origin (``layer 3[17]``). Outputs, classes, offsets and the encoding are kept, so every class count is unchanged.
+
+Cut enumeration, most of the work, runs in C (``_lutmap.c``, built on first use like the interpreter's kernel)
+and in Python where there is no compiler or ``LGN2HW_LUTMAP=python``; both choose the same cuts (tested). On the
+shared 48K model: 0.7 s for the whole mapping against 1.6 s in Python.
 """
 from __future__ import annotations
 
+import ctypes
+import os
+from pathlib import Path
+
 import numpy as np
 
-from .. import gates
+from .. import _native, gates
 from ..ir.netlist import FIRST_INPUT_NET, Netlist
 from .base import Pass
 
@@ -67,6 +75,30 @@ def lut_map(nl: Netlist, k: int = DEFAULT_K, n_cuts: int = DEFAULT_CUTS):
     return mapped, stats
 
 
+_NATIVE_SOURCE = Path(__file__).with_name("_lutmap.c")
+
+
+def _native_cuts():
+    """The C cut enumerator, or None (no compiler, or ``LGN2HW_LUTMAP=python``)."""
+    if os.environ.get("LGN2HW_LUTMAP", "").lower() == "python":
+        return None
+    lib = _native.load(_NATIVE_SOURCE)
+    if lib is None:
+        return None
+    fn = lib.lgn_cuts
+    fn.restype = ctypes.c_int
+    fn.argtypes = [ctypes.c_int64] * 3 + [ctypes.c_void_p] * 3 + [ctypes.c_int64] * 3 + [ctypes.c_void_p] * 7
+    return fn
+
+
+def _flow_sum(flow, fanout, cut) -> float:
+    """Area flow of a cut's leaves, added in the cut's order (as the C enumerator does, bit for bit)."""
+    s = 0.0
+    for x in cut:
+        s += flow[x] / fanout[x]
+    return s
+
+
 class _Mapper:
     def __init__(self, nl: Netlist, k: int, n_cuts: int):
         self.nl = nl
@@ -105,6 +137,10 @@ class _Mapper:
         return [(net,)] + self.cuts[net]
 
     def enumerate(self, mode: str) -> None:
+        kernel = _native_cuts() if self.n_cuts <= 16 else None
+        if kernel is not None:
+            self._enumerate_native(kernel, mode)
+            return
         k, first, limit = self.k, self.first, self.n_cuts
         level, flow, fanout, req = self.level, self.flow, self.fanout, self.required
         for i, fins in enumerate(self.fanins):
@@ -127,7 +163,7 @@ class _Mapper:
             scored = []
             for c in merged:
                 lv = 1 + max((level[x] for x in c), default=0)
-                af = 1.0 + sum(flow[x] / fanout[x] for x in c)
+                af = 1.0 + _flow_sum(flow, fanout, c)
                 if mode == "depth":
                     key = (lv, len(c), af, c)
                 else:
@@ -148,7 +184,48 @@ class _Mapper:
             c = kept[0]
             self.best[net] = c
             level[net] = 1 + max((level[x] for x in c), default=0)
-            flow[net] = 1.0 + sum(flow[x] / fanout[x] for x in c)
+            flow[net] = 1.0 + _flow_sum(flow, fanout, c)
+
+    def _enumerate_native(self, kernel, mode: str) -> None:
+        """``enumerate`` in C (``_lutmap.c``): the same cuts, levels and area flows."""
+        nl, limit, n_nets = self.nl, self.n_cuts, self.nl.n_nets
+        level = np.asarray(self.level, dtype=np.int32)
+        flow = np.asarray(self.flow, dtype=np.float64)
+        fanout = np.asarray(self.fanout, dtype=np.int32)
+        required = np.asarray(self.required, dtype=np.int32)
+        constant = np.asarray(self.constant, dtype=np.uint8)
+        arity = np.ascontiguousarray(nl.arity, dtype=np.uint8)
+        fanin = np.ascontiguousarray(nl.fanin, dtype=np.int32)
+        cuts = np.zeros((n_nets, limit, 6), dtype=np.int32)
+        cut_len = np.zeros((n_nets, limit), dtype=np.uint8)
+        n_cuts = np.zeros(n_nets, dtype=np.uint8)
+        rc = kernel(nl.n_nodes, self.first, nl.kmax, arity.ctypes.data, fanin.ctypes.data, constant.ctypes.data,
+                    self.k, limit, 0 if mode == "depth" else 1, level.ctypes.data, flow.ctypes.data,
+                    fanout.ctypes.data, required.ctypes.data, cuts.ctypes.data, cut_len.ctypes.data,
+                    n_cuts.ctypes.data)
+        if rc != 0:
+            raise MemoryError("LUT mapping: out of memory while enumerating cuts")
+        self.level = level.tolist()
+        self.flow = flow.tolist()
+        # every kept cut's leaves in one flat list, cut after cut, net after net
+        first = self.first
+        lens = cut_len[first:]
+        kept_mask = np.arange(limit)[None, :] < n_cuts[first:, None]
+        leaves = cuts[first:][np.arange(6)[None, None, :] < lens[:, :, None]].tolist()
+        ends = np.cumsum(lens[kept_mask], dtype=np.int64).tolist()
+        counts = n_cuts[first:].tolist()
+        at = pos = 0
+        for i, n in enumerate(counts):
+            if not n:
+                continue
+            kept = []
+            for _ in range(n):
+                end = ends[at]
+                kept.append(tuple(leaves[pos:end]))
+                pos = end
+                at += 1
+            self.cuts[first + i] = kept
+            self.best[first + i] = kept[0]
 
     # --- the cover ----------------------------------------------------------------------------------------------
     def _roots(self):
