@@ -2,12 +2,12 @@
 iCE40 (HX8K, UP5K) and the shared 48K-gate MNIST model on a bare ECP5-85F and on the ULX3S-85F.
 
     python bench/bench_hwq.py [--shared /work/shared/models/mnist20x20_8000x6_mase.pth] [--pipelines 0,3]
-                              [--only example|shared] [--shared-targets bare,ulx3s] [--classes 1,2,5]
+                              [--only example|shared] [--shared-targets bare,ulx3s|none] [--cones 1:100,1,2]
                               [-o bench/results/hwq.json]
 
-``--classes`` adds builds of the shared model cut down to the gates that reach its first C classes (one class:
-3,449 LUT4 of 16,202), on the bare ECP5-85F: the same trained wiring at several sizes, so that routed Fmax can be
-read against size where the whole model does not route in a session.
+``--cones`` adds builds of the shared model cut down to the gates that reach its first C classes (one class: 3,449
+LUT4 of 16,202) or the first B output bits of each, on the bare ECP5-85F: the same trained wiring at several
+sizes, so that routed Fmax and routability can be read against size where the whole model does not route.
 
 Every build runs post-synthesis simulation of the mapped core (Icarus) against the interpreter; for the shared
 model on the MNIST-5k images (``--postsim N``: the first N of the 5,000). Each row is appended to the JSON as soon
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 import tempfile
 import time
@@ -49,19 +50,33 @@ def _shared(path: Path, n_postsim: int):
     return nl, bits[:n_postsim].astype(np.uint8)
 
 
-def class_cones(nl, classes: int):
-    """The shared model cut down to the first ``classes`` classes: their output bits, and (after the passes'
-    dead-gate removal) only the gates that reach them. Trained sub-networks of one wiring, for Fmax against size."""
+def class_cones(nl, classes: int, bits: int | None = None):
+    """The shared model cut down to its first ``classes`` classes (and of each only the first ``bits`` output
+    bits, when given): those output bits, and, after the passes' dead-gate removal, only the gates that reach
+    them. Trained sub-networks of one wiring, for Fmax and routability against size."""
     from lgn2hw.passes import DEFAULT, run_passes
     sub = nl.copy()
     sel = sub.out_class < classes
+    if bits is not None:
+        rank = np.zeros(len(sel), dtype=np.int64)
+        for c in range(classes):
+            mine = np.flatnonzero(sub.out_class == c)
+            rank[mine] = np.arange(len(mine))
+        sel &= rank < bits
     sub.out_nets, sub.out_class, sub.out_invert = sub.out_nets[sel], sub.out_class[sel], sub.out_invert[sel]
     sub.class_offset = sub.class_offset[:classes]
     sub.check()
     return run_passes(sub, DEFAULT)[0]
 
 
-def build(name, nl, inputs, target_spec, pipeline, freq, postsim, popcount_every=None, router=None):
+def _cone_spec(text: str):
+    """``C`` (the first C classes) or ``C:B`` (their first B bits each) -> (C, B or None)."""
+    c, _, b = text.partition(":")
+    return int(c), int(b) if b else None
+
+
+def build(name, nl, inputs, target_spec, pipeline, freq, postsim, popcount_every=None, router=None,
+          nextpnr_opts=()):
     from lgn2hw.back import EmitOptions, emit_verilog
     from lgn2hw.build import BuildOptions, compile_for_target, resolve_target
     board, device, package = target_spec
@@ -81,8 +96,9 @@ def build(name, nl, inputs, target_spec, pipeline, freq, postsim, popcount_every
         row["emit_s"] = round(time.monotonic() - t0, 2)
         out = Path(tempfile.mkdtemp(prefix="hwq-", dir=ROOT / "build"))
         opts = BuildOptions(freq_mhz=freq, postsim_samples=postsim, postsim_inputs=None if features else inputs,
-                            router=router)
+                            router=router, nextpnr_opts=tuple(nextpnr_opts))
         row["router"] = router
+        row["nextpnr_opts"] = " ".join(nextpnr_opts)
         rep = compile_for_target(nl, core, target, out, opts, {})
     except Lgn2hwError as err:
         row["error"] = str(err.message if hasattr(err, "message") else err)[:300]
@@ -124,12 +140,16 @@ def main_():
     ap.add_argument("--router", default="router2",
                     help="nextpnr router for the shared model (default router2: router1 did not finish its "
                          "48K routing in 40 minutes)")
-    ap.add_argument("--classes", default="",
-                    help="with --shared: also build the cones of the first C classes, comma-separated (e.g. 1,2,5; "
-                         "bare ECP5-85F only): routed Fmax against network size on one trained wiring")
+    ap.add_argument("--cones", default="",
+                    help="with --shared: also build sub-networks, comma-separated C or C:B (the gates reaching the "
+                         "first C classes, or their first B output bits each; e.g. 1:100,1:400,1,2), on the bare "
+                         "ECP5-85F: routed Fmax against network size on one trained wiring")
+    ap.add_argument("--nextpnr-opts", default="", help="further nextpnr arguments for the shared model's builds "
+                    "(e.g. '--no-tmdriv': wirelength-driven placement, which routes where timing-driven does not)")
     ap.add_argument("-o", "--output", default=str(ROOT / "bench" / "results" / "hwq.json"))
     args = ap.parse_args()
     pipelines = [p if p == "auto" else int(p) for p in args.pipelines.split(",")]
+    extra = shlex.split(args.nextpnr_opts)
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
     # rows of other (model, target, pipeline) settings measured earlier stay; a new measurement replaces its own
@@ -137,7 +157,7 @@ def main_():
     rows = []
 
     def key(r):
-        return (r["model"], r["target"], str(r["pipeline"]))
+        return (r["model"], r["target"], str(r["pipeline"]), r.get("nextpnr_opts", ""))
 
     def record(row):
         rows.append(row)
@@ -157,12 +177,14 @@ def main_():
             if ("bare" if spec[0] is None else "ulx3s") not in chosen:
                 continue
             for p in pipelines:
-                record(build("mnist48k", nl, bits, spec, p, args.freq, args.postsim, router=args.router))
-        for c in [int(c) for c in args.classes.split(",") if c]:
-            sub = class_cones(nl, c)
+                record(build("mnist48k", nl, bits, spec, p, args.freq, args.postsim, router=args.router,
+                             nextpnr_opts=extra))
+        for spec in [_cone_spec(t) for t in args.cones.split(",") if t]:
+            sub = class_cones(nl, *spec)
+            name = f"mnist48k-c{spec[0]}" + (f"b{spec[1]}" if spec[1] else "")
             for p in pipelines:
-                record(build(f"mnist48k-c{c}", sub, bits, SHARED_TARGETS[0], p, args.freq, args.postsim,
-                             router=args.router))
+                record(build(name, sub, bits, SHARED_TARGETS[0], p, args.freq, args.postsim, router=args.router,
+                             nextpnr_opts=extra))
     print()
     print_table(rows)
 

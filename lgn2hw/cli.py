@@ -257,6 +257,10 @@ def _target_args(p):
                    help="samples for post-synthesis simulation of the mapped core (0: skip; default: 256)")
     g.add_argument("--postsim-sim", choices=("auto", "icarus", "verilator"), default="auto",
                    help="post-synthesis simulator (default: auto, Verilator for large cores when installed)")
+    g.add_argument("--router", choices=("router1", "router2"),
+                   help="nextpnr router (default: nextpnr's own, router1; router2 copes better with congestion)")
+    g.add_argument("--nextpnr-opts", default="", metavar="ARGS",
+                   help="further nextpnr arguments, as one string (e.g. '--no-tmdriv --tmg-ripup')")
     g.add_argument("--json", action="store_true", help="print a JSON summary on stdout (progress goes to stderr)")
 
 
@@ -265,6 +269,7 @@ def _prepare_target(args, nl):
     with an input encoding streams raw features through the board harness."""
     from .build import resolve_target
     args.target = None
+    args.nextpnr_args = tuple(_split_opts(args.nextpnr_opts, "--nextpnr-opts"))
     if args.board or args.device or args.package:
         args.target = resolve_target(args.board, args.device, args.package)
         if args.freq is None:
@@ -273,13 +278,22 @@ def _prepare_target(args, nl):
             args.features = True
 
 
+def _split_opts(text: str, flag: str) -> list:
+    import shlex
+    try:
+        return shlex.split(text)
+    except ValueError as err:
+        raise UsageError(f"{flag} must be arguments as a shell would split them, not {text!r} ({err})") from None
+
+
 def _step_bitstream(ctx):
     from .build import BuildOptions, compile_for_target
     args = ctx["args"]
     if args.target is None:
         return
     opts = BuildOptions(freq_mhz=args.freq, seed=args.seed, strict_timing=args.strict_timing,
-                        postsim_samples=args.postsim, postsim_sim=args.postsim_sim,
+                        postsim_samples=args.postsim, postsim_sim=args.postsim_sim, router=args.router,
+                        nextpnr_opts=args.nextpnr_args,
                         progress=lambda step, msg: print(f"  {step:<10} {msg}", flush=True),
                         warn=lambda msg: print(f"lgn2hw: warning: {msg}", file=sys.stderr, flush=True))
     try:

@@ -51,6 +51,7 @@ class BuildOptions:
     warn: object = None                # callable(message)
     timeout_s: float | None = None
     router: str | None = None          # nextpnr --router (router1, router2); None: nextpnr's default
+    nextpnr_opts: tuple = ()           # further nextpnr arguments, passed as they are (e.g. ("--no-tmdriv",))
 
 
 @dataclass
@@ -186,6 +187,7 @@ def run_build(nl, core, target: Target, out: Path, opts: BuildOptions, harness_c
             "--report", "pnr.json", "--timing-allow-fail", target.device.nextpnr_device]
     if opts.router:
         args += ["--router", opts.router]
+    args += list(opts.nextpnr_opts)
     if family == "ecp5":
         args += ["--package", target.package, "--speed", target.speed]
         args += ["--lpf", "top.lpf", "--textcfg", "top.config"] if target.board else ["--out-of-context"]
