@@ -92,6 +92,10 @@ def _bad(tmp_path, model, case):
         "missing -o": ["predict", model, tmp_path / "x.npy"],
         "no command": [],
         "bad format": ["info", model, "--format", "onnx"],
+        "unquoted nextpnr opts": ["compile", model, "--device", "LFE5U-25F", "--package", "CABGA256", "-o",
+                                  tmp_path / "o.npy", "--nextpnr-opts", "'--no-tmdriv"],
+        "bad router": ["compile", model, "--device", "LFE5U-25F", "--package", "CABGA256", "-o",
+                       tmp_path / "o.npy", "--router", "router3"],
     }[case]
 
 
@@ -107,7 +111,7 @@ def _npy(path, arr):
 
 CASES = ["missing model", "empty model", "random bytes", "directory", "wrong width", "not 0/1", "float bits",
          "not npy", "pickled npy", "labels length", "raw shape", "unknown option", "missing -o", "no command",
-         "bad format"]
+         "bad format", "unquoted nextpnr opts", "bad router"]
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -140,3 +144,19 @@ def test_help_for_every_command():
     for cmd in ([], ["info"], ["predict"], ["train"]):
         proc = subprocess.run([sys.executable, "-m", "lgn2hw", *cmd, "--help"], capture_output=True, text=True)
         assert proc.returncode == 0 and "usage: lgn2hw" in proc.stdout
+
+
+def test_nextpnr_options_reach_the_build_options(model, tmp_path, monkeypatch, capsys):
+    """--router and --nextpnr-opts arrive in BuildOptions as given (the build itself is stubbed here; the
+    flow tests run nextpnr)."""
+    import lgn2hw.build
+    seen = {}
+
+    def fake(nl, core, target, out, opts, rep):
+        seen["router"], seen["opts"] = opts.router, opts.nextpnr_opts
+        raise __import__("lgn2hw.errors", fromlist=["ToolchainError"]).ToolchainError("stopped by the test")
+    monkeypatch.setattr(lgn2hw.build, "compile_for_target", fake)
+    code, out, err = run(capsys, "compile", model, "--device", "LFE5U-25F", "--package", "CABGA256", "-o",
+                         tmp_path / "out", "--router", "router2", "--nextpnr-opts", "--no-tmdriv --placer-heap-alpha 0.2")
+    assert code == 1 and "stopped by the test" in err
+    assert seen == {"router": "router2", "opts": ("--no-tmdriv", "--placer-heap-alpha", "0.2")}
