@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shlex
 import sys
 import tempfile
@@ -75,8 +76,22 @@ def _cone_spec(text: str):
     return int(c), int(b) if b else None
 
 
+def _pnr_progress(log: Path) -> dict:
+    """From a nextpnr log that ended early: the placement's Fmax estimate and the router's last progress line."""
+    found = {}
+    if not log.exists():
+        return found
+    for line in log.read_text(errors="replace").splitlines():
+        m = re.search(r"Max frequency for clock '[^']*': ([0-9.]+) MHz", line)
+        if m and "placement_fmax_mhz" not in found:
+            found["placement_fmax_mhz"] = float(m.group(1))
+        if re.search(r"iter=\d+ .*overused=", line) or re.match(r"Info:\s+\d+ \|", line):
+            found["router_last"] = line.replace("Info:", "").strip()
+    return found
+
+
 def build(name, nl, inputs, target_spec, pipeline, freq, postsim, popcount_every=None, router=None,
-          nextpnr_opts=()):
+          nextpnr_opts=(), timeout_s=None):
     from lgn2hw.back import EmitOptions, emit_verilog
     from lgn2hw.build import BuildOptions, compile_for_target, resolve_target
     board, device, package = target_spec
@@ -96,12 +111,14 @@ def build(name, nl, inputs, target_spec, pipeline, freq, postsim, popcount_every
         row["emit_s"] = round(time.monotonic() - t0, 2)
         out = Path(tempfile.mkdtemp(prefix="hwq-", dir=ROOT / "build"))
         opts = BuildOptions(freq_mhz=freq, postsim_samples=postsim, postsim_inputs=None if features else inputs,
-                            router=router, nextpnr_opts=tuple(nextpnr_opts))
+                            router=router, nextpnr_opts=tuple(nextpnr_opts), timeout_s=timeout_s)
         row["router"] = router
         row["nextpnr_opts"] = " ".join(nextpnr_opts)
         rep = compile_for_target(nl, core, target, out, opts, {})
     except Lgn2hwError as err:
         row["error"] = str(err.message if hasattr(err, "message") else err)[:300]
+        if "out" in locals():
+            row.update(_pnr_progress(out / "build" / "pnr.log"))
         row["wall_s"] = round(time.monotonic() - t0, 1)
         return row
     row.update({"levels_per_stage": core.report["pipeline"]["levels_per_stage"],
@@ -146,6 +163,8 @@ def main_():
                          "ECP5-85F: routed Fmax against network size on one trained wiring")
     ap.add_argument("--nextpnr-opts", default="", help="further nextpnr arguments for the shared model's builds "
                     "(e.g. '--no-tmdriv': wirelength-driven placement, which routes where timing-driven does not)")
+    ap.add_argument("--timeout", type=float, help="seconds each tool run may take (a build that runs out is "
+                    "recorded with the router's last progress line)")
     ap.add_argument("-o", "--output", default=str(ROOT / "bench" / "results" / "hwq.json"))
     args = ap.parse_args()
     pipelines = [p if p == "auto" else int(p) for p in args.pipelines.split(",")]
@@ -178,13 +197,13 @@ def main_():
                 continue
             for p in pipelines:
                 record(build("mnist48k", nl, bits, spec, p, args.freq, args.postsim, router=args.router,
-                             nextpnr_opts=extra))
+                             nextpnr_opts=extra, timeout_s=args.timeout))
         for spec in [_cone_spec(t) for t in args.cones.split(",") if t]:
             sub = class_cones(nl, *spec)
             name = f"mnist48k-c{spec[0]}" + (f"b{spec[1]}" if spec[1] else "")
             for p in pipelines:
                 record(build(name, sub, bits, SHARED_TARGETS[0], p, args.freq, args.postsim, router=args.router,
-                             nextpnr_opts=extra))
+                             nextpnr_opts=extra, timeout_s=args.timeout))
     print()
     print_table(rows)
 

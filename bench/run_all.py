@@ -18,6 +18,7 @@ import importlib.metadata as md
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -189,9 +190,39 @@ def lgn2hw_hw_rows(results: Path) -> list[dict]:
         for r in data:
             if "mnist" not in str(r.get("model", "")) or "85F" not in str(r.get("target", "")):
                 continue
-            if "error" in r or r.get("lut4") is None:
+            if _cone_name(r.get("model")) or "error" in r or r.get("lut4") is None:
                 continue
             rows.append({**r, "from": f"{name}.json"})
+    return rows
+
+
+def _cone_name(model) -> bool:
+    """bench_hwq --cones rows (``mnist48k-c1b200``): sub-networks, not the 48K model."""
+    return bool(re.search(r"-c\d+(b\d+)?$", str(model or "")))
+
+
+def cone_table(results: Path) -> list[dict]:
+    """bench_hwq --cones builds: sub-networks of the shared model on the bare ECP5-85F, smallest first."""
+    rows = []
+    for name in sorted(p.stem for p in results.glob("hwq*.json")):
+        data = _load(results, name)
+        for r in (data if isinstance(data, list) else []):
+            if not _cone_name(r.get("model")):
+                continue
+            ps = r.get("postsim") or {}
+            rows.append({"network": r["model"], "from": f"{name}.json",
+                         "luts_mapped": (r.get("lut_map") or {}).get("luts"),
+                         "placement": "wirelength-driven (--no-tmdriv)" if "--no-tmdriv" in r.get("nextpnr_opts", "")
+                         else "timing-driven (default)",
+                         "lut4": r.get("lut4"), "ccu2c": r.get("ccu2c"), "ff": r.get("ff"),
+                         "routed": "error" not in r, "fmax_mhz": r.get("fmax_mhz"),
+                         "placement_fmax_mhz": r.get("placement_fmax_mhz"),
+                         "latency_cycles": r.get("latency_cycles"),
+                         "postsim": f"{ps['samples']} equal" if ps.get("equal") else "",
+                         "wall_s": r.get("wall_s"),
+                         "note": (r.get("error", "") + (f"; router at the end: {r['router_last']}"
+                                                        if r.get("router_last") else ""))[:200]})
+    rows.sort(key=lambda r: (r["luts_mapped"] or 0, r["placement"]))
     return rows
 
 
@@ -491,6 +522,16 @@ def write_report(results: Path, out: Path, log=None):
               md_table(hardware_table(results), ["design", "from", "mapper", "lut4", "ccu2c", "lut4_incl_ccu2c",
                                                  "vs_torchlogix", "ff", "trellis_comb", "fmax_mhz", "timing",
                                                  "latency_cycles", "synth_s", "pnr_s", "note"]), ""]
+    cones = cone_table(results)
+    if cones:
+        lines += ["## Routability and Fmax against size: sub-networks of the 48K model (ECP5-85F, 250 MHz target)",
+                  "", "`python bench/bench_hwq.py --only shared --shared-targets none --cones 1:100,1:200,1:400,1 "
+                  "--pipelines 1` (add `--nextpnr-opts=--no-tmdriv` for the wirelength-driven rows): the gates that "
+                  "reach the first B output bits of class 0 (or the whole class), with lgn2hw's ECP5 defaults at "
+                  "one LUT level per stage; `luts_mapped` is the gate LUTs alone, `lut4` the whole core.", "",
+                  md_table(cones, ["network", "luts_mapped", "placement", "lut4", "ccu2c", "ff", "routed",
+                                   "fmax_mhz", "placement_fmax_mhz", "latency_cycles", "postsim", "wall_s",
+                                   "from", "note"]), ""]
     for name, title, cmd, target in SECTIONS:
         path = results / f"{name}.json"
         data = _load(results, name)
