@@ -119,6 +119,11 @@ def build(name, nl, inputs, target_spec, pipeline, freq, postsim, popcount_every
         row["error"] = str(err.message if hasattr(err, "message") else err)[:300]
         if "out" in locals():
             row.update(_pnr_progress(out / "build" / "pnr.log"))
+        part = getattr(err, "partial_report", None) or {}
+        if part.get("core"):            # synthesized (and maybe simulated) before it stopped
+            row.update({"lut4": part["core"]["lut4"], "ff": part["core"]["ff"],
+                        "ccu2c": part["core"]["cells"].get("CCU2C", 0), "postsim": part.get("postsim"),
+                        "synth_flags": part.get("synth_flags"), "times_s": part.get("times_s")})
         row["wall_s"] = round(time.monotonic() - t0, 1)
         return row
     row.update({"levels_per_stage": core.report["pipeline"]["levels_per_stage"],

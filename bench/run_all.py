@@ -190,7 +190,7 @@ def lgn2hw_hw_rows(results: Path) -> list[dict]:
         for r in data:
             if "mnist" not in str(r.get("model", "")) or "85F" not in str(r.get("target", "")):
                 continue
-            if _cone_name(r.get("model")) or "error" in r or r.get("lut4") is None:
+            if _cone_name(r.get("model")) or r.get("lut4") is None:     # synthesized, routed or not
                 continue
             rows.append({**r, "from": f"{name}.json"})
     return rows
@@ -240,7 +240,8 @@ def hardware_table(results: Path) -> list[dict]:
     for r in lgn2hw_hw_rows(results):
         ccu = r.get("ccu2c")
         out.append({"design": f"lgn2hw pipeline {r.get('pipeline', 'default')}" +
-                              (f" ({r['backend']})" if r.get("backend") else ""),
+                              (f" ({r['backend']})" if r.get("backend") else "") +
+                              (f", nextpnr {r['nextpnr_opts']}" if r.get("nextpnr_opts") else ""),
                     "from": r["from"], "mapper": ("ABC9 (-noabc9 given, ignored)"
                                                   if "noabc9" in str(r.get("synth_flags", "")) else "ABC9"),
                     "lut4": r["lut4"] - 2 * ccu if ccu is not None else None, "ccu2c": ccu,
@@ -248,7 +249,8 @@ def hardware_table(results: Path) -> list[dict]:
                     "trellis_comb": r.get("trellis_comb_after_pack") or r.get("trellis_comb"),
                     "fmax_mhz": r.get("fmax_mhz"), "timing": "clocked" if r.get("fmax_mhz") else "no routed Fmax",
                     "latency_cycles": r.get("latency_cycles"), "synth_s": r.get("synth_core_s"),
-                    "pnr_s": None, "note": r.get("note", "")})
+                    "pnr_s": None, "note": r.get("note") or (r.get("error", "") + (
+                        f"; router at the end: {r['router_last']}" if r.get("router_last") else ""))[:200]})
     return out
 
 

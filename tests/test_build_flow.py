@@ -187,3 +187,23 @@ def test_strict_timing_makes_a_missed_clock_an_error(tiny_model, tmp_path, capsy
     err = capsys.readouterr().err.splitlines()
     assert re.match(r"^lgn2hw: error: timing not met: achieved \d+\.\d+ MHz, target 900 MHz$", err[0]), err
     assert not out.exists()
+
+
+@needs_ecp5
+def test_a_failed_build_keeps_what_it_measured(tiny_model, tmp_path, monkeypatch):
+    """When place and route fails, the error carries the synthesis figures and the post-synthesis simulation
+    the build got to (bench_hwq records them for builds that do not route)."""
+    from lgn2hw.back import EmitOptions, emit_verilog
+    from lgn2hw.build import BuildOptions, resolve_target, run_build
+    from lgn2hw.ir import parse
+    body = 'case "$1" in --version) echo "nextpnr-0.11 (fake)";; *) echo "ERROR: no route"; exit 1;; esac\n'
+    monkeypatch.setenv("LGN2HW_NEXTPNR_ECP5", _script(tmp_path / "nextpnr", body))
+    nl = parse(tiny_model.read_text())
+    target = resolve_target(None, "LFE5U-25F", "CABGA256")
+    core = emit_verilog(nl, EmitOptions.for_target("ecp5", target.device.bram))
+    with pytest.raises(ToolchainError, match=r"^pnr: nextpnr-ecp5 failed") as info:
+        run_build(nl, core, target, tmp_path / "out", BuildOptions(freq_mhz=100, postsim_samples=16))
+    part = info.value.partial_report
+    assert part["core"]["lut4"] > 0 and part["core"]["cells"]["LUT4"] > 0
+    assert part["postsim"]["equal"] is True and part["postsim"]["samples"] == 16
+    assert "synth-core" in part["times_s"] and "pnr" not in part["times_s"]

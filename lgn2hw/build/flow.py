@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import FitError, ToolchainError
+from ..errors import FitError, Lgn2hwError, ToolchainError
 from .boards import Target
 from .toolchain import require
 
@@ -122,16 +122,27 @@ def _share_dir(yosys) -> Path:
 
 
 def run_build(nl, core, target: Target, out: Path, opts: BuildOptions, harness_cfg=None) -> BuildResult:
-    """Build ``core`` (the backend's result) for ``target`` in ``out``; returns the report section."""
+    """Build ``core`` (the backend's result) for ``target`` in ``out``; returns the report section. An error
+    carries what the build measured before it stopped (synthesis, post-synthesis simulation) as
+    ``err.partial_report``."""
+    rep: dict = {}
+    try:
+        return _run_build(nl, core, target, out, opts, harness_cfg, rep)
+    except Lgn2hwError as err:
+        err.partial_report = rep
+        raise
+
+
+def _run_build(nl, core, target: Target, out: Path, opts: BuildOptions, harness_cfg, rep: dict) -> BuildResult:
     out = Path(out)
     bdir = out / "build"
     bdir.mkdir(parents=True, exist_ok=True)
     family = target.family
     freq = float(opts.freq_mhz or (target.board.clock_hz / 1e6 if target.board else 100.0))
     times: dict = {}
-    rep: dict = {"target": target.name, "family": family, "device": target.device.name,
-                 "package": target.package, "speed": target.speed, "board": target.board.name if target.board
-                 else None, "freq_target_mhz": freq, "seed": opts.seed, "times_s": times}
+    rep.update({"target": target.name, "family": family, "device": target.device.name,
+                "package": target.package, "speed": target.speed, "board": target.board.name if target.board
+                else None, "freq_target_mhz": freq, "seed": opts.seed, "times_s": times})
     yosys = require("yosys")
     rep["tools"] = {"yosys": f"{yosys.kind} {yosys.version()}"}
 
