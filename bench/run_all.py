@@ -201,6 +201,37 @@ def _cone_name(model) -> bool:
     return bool(re.search(r"-c\d+(b\d+)?$", str(model or "")))
 
 
+def _postsim_text(ps) -> str:
+    """A build row's post-synthesis result in a few words (older rows recorded it as text)."""
+    if isinstance(ps, dict):
+        if ps.get("equal"):
+            return f"{ps['samples']} equal"
+        return "DIFFERENT" if ps.get("equal") is False else ""
+    return str(ps or "")
+
+
+def pareto_table(results: Path) -> list[dict]:
+    """bench_hwq builds of whole models (the example, the 48K model): pipeline setting -> LUT4, FF, Fmax, latency."""
+    rows = []
+    for name in sorted(p.stem for p in results.glob("hwq*.json")):
+        data = _load(results, name)
+        for r in (data if isinstance(data, list) else []):
+            if _cone_name(r.get("model")) or r.get("lut4") is None:
+                continue
+            rows.append({"model": r["model"], "target": r["target"], "pipeline": r.get("pipeline"),
+                         "levels_per_stage": r.get("levels_per_stage"), "popcount_every": r.get("popcount_every"),
+                         "lut4": r["lut4"], "ccu2c": r.get("ccu2c"), "ff": r.get("ff"),
+                         "freq_target_mhz": r.get("freq_target_mhz"), "fmax_mhz": r.get("fmax_mhz"),
+                         "latency_cycles": r.get("latency_cycles"),
+                         "postsim": _postsim_text(r.get("postsim")),
+                         "nextpnr_opts": r.get("nextpnr_opts") or "", "wall_s": r.get("wall_s"),
+                         "from": f"{name}.json",
+                         "note": (r.get("error", "") + (f"; router at the end: {r['router_last']}"
+                                                        if r.get("router_last") else ""))[:160]})
+    rows.sort(key=lambda r: (r["model"], r["target"], str(r["pipeline"]), r["nextpnr_opts"]))
+    return rows
+
+
 def cone_table(results: Path) -> list[dict]:
     """bench_hwq --cones builds: sub-networks of the shared model on the bare ECP5-85F, smallest first."""
     rows = []
@@ -209,7 +240,6 @@ def cone_table(results: Path) -> list[dict]:
         for r in (data if isinstance(data, list) else []):
             if not _cone_name(r.get("model")):
                 continue
-            ps = r.get("postsim") or {}
             rows.append({"network": r["model"], "from": f"{name}.json",
                          "luts_mapped": (r.get("lut_map") or {}).get("luts"),
                          "placement": "wirelength-driven (--no-tmdriv)" if "--no-tmdriv" in r.get("nextpnr_opts", "")
@@ -218,7 +248,7 @@ def cone_table(results: Path) -> list[dict]:
                          "routed": "error" not in r, "fmax_mhz": r.get("fmax_mhz"),
                          "placement_fmax_mhz": r.get("placement_fmax_mhz"),
                          "latency_cycles": r.get("latency_cycles"),
-                         "postsim": f"{ps['samples']} equal" if ps.get("equal") else "",
+                         "postsim": _postsim_text(r.get("postsim")),
                          "wall_s": r.get("wall_s"),
                          "note": (r.get("error", "") + (f"; router at the end: {r['router_last']}"
                                                         if r.get("router_last") else ""))[:200]})
@@ -400,6 +430,19 @@ def summary(results: Path, goal_rows: list[dict]) -> str:
               + (", no routed Fmax yet" if not best.get("fmax_mhz") else f", Fmax {best['fmax_mhz']} MHz") + "."
               + _popcount_sentence(results, best["lut4_incl_ccu2c"]))
     parts.append(s)
+    cones = cone_table(results)
+    if cones:
+        def describe(r):
+            where = "timing-driven" if r["placement"].startswith("timing") else "wirelength-driven"
+            if r["routed"]:
+                return f"{r['luts_mapped']:,} gate LUTs {where}: {r['fmax_mhz']} MHz"
+            return f"{r['luts_mapped']:,} {where}: not routed ({r['note'].split(';')[0]})"
+        parts.append("**Routability** (why no 48K build reaches 250 MHz): sub-networks of the same trained model "
+                     "(the gates reaching some of its output bits; the routability table above) on the same "
+                     "ECP5-85F give " + "; ".join(describe(r) for r in cones) + ". Every stage is one LUT level, "
+                     "so what fails is the wiring: each trained gate reads two arbitrary nets of the layer before, "
+                     "and where a build did not route, router2's overuse sat on the short general wires of the "
+                     "region the placer had packed (docs/toolchain-notes.md).")
     if peers:
         cpu = peers["cpu"]
         one = next(r for r in cpu["rows"] if r["tool"].startswith("lgn2hw interpreter (1"))
@@ -524,6 +567,18 @@ def write_report(results: Path, out: Path, log=None):
               md_table(hardware_table(results), ["design", "from", "mapper", "lut4", "ccu2c", "lut4_incl_ccu2c",
                                                  "vs_torchlogix", "ff", "trellis_comb", "fmax_mhz", "timing",
                                                  "latency_cycles", "synth_s", "pnr_s", "note"]), ""]
+    pareto = pareto_table(results)
+    if pareto:
+        lines += ["## Pipeline setting -> LUT4, FF, Fmax, latency (bench_hwq)", "",
+                  "`python bench/bench_hwq.py --only example --pipelines 0,1,2,3 -o bench/results/hwq_example.json` "
+                  "(the example on the iCE40 HX8K breakout and iCEBreaker UP5K boards, UART harness included, board "
+                  "clock) and `python bench/bench_hwq.py --only shared --shared MODEL --shared-targets bare "
+                  "--pipelines 1` (the 48K core alone on the bare ECP5-85F at 250 MHz). `lut4` counts a CCU2C as "
+                  "two; `postsim` is the post-synthesis simulation against the interpreter (the 48K model on "
+                  "MNIST-5k images).", "",
+                  md_table(pareto, ["model", "target", "pipeline", "levels_per_stage", "popcount_every", "lut4",
+                                    "ccu2c", "ff", "freq_target_mhz", "fmax_mhz", "latency_cycles", "postsim",
+                                    "nextpnr_opts", "wall_s", "from", "note"]), ""]
     cones = cone_table(results)
     if cones:
         lines += ["## Routability and Fmax against size: sub-networks of the 48K model (ECP5-85F, 250 MHz target)",
