@@ -199,6 +199,7 @@ def _run_build(nl, core, target: Target, out: Path, opts: BuildOptions, harness_
     if opts.router:
         args += ["--router", opts.router]
     args += list(opts.nextpnr_opts)
+    rep["pnr_options"] = {"router": opts.router, "extra": list(opts.nextpnr_opts)}
     if family == "ecp5":
         args += ["--package", target.package, "--speed", target.speed]
         args += ["--lpf", "top.lpf", "--textcfg", "top.config"] if target.board else ["--out-of-context"]
