@@ -123,7 +123,8 @@ def build(name, nl, inputs, target_spec, pipeline, freq, postsim, popcount_every
         if part.get("core"):            # synthesized (and maybe simulated) before it stopped
             row.update({"lut4": part["core"]["lut4"], "ff": part["core"]["ff"],
                         "ccu2c": part["core"]["cells"].get("CCU2C", 0), "postsim": part.get("postsim"),
-                        "synth_flags": part.get("synth_flags"), "times_s": part.get("times_s")})
+                        "synth_flags": part.get("synth_flags"), "times_s": part.get("times_s"),
+                        "core_blocks": part["core"].get("blocks")})
         row["wall_s"] = round(time.monotonic() - t0, 1)
         return row
     row.update({"levels_per_stage": core.report["pipeline"]["levels_per_stage"],
@@ -133,6 +134,7 @@ def build(name, nl, inputs, target_spec, pipeline, freq, postsim, popcount_every
                 "latency_cycles": rep["latency_cycles"], "latency_ns": rep["latency_ns"],
                 "postsim": rep.get("postsim"), "synth_flags": rep.get("synth_flags"),
                 "times_s": rep["times_s"], "wall_s": round(time.monotonic() - t0, 1),
+                "core_blocks": rep["core"].get("blocks"),
                 "pnr_utilization": rep["pnr"]["utilization"]})
     return row
 

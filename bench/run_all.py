@@ -210,6 +210,17 @@ def _postsim_text(ps) -> str:
     return str(ps or "")
 
 
+def _popcount_share(r: dict):
+    """Share of the core's LUT4 (carry cells as two) in the class sums: the popcount trees, their block-RAM
+    counting stage and the argmax, from the per-block cell counts of the synthesized core (None when the row
+    predates them)."""
+    blocks = r.get("core_blocks")
+    core = sum(b.get("lut4", 0) for b in (blocks or {}).values())
+    if not core:
+        return None
+    return round(sum(blocks.get(k, {}).get("lut4", 0) for k in ("popcount", "ebr", "argmax")) / core, 3)
+
+
 def pareto_table(results: Path) -> list[dict]:
     """bench_hwq builds of whole models (the example, the 48K model): pipeline setting -> LUT4, FF, Fmax, latency."""
     rows = []
@@ -221,6 +232,7 @@ def pareto_table(results: Path) -> list[dict]:
             rows.append({"model": r["model"], "target": r["target"], "pipeline": r.get("pipeline"),
                          "levels_per_stage": r.get("levels_per_stage"), "popcount_every": r.get("popcount_every"),
                          "lut4": r["lut4"], "ccu2c": r.get("ccu2c"), "ff": r.get("ff"),
+                         "popcount_lut_share": _popcount_share(r),
                          "freq_target_mhz": r.get("freq_target_mhz"), "fmax_mhz": r.get("fmax_mhz"),
                          "latency_cycles": r.get("latency_cycles"),
                          "postsim": _postsim_text(r.get("postsim")),
@@ -577,7 +589,7 @@ def write_report(results: Path, out: Path, log=None):
                   "two; `postsim` is the post-synthesis simulation against the interpreter (the 48K model on "
                   "MNIST-5k images).", "",
                   md_table(pareto, ["model", "target", "pipeline", "levels_per_stage", "popcount_every", "lut4",
-                                    "ccu2c", "ff", "freq_target_mhz", "fmax_mhz", "latency_cycles", "postsim",
+                                    "ccu2c", "ff", "popcount_lut_share", "freq_target_mhz", "fmax_mhz", "latency_cycles", "postsim",
                                     "nextpnr_opts", "wall_s", "from", "note"]), ""]
     cones = cone_table(results)
     if cones:

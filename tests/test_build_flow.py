@@ -60,6 +60,11 @@ def _check_build(out, summary, report, board, capacity, products):
         assert b["fit"][key][1] == cap
     assert 0 < b["fit"]["lut4"][0] <= capacity["lut4"] and b["fit"]["ff"][0] > 0
     assert b["core"]["lut4"] < b["synth"]["lut4"]            # the harness adds logic around the core
+    # every core cell in one block, and the gates and the popcount are among them
+    blocks = b["core"]["blocks"]
+    assert sum(r.get("lut4", 0) for r in blocks.values()) == b["core"]["lut4"]
+    assert sum(r.get("ff", 0) for r in blocks.values()) == b["core"]["ff"]
+    assert blocks["gates"]["lut4"] > 0 and blocks["popcount"]["lut4"] > 0
     assert summary["lut4"] == b["fit"]["lut4"][0]
     # timing and latency
     assert b["pnr"]["fmax_mhz"] > 0

@@ -71,13 +71,22 @@ def _tool_log(path: Path):
 
 
 def _cell_counts(json_path: Path, top: str) -> dict:
+    """Cell counts of the synthesized ``top``, in all and per block of the core: yosys keeps the instance path in a
+    flattened cell's name (``datapath.gates.p2_286_..._LUT4_Z``), so ``gates``, ``ebr`` and ``popcount`` (inside
+    the datapath) and ``argmax`` can be told apart; the rest is the stream control (``top``)."""
     data = json.loads(json_path.read_text())
     mod = data["modules"][top]
     counts: dict = {}
-    for cell in mod["cells"].values():
+    blocks: dict = {}
+    for name, cell in mod["cells"].items():
         counts[cell["type"]] = counts.get(cell["type"], 0) + 1
+        parts = name.split(".")
+        block = parts[1] if parts[0] == "datapath" and len(parts) > 2 else parts[0] if len(parts) > 1 else "top"
+        per = blocks.setdefault(block, {})
+        per[cell["type"]] = per.get(cell["type"], 0) + 1
     io_bits = sum(len(p["bits"]) for p in mod["ports"].values())
-    return {"cells": dict(sorted(counts.items())), "port_bits": io_bits}
+    return {"cells": dict(sorted(counts.items())), "port_bits": io_bits,
+            "blocks": {b: dict(sorted(c.items())) for b, c in sorted(blocks.items())}}
 
 
 def resources(family: str, cells: dict) -> dict:
@@ -162,7 +171,9 @@ def _run_build(nl, core, target: Target, out: Path, opts: BuildOptions, harness_
     times["synth-core"] = yosys.run(["-q", "-l", "synth-core.log", "synth-core.ys"], bdir,
                                     _tool_log(bdir / "synth-core.run.log"), "synth-core", opts.timeout_s)
     core_counts = _cell_counts(bdir / "core.json", core.top)
-    rep["core"] = {"cells": core_counts["cells"], **resources(family, core_counts["cells"])}
+    rep["core"] = {"cells": core_counts["cells"], **resources(family, core_counts["cells"]),
+                   "blocks": {b: used for b, c in core_counts["blocks"].items()
+                              if (used := {k: v for k, v in resources(family, c).items() if v})}}
 
     # --- postsim -------------------------------------------------------------------------------------------
     if opts.postsim_samples and opts.stop_after != "synth-core":

@@ -96,6 +96,13 @@ def write_human_report(out: Path, report: dict, nl) -> None:
         L.append(f"| {k.upper()} | {u:,} | {c:,} | {100 * u / c:.1f} % |" if c else f"| {k.upper()} | {u:,} | 0 | |")
     L += ["", f"Core alone: {b['core']['lut4']:,} LUT4, {b['core']['ff']:,} FF; carry-chain (popcount and argmax "
           f"adders) share of the core's LUTs: {100 * b['carry_lut_share']:.1f} %.", ""]
+    blocks = b["core"].get("blocks") or {}
+    if blocks and b["core"]["lut4"]:
+        L += ["| core block | LUT4 (carry cells as 2) | share | FF | block RAM |", "|---|---:|---:|---:|---:|"]
+        for name, r in blocks.items():
+            L.append(f"| {name} | {r.get('lut4', 0):,} | {100 * r.get('lut4', 0) / b['core']['lut4']:.1f} % | "
+                     f"{r.get('ff', 0):,} | {r.get('bram', 0):,} |")
+        L.append("")
     if "resources.png" in plots:
         L += ["![resources](resources.png)", ""]
     L += ["## Timing and throughput", "", "| | |", "|---|---|",
