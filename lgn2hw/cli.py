@@ -261,6 +261,8 @@ def _target_args(p):
                    help="nextpnr router (default: nextpnr's own, router1; router2 copes better with congestion)")
     g.add_argument("--nextpnr-opts", default="", metavar="ARGS",
                    help="further nextpnr arguments, as one string (e.g. '--no-tmdriv --tmg-ripup')")
+    g.add_argument("--pnr-timeout", type=float, metavar="SECONDS",
+                   help="stop place and route after this long with an error (default: no limit)")
     g.add_argument("--json", action="store_true", help="print a JSON summary on stdout (progress goes to stderr)")
 
 
@@ -270,6 +272,8 @@ def _prepare_target(args, nl):
     from .build import resolve_target
     args.target = None
     args.nextpnr_args = tuple(_split_opts(args.nextpnr_opts, "--nextpnr-opts"))
+    if args.pnr_timeout is not None and not args.pnr_timeout > 0:
+        raise UsageError(f"--pnr-timeout must be a positive number of seconds, not {args.pnr_timeout:g}")
     if args.board or args.device or args.package:
         args.target = resolve_target(args.board, args.device, args.package)
         if args.freq is None:
@@ -293,7 +297,7 @@ def _step_bitstream(ctx):
         return
     opts = BuildOptions(freq_mhz=args.freq, seed=args.seed, strict_timing=args.strict_timing,
                         postsim_samples=args.postsim, postsim_sim=args.postsim_sim, router=args.router,
-                        nextpnr_opts=args.nextpnr_args,
+                        nextpnr_opts=args.nextpnr_args, pnr_timeout_s=args.pnr_timeout,
                         progress=lambda step, msg: print(f"  {step:<10} {msg}", flush=True),
                         warn=lambda msg: print(f"lgn2hw: warning: {msg}", file=sys.stderr, flush=True))
     try:
@@ -303,7 +307,8 @@ def _step_bitstream(ctx):
         from .build.report import keep_logs
         kept = keep_logs(ctx["dir"] / "build", f"{str(args.output).rstrip('/')}.logs")
         if kept and err.hint and "log" in err.hint:
-            err.hint = f"see the logs in {kept}/"
+            advice = err.hint.split("; see ")[0] if "; see " in err.hint else ""
+            err.hint = (f"{advice}; " if advice else "") + f"see the logs in {kept}/"
         raise
     ctx["report"]["build"] = build
 

@@ -212,3 +212,18 @@ def test_a_failed_build_keeps_what_it_measured(tiny_model, tmp_path, monkeypatch
     assert part["core"]["lut4"] > 0 and part["core"]["cells"]["LUT4"] > 0
     assert part["postsim"]["equal"] is True and part["postsim"]["samples"] == 16
     assert "synth-core" in part["times_s"] and "pnr" not in part["times_s"]
+
+
+@needs_ecp5
+def test_place_and_route_time_limit(tiny_model, tmp_path, monkeypatch, capsys):
+    """--pnr-timeout stops a nextpnr that does not finish and says what to try; nothing is written."""
+    body = 'case "$1" in --version) echo "nextpnr-0.11 (fake)";; *) sleep 60;; esac\n'
+    monkeypatch.setenv("LGN2HW_NEXTPNR_ECP5", _script(tmp_path / "nextpnr", body))
+    out = tmp_path / "out"
+    assert main(["compile", str(tiny_model), "-o", str(out), "--device", "LFE5U-25F", "--package", "CABGA256",
+                 "--postsim", "0", "--pnr-timeout", "2"]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == "lgn2hw: error: pnr: nextpnr-ecp5 did not route within 2 s"
+    assert err[1].startswith("lgn2hw: hint: a large trained network may not route at this clock")
+    assert err[1].endswith(f"; see the logs in {out}.logs/")
+    assert not out.exists()

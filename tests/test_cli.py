@@ -96,6 +96,8 @@ def _bad(tmp_path, model, case):
                                   tmp_path / "o.npy", "--nextpnr-opts", "'--no-tmdriv"],
         "bad router": ["compile", model, "--device", "LFE5U-25F", "--package", "CABGA256", "-o",
                        tmp_path / "o.npy", "--router", "router3"],
+        "pnr timeout": ["compile", model, "--device", "LFE5U-25F", "--package", "CABGA256", "-o",
+                        tmp_path / "o.npy", "--pnr-timeout", "0"],
     }[case]
 
 
@@ -111,7 +113,7 @@ def _npy(path, arr):
 
 CASES = ["missing model", "empty model", "random bytes", "directory", "wrong width", "not 0/1", "float bits",
          "not npy", "pickled npy", "labels length", "raw shape", "unknown option", "missing -o", "no command",
-         "bad format", "unquoted nextpnr opts", "bad router"]
+         "bad format", "unquoted nextpnr opts", "bad router", "pnr timeout"]
 
 
 @pytest.mark.parametrize("case", CASES)

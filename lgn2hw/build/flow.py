@@ -52,6 +52,7 @@ class BuildOptions:
     timeout_s: float | None = None
     router: str | None = None          # nextpnr --router (router1, router2); None: nextpnr's default
     nextpnr_opts: tuple = ()           # further nextpnr arguments, passed as they are (e.g. ("--no-tmdriv",))
+    pnr_timeout_s: float | None = None  # place and route alone; None: timeout_s
 
 
 @dataclass
@@ -218,9 +219,17 @@ def _run_build(nl, core, target: Target, out: Path, opts: BuildOptions, harness_
         args += ["--package", target.package.lower()]
         args += ["--pcf", "top.pcf", "--asc", "top.asc"] if target.board else ["--asc", "top.asc"]
     _say(opts, "pnr", f"nextpnr-{family} --freq {freq:g} --seed {opts.seed}")
+    limit = opts.pnr_timeout_s or opts.timeout_s
     try:
-        times["pnr"] = nextpnr.run(args, bdir, _tool_log(bdir / "pnr.run.log"), "pnr", opts.timeout_s)
-    except ToolchainError:
+        times["pnr"] = nextpnr.run(args, bdir, _tool_log(bdir / "pnr.run.log"), "pnr", limit)
+    except ToolchainError as err:
+        if limit and "did not finish" in err.message:
+            # docs/toolchain-notes.md: random trained wiring above a few thousand LUTs may never route when
+            # placed for a fast clock; wirelength-driven placement routes more, slower
+            raise ToolchainError(f"pnr: nextpnr-{family} did not route within {limit:.0f} s",
+                                 hint="a large trained network may not route at this clock: try a lower --freq, "
+                                      "--router router2, or --nextpnr-opts=--no-tmdriv; see the log "
+                                      f"{bdir / 'pnr.log'}") from None
         # packing can need more cells than synthesis suggests (iCE40: a flip-flop without a LUT takes a whole
         # logic cell); nextpnr then fails to place: say so as a fit error
         log = (bdir / "pnr.log").read_text(errors="replace") if (bdir / "pnr.log").exists() else ""
