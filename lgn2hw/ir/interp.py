@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -91,7 +92,8 @@ def native_kernel():
     if "fn" in _kernel_cache:
         return _kernel_cache["fn"]
     fn = None
-    handle = _native.load(_KERNEL_SOURCE)
+    # lgn_pack writes the bytes of little-endian words; a big-endian host takes the numpy engine
+    handle = _native.load(_KERNEL_SOURCE) if sys.byteorder == "little" else None
     if handle is not None:
         fn = handle.lgn_eval
         fn.restype = None
