@@ -91,7 +91,7 @@ def _pnr_progress(log: Path) -> dict:
 
 
 def build(name, nl, inputs, target_spec, pipeline, freq, postsim, popcount_every=None, router=None,
-          nextpnr_opts=(), timeout_s=None):
+          nextpnr_opts=(), timeout_s=None, synth_only=False):
     from lgn2hw.back import EmitOptions, emit_verilog
     from lgn2hw.build import BuildOptions, compile_for_target, resolve_target
     board, device, package = target_spec
@@ -111,7 +111,8 @@ def build(name, nl, inputs, target_spec, pipeline, freq, postsim, popcount_every
         row["emit_s"] = round(time.monotonic() - t0, 2)
         out = Path(tempfile.mkdtemp(prefix="hwq-", dir=ROOT / "build"))
         opts = BuildOptions(freq_mhz=freq, postsim_samples=postsim, postsim_inputs=None if features else inputs,
-                            router=router, nextpnr_opts=tuple(nextpnr_opts), timeout_s=timeout_s)
+                            router=router, nextpnr_opts=tuple(nextpnr_opts), timeout_s=timeout_s,
+                            stop_after="postsim" if synth_only else None)
         row["router"] = router
         row["nextpnr_opts"] = " ".join(nextpnr_opts)
         rep = compile_for_target(nl, core, target, out, opts, {})
@@ -128,8 +129,15 @@ def build(name, nl, inputs, target_spec, pipeline, freq, postsim, popcount_every
         row["wall_s"] = round(time.monotonic() - t0, 1)
         return row
     row.update({"levels_per_stage": core.report["pipeline"]["levels_per_stage"],
-                "placement": core.report["placement"], "gate_registers": core.report["gate_registers"],
-                "lut4": rep["synth"]["lut4"], "ff": rep["synth"]["ff"],
+                "placement": core.report["placement"], "gate_registers": core.report["gate_registers"]})
+    if synth_only:
+        row.update({"lut4": rep["core"]["lut4"], "ff": rep["core"]["ff"],
+                    "ccu2c": rep["core"]["cells"].get("CCU2C", 0), "latency_cycles": int(core.latency),
+                    "postsim": rep.get("postsim"), "synth_flags": rep.get("synth_flags"),
+                    "times_s": rep["times_s"], "wall_s": round(time.monotonic() - t0, 1),
+                    "core_blocks": rep["core"].get("blocks"), "note": "synthesis and post-synthesis simulation only"})
+        return row
+    row.update({"lut4": rep["synth"]["lut4"], "ff": rep["synth"]["ff"],
                 "ccu2c": rep["synth"]["cells"].get("CCU2C", 0), "fmax_mhz": rep["pnr"]["fmax_mhz"],
                 "latency_cycles": rep["latency_cycles"], "latency_ns": rep["latency_ns"],
                 "postsim": rep.get("postsim"), "synth_flags": rep.get("synth_flags"),
@@ -149,7 +157,7 @@ def print_table(rows):
             continue
         ps = r["postsim"] or {}
         eq = f"{ps['samples']} eq" if ps.get("equal") else ("skipped" if "skipped" in ps else "-")
-        print(f"{head} {r['lut4']:>7,} {r['ccu2c']:>6,} {r['ff']:>7,} {r['fmax_mhz']!s:>7} {r['latency_cycles']:>4} "
+        print(f"{head} {r['lut4']:>7,} {r['ccu2c']:>6,} {r['ff']:>7,} {r.get('fmax_mhz')!s:>7} {r['latency_cycles']:>4} "
               f"{eq:>10} {r['wall_s']:>7}")
 
 
@@ -172,6 +180,8 @@ def main_():
                     "(e.g. '--no-tmdriv': wirelength-driven placement, which routes where timing-driven does not)")
     ap.add_argument("--timeout", type=float, help="seconds each tool run may take (a build that runs out is "
                     "recorded with the router's last progress line)")
+    ap.add_argument("--synth-only", action="store_true", help="the shared model's builds stop after synthesis and "
+                    "post-synthesis simulation (LUT4, FF, latency, equality; no place and route)")
     ap.add_argument("-o", "--output", default=str(ROOT / "bench" / "results" / "hwq.json"))
     args = ap.parse_args()
     pipelines = [p if p == "auto" else int(p) for p in args.pipelines.split(",")]
@@ -183,7 +193,7 @@ def main_():
     rows = []
 
     def key(r):
-        return (r["model"], r["target"], str(r["pipeline"]), r.get("nextpnr_opts", ""))
+        return (r["model"], r["target"], str(r["pipeline"]), r.get("nextpnr_opts", ""), r.get("note", ""))
 
     def record(row):
         rows.append(row)
@@ -204,7 +214,7 @@ def main_():
                 continue
             for p in pipelines:
                 record(build("mnist48k", nl, bits, spec, p, args.freq, args.postsim, router=args.router,
-                             nextpnr_opts=extra, timeout_s=args.timeout))
+                             nextpnr_opts=extra, timeout_s=args.timeout, synth_only=args.synth_only))
         for spec in [_cone_spec(t) for t in args.cones.split(",") if t]:
             sub = class_cones(nl, *spec)
             name = f"mnist48k-c{spec[0]}" + (f"b{spec[1]}" if spec[1] else "")
