@@ -118,6 +118,8 @@ def build(name, nl, inputs, target_spec, pipeline, freq, postsim, popcount_every
         rep = compile_for_target(nl, core, target, out, opts, {})
     except Lgn2hwError as err:
         row["error"] = str(err.message if hasattr(err, "message") else err)[:300]
+        if "core" in locals():
+            row["latency_cycles"] = int(core.latency)
         if "out" in locals():
             row.update(_pnr_progress(out / "build" / "pnr.log"))
         part = getattr(err, "partial_report", None) or {}
