@@ -291,7 +291,7 @@ def hardware_table(results: Path) -> list[dict]:
                     "trellis_comb": r.get("trellis_comb_after_pack") or r.get("trellis_comb"),
                     "fmax_mhz": r.get("fmax_mhz"), "timing": "clocked" if r.get("fmax_mhz") else "no routed Fmax",
                     "latency_cycles": r.get("latency_cycles"), "synth_s": r.get("synth_core_s"),
-                    "pnr_s": None, "note": r.get("note") or (r.get("error", "") + (
+                    "pnr_s": None, "core_blocks": r.get("core_blocks"), "note": r.get("note") or (r.get("error", "") + (
                         f"; router at the end: {r['router_last']}" if r.get("router_last") else ""))[:200]})
     return out
 
@@ -319,7 +319,10 @@ def goals(results: Path) -> list[dict]:
             top = max(routed, key=lambda r: r["fmax_mhz"])
             add("Fmax >= 250 MHz on ECP5-85F (48K)", f"{top['fmax_mhz']} MHz", top["fmax_mhz"] >= 250, top["from"])
         else:
-            add("Fmax >= 250 MHz on ECP5-85F (48K)", "no routed 48K build yet", None, "build.json, hwq*.json")
+            tried = [r for r in ours if r.get("router_last")]
+            add("Fmax >= 250 MHz on ECP5-85F (48K)",
+                f"not routed (router at the end: {tried[-1]['router_last']})" if tried else "no routed 48K build yet",
+                False if tried else None, tried[-1]["from"] if tried else "build.json, hwq*.json")
     else:
         add(lut_goal, "no 48K lgn2hw build row", None, "build.json, hwq*.json")
         add("Fmax >= 250 MHz on ECP5-85F (48K)", "no 48K lgn2hw build row", None, "build.json, hwq*.json")
@@ -369,8 +372,16 @@ def _chunk_sentence(peers) -> str:
             "the cache.")
 
 
-def _popcount_sentence(results: Path, total: int) -> str:
-    """What the class sums cost on their own (bench_back maps one 800-input popcount tree with yosys)."""
+def _popcount_sentence(results: Path, total: int, blocks: dict | None = None) -> str:
+    """What the class sums cost: from the build's own per-block cell counts where the row has them, else from
+    bench_back's yosys mapping of one 800-input popcount tree."""
+    if blocks:
+        get = lambda name, key="lut4": (blocks.get(name) or {}).get(key, 0)       # noqa: E731
+        sums = get("popcount") + get("ebr") + get("argmax")
+        return (f" Of its LUT4-equivalents the gates take {get('gates'):,} ({get('gates') / total:.0%}) and the "
+                f"class sums {sums:,} ({sums / total:.0%}: popcount trees {get('popcount'):,}, argmax "
+                f"{get('argmax'):,}), with {get('ebr', 'bram'):,} block RAMs counting bits beside them "
+                "(per-block cell counts of the synthesized core).")
     back = _load(results, "back")
     rows = (back or {}).get("popcount_yosys") or []
     tree = next((r for r in rows if str(r.get("design", "")).startswith("tree")), None)
@@ -440,7 +451,7 @@ def summary(results: Path, goal_rows: list[dict]) -> str:
               f"{best['lut4_incl_ccu2c']:,} LUT4-equivalents ({best['vs_torchlogix']:.2f}x torchlogix's) with "
               f"{best['ff']:,} flip-flops and a latency of {best['latency_cycles']} cycles"
               + (", no routed Fmax yet" if not best.get("fmax_mhz") else f", Fmax {best['fmax_mhz']} MHz") + "."
-              + _popcount_sentence(results, best["lut4_incl_ccu2c"]))
+              + _popcount_sentence(results, best["lut4_incl_ccu2c"], best.get("core_blocks")))
     parts.append(s)
     cones = cone_table(results)
     if cones:
