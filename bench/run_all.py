@@ -190,7 +190,9 @@ def lgn2hw_hw_rows(results: Path) -> list[dict]:
         for r in data:
             if "mnist" not in str(r.get("model", "")) or "85F" not in str(r.get("target", "")):
                 continue
-            if _cone_name(r.get("model")) or r.get("lut4") is None:     # synthesized, routed or not
+            # synthesized, and routed or stopped in place and route (then its area counts, its Fmax does not)
+            if _cone_name(r.get("model")) or r.get("lut4") is None or \
+                    ("error" in r and not str(r["error"]).startswith("pnr:")):
                 continue
             rows.append({**r, "from": f"{name}.json"})
     return rows

@@ -93,6 +93,21 @@ def test_hardware_goal_prefers_the_measured_torchlogix_row(tmp_path):
     assert "95.5 ns" in table[0]["timing"]                                             # no Fmax: the delay
 
 
+def test_a_build_stopped_in_place_and_route_counts_for_area_not_for_fmax(tmp_path):
+    (tmp_path / "hwq.json").write_text(json.dumps([
+        {"model": "mnist48k", "target": "LFE5U-85F-6 CABGA381", "pipeline": 1, "lut4": 24000, "ccu2c": 2000,
+         "ff": 38000, "error": "pnr: nextpnr-ecp5 did not route within 3000 s",
+         "router_last": "iter=1 wires=716207 overused=93248"},
+        {"model": "mnist48k-c1b100", "target": "LFE5U-85F-6 CABGA381", "pipeline": 1, "lut4": 600, "ccu2c": 13,
+         "ff": 1400, "fmax_mhz": 256.3, "lut_map": {"luts": 535}}]))
+    g = {r["goal"].split(" (")[0]: r for r in run_all.goals(tmp_path)}
+    assert g["LUT4 <= 0.8x torchlogix's own Verilog"]["measured"].startswith("24,000 / 33,249")
+    fmax = g["Fmax >= 250 MHz on ECP5-85F"]
+    assert fmax["met"] is False and "overused=93248" in fmax["measured"]              # the cone's 256 MHz: no
+    cones = run_all.cone_table(tmp_path)
+    assert [(c["network"], c["luts_mapped"], c["routed"]) for c in cones] == [("mnist48k-c1b100", 535, True)]
+
+
 def test_report_says_when_torchlogix_verilog_is_not_exact(tmp_path):
     check = {"samples": 20, "equal": False, "samples_differing": 20,
              "constant_offset_per_class": [0, 0, -1, 0, 0, 0, 0, 0, 0, 0]}
