@@ -203,6 +203,13 @@ def _cone_name(model) -> bool:
     return bool(re.search(r"-c\d+(b\d+)?$", str(model or "")))
 
 
+def _row_note(r: dict) -> str:
+    """A build row's own note, else why it stopped (and where the router was when it did)."""
+    if r.get("note"):
+        return r["note"]
+    return (r.get("error", "") + (f"; router at the end: {r['router_last']}" if r.get("router_last") else ""))[:200]
+
+
 def _postsim_text(ps) -> str:
     """A build row's post-synthesis result in a few words (older rows recorded it as text)."""
     if isinstance(ps, dict):
@@ -240,8 +247,7 @@ def pareto_table(results: Path) -> list[dict]:
                          "postsim": _postsim_text(r.get("postsim")),
                          "nextpnr_opts": r.get("nextpnr_opts") or "", "wall_s": r.get("wall_s"),
                          "from": f"{name}.json",
-                         "note": (r.get("error", "") + (f"; router at the end: {r['router_last']}"
-                                                        if r.get("router_last") else ""))[:160]})
+                         "note": _row_note(r)})
     rows.sort(key=lambda r: (r["model"], r["target"], str(r["pipeline"]), r["nextpnr_opts"]))
     return rows
 
@@ -264,8 +270,7 @@ def cone_table(results: Path) -> list[dict]:
                          "latency_cycles": r.get("latency_cycles"),
                          "postsim": _postsim_text(r.get("postsim")),
                          "wall_s": r.get("wall_s"),
-                         "note": (r.get("error", "") + (f"; router at the end: {r['router_last']}"
-                                                        if r.get("router_last") else ""))[:200]})
+                         "note": _row_note(r)})
     rows.sort(key=lambda r: (r["luts_mapped"] or 0, r["placement"]))
     return rows
 
@@ -293,8 +298,7 @@ def hardware_table(results: Path) -> list[dict]:
                     "trellis_comb": r.get("trellis_comb_after_pack") or r.get("trellis_comb"),
                     "fmax_mhz": r.get("fmax_mhz"), "timing": "clocked" if r.get("fmax_mhz") else "no routed Fmax",
                     "latency_cycles": r.get("latency_cycles"), "synth_s": r.get("synth_core_s"),
-                    "pnr_s": None, "core_blocks": r.get("core_blocks"), "note": r.get("note") or (r.get("error", "") + (
-                        f"; router at the end: {r['router_last']}" if r.get("router_last") else ""))[:200]})
+                    "pnr_s": None, "core_blocks": r.get("core_blocks"), "note": _row_note(r)})
     return out
 
 
