@@ -124,8 +124,9 @@ def build(name, nl, inputs, target_spec, pipeline, freq, postsim, popcount_every
             row.update(_pnr_progress(out / "build" / "pnr.log"))
         part = getattr(err, "partial_report", None) or {}
         if part.get("core"):            # synthesized (and maybe simulated) before it stopped
-            row.update({"lut4": part["core"]["lut4"], "ff": part["core"]["ff"],
-                        "ccu2c": part["core"]["cells"].get("CCU2C", 0), "postsim": part.get("postsim"),
+            whole = part.get("synth") or part["core"]      # with a board: the harness too, as in a finished row
+            row.update({"lut4": whole["lut4"], "ff": whole["ff"],
+                        "ccu2c": whole["cells"].get("CCU2C", 0), "postsim": part.get("postsim"),
                         "synth_flags": part.get("synth_flags"), "times_s": part.get("times_s"),
                         "core_blocks": part["core"].get("blocks")})
         row["wall_s"] = round(time.monotonic() - t0, 1)
