@@ -124,30 +124,27 @@ def build(name, nl, inputs, target_spec, pipeline, freq, postsim, popcount_every
             row.update(_pnr_progress(out / "build" / "pnr.log"))
         part = getattr(err, "partial_report", None) or {}
         if part.get("core"):            # synthesized (and maybe simulated) before it stopped
-            whole = part.get("synth") or part["core"]      # with a board: the harness too, as in a finished row
-            row.update({"lut4": whole["lut4"], "ff": whole["ff"],
-                        "ccu2c": whole["cells"].get("CCU2C", 0), "postsim": part.get("postsim"),
-                        "synth_flags": part.get("synth_flags"), "times_s": part.get("times_s"),
-                        "core_blocks": part["core"].get("blocks")})
+            row.update(_synth_fields(part))
         row["wall_s"] = round(time.monotonic() - t0, 1)
         return row
     row.update({"levels_per_stage": core.report["pipeline"]["levels_per_stage"],
-                "placement": core.report["placement"], "gate_registers": core.report["gate_registers"]})
+                "placement": core.report["placement"], "gate_registers": core.report["gate_registers"],
+                **_synth_fields(rep), "wall_s": round(time.monotonic() - t0, 1)})
     if synth_only:
-        row.update({"lut4": rep["core"]["lut4"], "ff": rep["core"]["ff"],
-                    "ccu2c": rep["core"]["cells"].get("CCU2C", 0), "latency_cycles": int(core.latency),
-                    "postsim": rep.get("postsim"), "synth_flags": rep.get("synth_flags"),
-                    "times_s": rep["times_s"], "wall_s": round(time.monotonic() - t0, 1),
-                    "core_blocks": rep["core"].get("blocks"), "note": "synthesis and post-synthesis simulation only"})
+        row.update({"latency_cycles": int(core.latency), "note": "synthesis and post-synthesis simulation only"})
         return row
-    row.update({"lut4": rep["synth"]["lut4"], "ff": rep["synth"]["ff"],
-                "ccu2c": rep["synth"]["cells"].get("CCU2C", 0), "fmax_mhz": rep["pnr"]["fmax_mhz"],
-                "latency_cycles": rep["latency_cycles"], "latency_ns": rep["latency_ns"],
-                "postsim": rep.get("postsim"), "synth_flags": rep.get("synth_flags"),
-                "times_s": rep["times_s"], "wall_s": round(time.monotonic() - t0, 1),
-                "core_blocks": rep["core"].get("blocks"),
-                "pnr_utilization": rep["pnr"]["utilization"]})
+    row.update({"fmax_mhz": rep["pnr"]["fmax_mhz"], "latency_cycles": rep["latency_cycles"],
+                "latency_ns": rep["latency_ns"], "pnr_utilization": rep["pnr"]["utilization"]})
     return row
+
+
+def _synth_fields(rep: dict) -> dict:
+    """A build report's synthesis figures (the whole design: with a board, the harness too), post-synthesis
+    simulation and step times; also for a report that stopped before place and route."""
+    whole = rep.get("synth") or rep["core"]
+    return {"lut4": whole["lut4"], "ff": whole["ff"], "ccu2c": whole["cells"].get("CCU2C", 0),
+            "postsim": rep.get("postsim"), "synth_flags": rep.get("synth_flags"), "times_s": rep.get("times_s"),
+            "core_blocks": rep["core"].get("blocks")}
 
 
 def print_table(rows):
