@@ -28,10 +28,12 @@ AUTO_LEVEL_PS = 700
 AUTO_LUT_LEVEL_PS = 1600
 DEFAULT_FREQ_MHZ = 250.0
 DEFAULT_LUT_SIZE = 4
-# LUT mapping is skipped above this many live gates (stages then count gate levels): it takes about 33 us per gate
-# here (the 48K model's 25,675 in 0.7 s, a random 1.28M-gate network's 341,773 in 11 s), so the cap keeps a
-# network far beyond any part lgn2hw targets (LFE5U-85F: 83,640 LUT4) from spending minutes in it.
-LUT_MAP_MAX_NODES = 2_000_000
+# LUT mapping is skipped above this many live gates (stages then count gate levels). It takes about 33 us per gate
+# here (the 48K model's 25,675 in 0.7 s, a random 1.28M-gate network's 341,773 in 11 s), but its Python half holds
+# about 4 KB per gate: the same network without passes, 681,047 live gates, took 41 s and 3.6 GB to Verilog with
+# mapping against 12 s and 0.9 GB without (bench_back). Such a network is far beyond any part lgn2hw targets
+# (LFE5U-85F: 83,640 LUT4).
+LUT_MAP_MAX_NODES = 500_000
 # Above this clock a register follows every popcount level: with one after every second level (a LUT level and a
 # carry chain in one stage) the measured popcounts stay below 200 MHz on ECP5 (bench/results/popcount.json).
 FAST_POPCOUNT_MHZ = 180.0
