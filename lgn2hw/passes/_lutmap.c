@@ -9,7 +9,8 @@
  * the cut's order, as Python's sum does, so both give the same bits.
  *
  * Per net: level, flow, required (n_nets); fanout (n_nets); cuts (n_nets * limit * 6 nets), cut_len
- * (n_nets * limit), n_cuts (n_nets), all indexed by net. Returns 0, or -1 when memory ran out. */
+ * (n_nets * limit), n_cuts (n_nets), all indexed by net. Returns 0, -1 when memory ran out, or -2 for
+ * a limit above 16 or cuts wider than 6. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,6 +129,8 @@ int lgn_cuts(int64_t n_nodes, int64_t first, int64_t kmax, const uint8_t *arity,
     buf_t cur = {0}, nxt = {0};
     cut_t opts[17];                     /* a fanin's options: trivial cut + at most `limit` (<= 16) priority cuts */
     int rc = 0;
+    if (limit < 1 || limit > 16 || k < 1 || k > 6 || kmax > 6)
+        return -2;
     g_mode = (int)mode;
     for (int64_t i = 0; i < n_nodes; i++) {
         const int64_t net = first + i;

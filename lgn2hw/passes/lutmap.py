@@ -203,8 +203,10 @@ class _Mapper:
                     self.k, limit, 0 if mode == "depth" else 1, level.ctypes.data, flow.ctypes.data,
                     fanout.ctypes.data, required.ctypes.data, cuts.ctypes.data, cut_len.ctypes.data,
                     n_cuts.ctypes.data)
-        if rc != 0:
+        if rc == -1:
             raise MemoryError("LUT mapping: out of memory while enumerating cuts")
+        if rc != 0:
+            raise ValueError(f"LUT mapping: the C enumerator refused k={self.k}, {limit} cuts (code {rc})")
         self.level = level.tolist()
         self.flow = flow.tolist()
         # every kept cut's leaves in one flat list, cut after cut, net after net
