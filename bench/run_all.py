@@ -230,14 +230,20 @@ def _popcount_share(r: dict):
     return round(sum(blocks.get(k, {}).get("lut4", 0) for k in ("popcount", "ebr", "argmax")) / core, 3)
 
 
-def pareto_table(results: Path) -> list[dict]:
-    """bench_hwq builds of whole models (the example, the 48K model): pipeline setting -> LUT4, FF, Fmax, latency."""
-    rows = []
+def _hwq_rows(results: Path, cones: bool):
+    """(JSON name, row) of every bench_hwq row: the --cones sub-networks, or the whole models."""
     for name in sorted(p.stem for p in results.glob("hwq*.json")):
         data = _load(results, name)
         for r in (data if isinstance(data, list) else []):
-            if _cone_name(r.get("model")) or r.get("lut4") is None:
-                continue
+            if _cone_name(r.get("model")) == cones:
+                yield name, r
+
+
+def pareto_table(results: Path) -> list[dict]:
+    """bench_hwq builds of whole models (the example, the 48K model): pipeline setting -> LUT4, FF, Fmax, latency."""
+    rows = []
+    for name, r in _hwq_rows(results, cones=False):
+        if r.get("lut4") is not None:
             rows.append({"model": r["model"], "target": r["target"], "pipeline": r.get("pipeline"),
                          "levels_per_stage": r.get("levels_per_stage"), "popcount_every": r.get("popcount_every"),
                          "lut4": r["lut4"], "ccu2c": r.get("ccu2c"), "ff": r.get("ff"),
@@ -255,22 +261,18 @@ def pareto_table(results: Path) -> list[dict]:
 def cone_table(results: Path) -> list[dict]:
     """bench_hwq --cones builds: sub-networks of the shared model on the bare ECP5-85F, smallest first."""
     rows = []
-    for name in sorted(p.stem for p in results.glob("hwq*.json")):
-        data = _load(results, name)
-        for r in (data if isinstance(data, list) else []):
-            if not _cone_name(r.get("model")):
-                continue
-            rows.append({"network": r["model"], "from": f"{name}.json",
-                         "luts_mapped": (r.get("lut_map") or {}).get("luts"),
-                         "placement": "wirelength-driven (--no-tmdriv)" if "--no-tmdriv" in r.get("nextpnr_opts", "")
-                         else "timing-driven (default)",
-                         "lut4": r.get("lut4"), "ccu2c": r.get("ccu2c"), "ff": r.get("ff"),
-                         "routed": "error" not in r, "fmax_mhz": r.get("fmax_mhz"),
-                         "placement_fmax_mhz": r.get("placement_fmax_mhz"),
-                         "latency_cycles": r.get("latency_cycles"),
-                         "postsim": _postsim_text(r.get("postsim")),
-                         "wall_s": r.get("wall_s"),
-                         "note": _row_note(r)})
+    for name, r in _hwq_rows(results, cones=True):
+        rows.append({"network": r["model"], "from": f"{name}.json",
+                     "luts_mapped": (r.get("lut_map") or {}).get("luts"),
+                     "placement": "wirelength-driven (--no-tmdriv)" if "--no-tmdriv" in r.get("nextpnr_opts", "")
+                     else "timing-driven (default)",
+                     "lut4": r.get("lut4"), "ccu2c": r.get("ccu2c"), "ff": r.get("ff"),
+                     "routed": "error" not in r, "fmax_mhz": r.get("fmax_mhz"),
+                     "placement_fmax_mhz": r.get("placement_fmax_mhz"),
+                     "latency_cycles": r.get("latency_cycles"),
+                     "postsim": _postsim_text(r.get("postsim")),
+                     "wall_s": r.get("wall_s"),
+                     "note": _row_note(r)})
     rows.sort(key=lambda r: (r["luts_mapped"] or 0, r["placement"]))
     return rows
 
@@ -601,13 +603,14 @@ def write_report(results: Path, out: Path, log=None):
         lines += ["## Pipeline setting -> LUT4, FF, Fmax, latency (bench_hwq)", "",
                   "`python bench/bench_hwq.py --only example --pipelines 0,1,2,3 -o bench/results/hwq_example.json` "
                   "(the example on the iCE40 HX8K breakout and iCEBreaker UP5K boards, UART harness included, board "
-                  "clock) and `python bench/bench_hwq.py --only shared --shared MODEL --shared-targets bare "
-                  "--pipelines 1` (the 48K core alone on the bare ECP5-85F at 250 MHz). `lut4` counts a CCU2C as "
+                  "clock), `python bench/bench_hwq.py --only shared --shared MODEL --shared-targets bare "
+                  "--pipelines 1` (the 48K core alone on the bare ECP5-85F at 250 MHz) and the same with "
+                  "`--pipelines 2,3 --synth-only -o bench/results/hwq_synth.json`. `lut4` counts a CCU2C as "
                   "two; `postsim` is the post-synthesis simulation against the interpreter (the 48K model on "
                   "MNIST-5k images).", "",
                   md_table(pareto, ["model", "target", "pipeline", "levels_per_stage", "popcount_every", "lut4",
-                                    "ccu2c", "ff", "popcount_lut_share", "freq_target_mhz", "fmax_mhz", "latency_cycles", "postsim",
-                                    "nextpnr_opts", "wall_s", "from", "note"]), ""]
+                                    "ccu2c", "ff", "popcount_lut_share", "freq_target_mhz", "fmax_mhz",
+                                    "latency_cycles", "postsim", "nextpnr_opts", "wall_s", "from", "note"]), ""]
     cones = cone_table(results)
     if cones:
         lines += ["## Routability and Fmax against size: sub-networks of the 48K model (ECP5-85F, 250 MHz target)",
