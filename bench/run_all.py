@@ -184,17 +184,13 @@ def lgn2hw_hw_rows(results: Path) -> list[dict]:
     """lgn2hw builds of the shared 48K model on an ECP5-85F, from build.json and hwq*.json (rows with a LUT count;
     ``lut4`` there counts a CCU2C as two LUT4, as lgn2hw.build.flow.resources does)."""
     rows = []
-    for name in ["build"] + sorted(p.stem for p in results.glob("hwq*.json")):
-        data = _load(results, name)
-        data = data.get("rows", []) if isinstance(data, dict) else data or []
-        for r in data:
-            if "mnist" not in str(r.get("model", "")) or "85F" not in str(r.get("target", "")):
-                continue
-            # synthesized, and routed or stopped in place and route (then its area counts, its Fmax does not)
-            if _cone_name(r.get("model")) or r.get("lut4") is None or \
-                    ("error" in r and not str(r["error"]).startswith("pnr:")):
-                continue
-            rows.append({**r, "from": f"{name}.json"})
+    for name, r in _hwq_rows(results, cones=False, also=("build",)):
+        if "mnist" not in str(r.get("model", "")) or "85F" not in str(r.get("target", "")):
+            continue
+        # synthesized, and routed or stopped in place and route (then its area counts, its Fmax does not)
+        if r.get("lut4") is None or ("error" in r and not str(r["error"]).startswith("pnr:")):
+            continue
+        rows.append({**r, "from": f"{name}.json"})
     return rows
 
 
@@ -230,11 +226,13 @@ def _popcount_share(r: dict):
     return round(sum(blocks.get(k, {}).get("lut4", 0) for k in ("popcount", "ebr", "argmax")) / core, 3)
 
 
-def _hwq_rows(results: Path, cones: bool):
-    """(JSON name, row) of every bench_hwq row: the --cones sub-networks, or the whole models."""
-    for name in sorted(p.stem for p in results.glob("hwq*.json")):
+def _hwq_rows(results: Path, cones: bool, also: tuple = ()):
+    """(JSON name, row) of every build row in ``also`` (e.g. build.json) and the bench_hwq files: the --cones
+    sub-networks, or the whole models."""
+    for name in list(also) + sorted(p.stem for p in results.glob("hwq*.json")):
         data = _load(results, name)
-        for r in (data if isinstance(data, list) else []):
+        data = data.get("rows", []) if isinstance(data, dict) else data or []
+        for r in data:
             if _cone_name(r.get("model")) == cones:
                 yield name, r
 

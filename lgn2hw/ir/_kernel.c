@@ -72,10 +72,10 @@ static inline uint64_t row_word(const uint64_t *vals, int64_t words, const int32
     return vals[(int64_t)nets[j] * words + w] ^ -(uint64_t)(invert[j] & 1);
 }
 
-/* Ripple x (weight 2**from) into planes from..width-1 of word w. */
-static inline void ripple(uint64_t *planes, int64_t words, int64_t width, int64_t w, int64_t from, uint64_t x)
+/* Add the one-bit row x into the counter planes 0..width-1 of word w. */
+static inline void ripple(uint64_t *planes, int64_t words, int64_t width, int64_t w, uint64_t x)
 {
-    for (int64_t b = from; b < width && x; b++) {
+    for (int64_t b = 0; b < width && x; b++) {
         uint64_t *p = planes + b * words + w;
         const uint64_t s = *p ^ x;
         x &= *p;
@@ -139,7 +139,7 @@ void lgn_count(int64_t n_classes, int64_t words, int64_t n_samples, int64_t widt
         }
         for (; j < last; j++)
             for (int64_t w = 0; w < words; w++)
-                ripple(planes, words, width, w, 0, row_word(vals, words, out_nets, invert, j, w));
+                ripple(planes, words, width, w, row_word(vals, words, out_nets, invert, j, w));
         for (int64_t w = 0; w < words; w++) {
             const int64_t n = n_samples - w * 64 < 64 ? n_samples - w * 64 : 64;
             for (int64_t s = 0; s < n; s++) {
