@@ -98,13 +98,13 @@ def test_pass_object_and_bad_size():
 @settings(max_examples=60, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), k=st.sampled_from([2, 3, 4, 5, 6]), arity=st.sampled_from([2, 3, 6]),
        cuts=st.sampled_from([1, 3, 8, 16]))
-def test_c_and_python_enumerators_map_alike(seed, k, arity, cuts):
-    """The C cut enumerator (_lutmap.c) and the Python one choose the same cuts: the mapped netlists are equal,
+def test_c_and_python_mappers_map_alike(seed, k, arity, cuts):
+    """The C mapper (_lutmap.c) and the Python one choose the same cuts and tables: the mapped netlists are equal,
     truth table for truth table."""
     from lgn2hw.ir import dump
     from lgn2hw.passes import lutmap
-    if lutmap._native_cuts() is None:
-        pytest.skip("no C compiler: only the Python enumerator exists here")
+    if lutmap._native_mapper() is None:
+        pytest.skip("no C compiler: only the Python mapper exists here")
     rng = np.random.default_rng(seed)
     nl = random_layered(rng, n_inputs=int(rng.integers(1, 16)), layers=int(rng.integers(1, 7)),
                         width=int(rng.integers(1, 40)), max_arity=arity, skip=bool(rng.integers(0, 2)),
@@ -112,19 +112,19 @@ def test_c_and_python_enumerators_map_alike(seed, k, arity, cuts):
     native, stats = lut_map(nl, k, cuts)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("LGN2HW_LUTMAP", "python")
-        assert lutmap._native_cuts() is None
+        assert lutmap._native_mapper() is None
         python, python_stats = lut_map(nl, k, cuts)
     assert dump(native) == dump(python)
     assert stats == python_stats
 
 
-def test_c_and_python_enumerators_map_the_trained_example_alike(monkeypatch):
+def test_c_and_python_mappers_map_the_trained_example_alike(monkeypatch):
     from pathlib import Path
     from lgn2hw.frontend import load_model
     from lgn2hw.ir import dump
     from lgn2hw.passes import lutmap
-    if lutmap._native_cuts() is None:
-        pytest.skip("no C compiler: only the Python enumerator exists here")
+    if lutmap._native_mapper() is None:
+        pytest.skip("no C compiler: only the Python mapper exists here")
     nl, _ = run_passes(load_model(Path(__file__).parent.parent / "examples" / "digits_lgn.pt"), DEFAULT)
     native = dump(lut_map(nl)[0])
     monkeypatch.setenv("LGN2HW_LUTMAP", "python")

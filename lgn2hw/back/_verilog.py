@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,12 +29,11 @@ AUTO_LEVEL_PS = 700
 AUTO_LUT_LEVEL_PS = 1600
 DEFAULT_FREQ_MHZ = 250.0
 DEFAULT_LUT_SIZE = 4
-# LUT mapping is skipped above this many live gates (stages then count gate levels). It takes about 33 us per gate
-# here (the 48K model's 25,675 in 0.7 s, a random 1.28M-gate network's 341,773 in 11 s), but its Python half holds
-# about 4 KB per gate: the same network without passes, 681,047 live gates, took 41 s and 3.6 GB to Verilog with
-# mapping against 12 s and 0.9 GB without (bench_back). Such a network is far beyond any part lgn2hw targets
-# (LFE5U-85F: 83,640 LUT4).
-LUT_MAP_MAX_NODES = 500_000
+# LUT mapping is skipped above this many live gates (stages then count gate levels). The C mapper takes about 4 us
+# and 0.3 KB per gate here (a random 1.28M-gate network with the passes off, 1,099,603 live gates: 4.9 s and
+# 0.28 GB, the whole emission 9.6 s at a 0.81 GB peak); the Python one, used where there is no C compiler, holds
+# about 4 KB per gate. Two million gates is far beyond any part lgn2hw targets (LFE5U-85F: 83,640 LUT4).
+LUT_MAP_MAX_NODES = 2_000_000
 # Above this clock a register follows every popcount level: with one after every second level (a LUT level and a
 # carry chain in one stage) the measured popcounts stay below 200 MHz on ECP5 (bench/results/popcount.json).
 FAST_POPCOUNT_MHZ = 180.0
@@ -198,10 +198,6 @@ def emit_verilog(nl: Netlist, options: EmitOptions | None = None) -> EmitResult:
         weight.append(count)
     ebr = plan_groups(var_class.tolist(), var_inv,
                       [t for c in range(k) for t, w in zip(unique[c], weight[c]) if w == 1], ebr_blocks)
-    # With counting blocks the gate module hands over plain bits: the blocks' tables and the stage's delayed
-    # bits apply the inversion flags.
-    gates_text, _ = gates_verilog(nl, sched, gates_module, HEADER, features=opts.features,
-                                  invert=not ebr.groups)
     if ebr.groups:
         # popcount inputs: the bits no block counts (in order), then each group's 4-bit count
         grouped = ebr.grouped
@@ -243,17 +239,25 @@ def emit_verilog(nl: Netlist, options: EmitOptions | None = None) -> EmitResult:
         counts_port=bool(opts.counts_port),
         ebr_module=f"{opts.top}_ebrcount" if ebr.groups else None, ebr_groups=len(ebr.groups),
         ebr_rest=len(rest), popcount_width=pc_width)
-    top_text = _amaranth_top(plan)
-    files = {f"{opts.top}.v": top_text}
-    if plan.n_var_outputs:
-        files[f"{gates_module}.v"] = gates_text
-        if ebr.groups:
-            files[f"{plan.ebr_module}.v"] = ebr_verilog(plan.ebr_module, HEADER, len(var_outputs), ebr, rest,
-                                                        [var_inv[t] for t in rest])
-        files[f"{plan.popcount_module}.v"] = popcount_verilog(
-            plan.popcount_module, HEADER, pc_width, pc_bits, plan.class_offset, plan.count_width,
-            tree_latency, opts.popcount_every, opts.popcount_style, pc_weights, pc_inverted)
-        files[f"{plan.datapath_module}.v"] = _datapath_verilog(plan)
+    # Amaranth writes the top through yosys, a subprocess that runs on another core while the gate and popcount
+    # modules are written here (the 48K model: 0.2 s of yosys beside 0.15 s of text). The output is the same.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        top = pool.submit(_amaranth_top, plan)
+        # With counting blocks the gate module hands over plain bits: the blocks' tables and the stage's delayed
+        # bits apply the inversion flags.
+        gates_text, _ = gates_verilog(nl, sched, gates_module, HEADER, features=opts.features,
+                                      invert=not ebr.groups)
+        modules = {}
+        if plan.n_var_outputs:
+            modules[f"{gates_module}.v"] = gates_text
+            if ebr.groups:
+                modules[f"{plan.ebr_module}.v"] = ebr_verilog(plan.ebr_module, HEADER, len(var_outputs), ebr,
+                                                              rest, [var_inv[t] for t in rest])
+            modules[f"{plan.popcount_module}.v"] = popcount_verilog(
+                plan.popcount_module, HEADER, pc_width, pc_bits, plan.class_offset, plan.count_width,
+                tree_latency, opts.popcount_every, opts.popcount_style, pc_weights, pc_inverted)
+            modules[f"{plan.datapath_module}.v"] = _datapath_verilog(plan)
+        files = {f"{opts.top}.v": top.result(), **modules}
     report = _report(nl, sched, plan, levels, mode, opts, files)
     report["lut_map"] = ({"lut_size": lut_size, "nodes_before": lut_stats["nodes_before"],
                           "luts": lut_stats["luts"], "depth": lut_stats["depth"]} if lut_stats else
