@@ -222,3 +222,40 @@ def test_lut_mapping_skipped_for_huge_networks(monkeypatch):
     rep = emit_verilog(nl, EmitOptions(pipeline="auto", freq_mhz=250.0)).report
     assert rep["lut_map"]["skipped"].endswith("live gates exceed 10")
     assert rep["pipeline"]["levels_per_stage"] == auto_levels_per_stage(250.0, lut_levels=False)
+
+
+@pytest.mark.parametrize("opts", [EmitOptions(pipeline=2), EmitOptions(counts_port=True, argmax_split=True)])
+def test_early_yosys_writes_amaranths_top(monkeypatch, opts):
+    """The yosys started before the LUT mapping (back._yosys) writes the same top as Amaranth's own
+    verilog.convert, which emission falls back to where Amaranth would pick another yosys."""
+    from lgn2hw.back import _yosys
+    if not _yosys._bundled_yosys_is_amaranths_choice():
+        pytest.skip("Amaranth does not use its bundled yosys here: emission already calls verilog.convert")
+    nl = _net(seed=3)
+    early = emit_verilog(nl, opts)
+    monkeypatch.setattr(_yosys, "_bundled_yosys_is_amaranths_choice", lambda: False)
+    assert emit_verilog(nl, opts).files == early.files
+
+
+def test_early_yosys_ends_when_unused(monkeypatch):
+    """A yosys started for a top that is never written (emission failed after it started) does not outlive it."""
+    from lgn2hw.back import _verilog, _yosys
+    from lgn2hw.passes import lutmap
+    if not _yosys._bundled_yosys_is_amaranths_choice():
+        pytest.skip("Amaranth does not use its bundled yosys here")
+    started = []
+
+    class Spy(_yosys.TopConverter):
+        def start(self):
+            super().start()
+            started.append(self._proc)
+            return self
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("mapping failed")
+
+    monkeypatch.setattr(_verilog, "TopConverter", Spy)
+    monkeypatch.setattr(lutmap, "lut_map", broken)
+    with pytest.raises(RuntimeError, match="mapping failed"):
+        emit_verilog(_net(), EmitOptions())
+    assert len(started) == 1 and started[0] is not None and started[0].returncode is not None
