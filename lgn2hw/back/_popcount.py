@@ -50,6 +50,7 @@ a design is padded to the same latency (extra registers before the offset), so a
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 from ..errors import UsageError
@@ -164,6 +165,14 @@ def _tree(weights: list, reserve: int, inverted=None) -> tuple[_Plan, int]:
 
 
 def _plan(n: int, weights=None, style: str = DEFAULT_STYLE, inverted=None) -> _Plan:
+    """The tree for these bits; the emitter asks twice for each class (its latency, then its Verilog), so the
+    last few plans are kept (a plan is never changed once made)."""
+    return _cached_plan(int(n), None if weights is None else tuple(int(w) for w in weights), style,
+                        None if inverted is None else tuple(bool(v) for v in inverted))
+
+
+@functools.lru_cache(maxsize=32)
+def _cached_plan(n: int, weights, style: str, inverted) -> _Plan:
     weights = _weights(n, weights)
     if inverted is not None and len(inverted) != n:
         raise ValueError(f"{len(inverted)} inversion flags for {n} bits")
