@@ -102,20 +102,15 @@ def gates_verilog(nl: Netlist, sched: Schedule, module: str, header: str, *, fea
         """Verilog expressions for nets read by logic in stage q (bank q-1 or stage q's own level vectors)."""
         nets = np.asarray(nets, dtype=np.int64)
         c = sched.const[nets]
-        own = sched.stage[nets] == q
-        lev = sched.level[nets]
-        lpos = sched.level_pos[nets]
-        bpos = sched.bank_pos[q - 1][nets] if q >= 1 else np.zeros(len(nets), np.int64)
-        out = []
-        for ci, o, lv, lp, bp in zip(c.tolist(), (own & (sched.level[nets] > 0)).tolist(), lev.tolist(),
-                                     lpos.tolist(), bpos.tolist()):
-            if ci >= 0:
-                out.append(const_lit[ci])
-            elif o:
-                out.append(f"l{lv}_{lp}")
-            else:
-                out.append(f"p{q - 1}_{bp}")
-        return out
+        own = (sched.stage[nets] == q) & (sched.level[nets] > 0) & (c < 0)
+        banked = ~own & (c < 0)
+        out = np.where(c == 1, const_lit[1], const_lit[0]).astype(object)
+        if own.any():
+            out[own] = [f"l{lv}_{lp}" for lv, lp in zip(sched.level[nets[own]].tolist(),
+                                                         sched.level_pos[nets[own]].tolist())]
+        if banked.any():
+            out[banked] = [f"p{q - 1}_{bp}" for bp in sched.bank_pos[q - 1][nets[banked]].tolist()]
+        return out.tolist()
 
     # Bank 0: the input register (optionally behind the feature register and comparators).
     bank0 = sched.banks[0]
