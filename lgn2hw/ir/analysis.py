@@ -7,20 +7,66 @@ from .. import gates
 from .netlist import Netlist
 
 
+#: Shortest block net_levels computes in one step; where blocks are shorter, chunks of this size are relaxed.
+_MIN_BLOCK = 1024
+
+
+def _slot_max(nl: Netlist, values, lo: int, hi: int) -> np.ndarray:
+    """For nodes lo..hi-1: the largest ``values[net]`` (values >= 0; the nets themselves when ``values`` is
+    None) over the node's input nets, 0 for a node without inputs. Column by column, unused slots masked by a
+    multiplication: numpy is several times slower along a short last axis, and in ``np.where``."""
+    arity = nl.arity[lo:hi]
+    out = np.zeros(hi - lo, dtype=np.int64 if values is None else values.dtype)
+    for j in range(nl.kmax):
+        col = nl.fanin[lo:hi, j]
+        np.maximum(out, (col if values is None else values[col]) * (arity > j), out=out)
+    return out
+
+
 def net_levels(nl: Netlist) -> np.ndarray:
-    """Logic level of every net: 0 for constants and inputs, 1 + the deepest input for a node."""
+    """Logic level of every net: 0 for constants and inputs, 1 + the deepest input for a node.
+
+    Nodes are topologically ordered, so they split into consecutive **blocks** whose nodes read only nets before
+    the block; a trained (layered) netlist has one block per layer. A block's levels follow from the earlier
+    blocks in one vectorised step. ``reach[i]``, the deepest net read by nodes 0..i, is non-decreasing and
+    below node i's own net, so the longest block starting at node s ends at the first node whose reach gets to
+    node s (one binary search). Where the order is too interleaved for long blocks, a chunk of ``_MIN_BLOCK``
+    nodes is relaxed instead until its levels stop changing (each round fixes one more level of the chunk). A
+    netlist out of topological order (which :meth:`Netlist.check` rejects) is relaxed as one chunk."""
     lev = np.zeros(nl.n_nets, dtype=np.int32)
-    if not nl.n_nodes:
+    n, first = nl.n_nodes, nl.first_node_net
+    if not n:
         return lev
-    first = nl.first_node_net
-    used = np.arange(nl.kmax)[None, :] < nl.arity[:, None]
-    # Nodes are topologically ordered, so relaxing all nodes at once converges in depth + 1 rounds.
-    while True:
-        deepest = np.where(used, lev[nl.fanin], -1).max(axis=1, initial=-1) if nl.kmax else np.full(nl.n_nodes, -1)
-        new = (deepest + 1).astype(np.int32)
-        if np.array_equal(new, lev[first:]):
-            return lev
-        lev[first:] = new
+    reach = np.maximum.accumulate(_slot_max(nl, None, 0, n))
+    ordered = not (reach >= first + np.arange(n)).any()
+    s = 0
+    while s < n:
+        e = int(np.searchsorted(reach, first + s)) if ordered else s   # nodes s..e-1 read only nets before s
+        block = e - s >= _MIN_BLOCK
+        if not block:
+            e = min(s + _MIN_BLOCK, n) if ordered else n
+        done = False
+        while not done:
+            new = _slot_max(nl, lev, s, e) + (nl.arity[s:e] > 0)
+            done = block or np.array_equal(new, lev[first + s:first + e])
+            lev[first + s:first + e] = new
+        s = e
+    return lev
+
+
+def level_groups(nl: Netlist) -> list:
+    """Node indices grouped by logic level, lowest level first, ascending within a level: one array per level
+    that has nodes. A layered netlist's nodes are in level order already, which saves the sort."""
+    lev = net_levels(nl)[nl.first_node_net:]
+    if not lev.size:
+        return []
+    step = np.diff(lev)
+    if (step >= 0).all():
+        order, cuts = np.arange(len(lev)), np.flatnonzero(step) + 1
+    else:
+        order = np.argsort(lev, kind="stable")
+        cuts = np.flatnonzero(np.diff(lev[order])) + 1
+    return np.split(order, cuts)
 
 
 def depth(nl: Netlist) -> int:
@@ -43,13 +89,11 @@ def live_nodes(nl: Netlist) -> np.ndarray:
     live = np.zeros(nl.n_nets, dtype=bool)
     live[nl.out_nets] = True
     # Walk levels from the deepest down: every node's readers are deeper than it.
-    lev = net_levels(nl)[first:]
-    for level in range(int(lev.max(initial=0)), 0, -1):
-        nodes = np.flatnonzero(lev == level)
+    for nodes in reversed(level_groups(nl)):
         nodes = nodes[live[first + nodes]]
-        if nodes.size:
-            k_used = np.arange(nl.kmax)[None, :] < nl.arity[nodes, None]
-            live[nl.fanin[nodes][k_used]] = True
+        arity = nl.arity[nodes]
+        for j in range(nl.kmax):
+            live[nl.fanin[nodes[arity > j], j]] = True
     return live[first:]
 
 

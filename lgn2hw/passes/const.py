@@ -24,13 +24,12 @@ class ConstantFold(Pass):
         slots = constants = wires = 0
         tables, fanin, arity = nl.tables.copy(), nl.fanin.astype(np.int64), nl.arity.copy()
         for idx in rw.level_groups(nl):
-            t, f = tables[idx], fanin[idx]
-            a = arity[idx]
-            used = rw.slot_mask(a, f.shape[1])
-            f = np.where(used, target[f], 0)
+            t, f, a = tables[idx], np.take(fanin, idx, axis=0), arity[idx]
+            f = target[f] * rw.slot_mask(a, f.shape[1])         # unused slots read net 0
             t, f, a, removed = rw.clean_inputs(t, f, a)
             slots += removed
-            tables[idx], fanin[idx], arity[idx] = t, f, a
+            tables[idx], arity[idx] = t, a
+            rw.put_rows(fanin, idx, f)
             for k in np.unique(a):
                 k = int(k)
                 sel = np.flatnonzero(a == k)

@@ -26,10 +26,11 @@ class StructuralHash(Pass):
         kmax = fanin.shape[1]
         for idx in rw.level_groups(nl):
             a = nl.arity[idx]
-            t, f = rw.rewire_rows(tables[idx], fanin[idx], a, target, invert)
+            t, f = rw.rewire_rows(tables[idx], np.take(fanin, idx, axis=0), a, target, invert)
             t, f, s = rw.sort_inputs(t, f, a)
             swaps += s
-            tables[idx], fanin[idx] = t, f
+            tables[idx] = t
+            rw.put_rows(fanin, idx, f)
             neg = gates.negate_output(t, a.astype(np.uint64))
             canon = np.minimum(t, neg)
             pol = canon != t
