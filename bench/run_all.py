@@ -420,10 +420,14 @@ def summary(results: Path, goal_rows: list[dict]) -> str:
     if peers:
         tl, ours = peers["verilog"]["rows"]
         r = ours["time_vs_torchlogix"]
-        speed = (f"{r:.1f}x faster than torchlogix's Circuit export ({ours['total_s']:.1f} s vs "
-                 f"{tl['total_s']:.1f} s)" if r >= 1 else
-                 f"slower than torchlogix's Circuit export ({ours['total_s']:.1f} s vs {tl['total_s']:.1f} s, "
-                 f"{r:.2f}x its speed; lgn2hw's Verilog emission alone takes {ours['verilog_s']:.1f} s)")
+        runs = (f", the median of {peers['verilog']['rounds']} alternating fresh-process runs each"
+                if peers["verilog"].get("rounds", 1) > 1 else "")
+        stages = (f": load {ours['load_s']:.3f}, passes {ours['passes_s']:.2f}, Verilog {ours['verilog_s']:.2f} s"
+                  if all(k in ours for k in ("load_s", "passes_s", "verilog_s")) else "")
+        speed = (f"{r:.1f}x faster than torchlogix's Circuit export ({ours['total_s']:.2f} s vs "
+                 f"{tl['total_s']:.2f} s{runs}{stages})" if r >= 1 else
+                 f"slower than torchlogix's Circuit export ({ours['total_s']:.2f} s vs {tl['total_s']:.2f} s{runs}, "
+                 f"{r:.2f}x its speed; lgn2hw's Verilog emission alone takes {ours['verilog_s']:.2f} s)")
         parts.append(
             f"**Path to RTL**: on the same trained 48K network lgn2hw goes from checkpoint to Verilog {speed}, "
             f"in {ours['memory_vs_torchlogix']:.2f}x its peak "
