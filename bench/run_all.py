@@ -373,9 +373,9 @@ def _chunk_sentence(peers) -> str:
     d = rows[0]
     best = max(rows[1:] or rows, key=lambda r: r["samples_per_s"])
     return (f" Its default chunk is {d['samples_per_chunk']:,} samples ({d['value_mb']:.1f} MB of net values, sized "
-            f"to stay in cache); in the chunk sweep (one thread) other sizes run at most {best['vs_default']:.2f}x "
-            f"the default ({best['samples_per_chunk']:,} samples), so the cost per gate is the instructions, not "
-            "the cache.")
+            f"to stay in cache); in the chunk sweep (one thread) the fastest other size, "
+            f"{best['samples_per_chunk']:,} samples, runs at {best['vs_default']:.2f}x the default's rate"
+            + (", so the cost per gate is the instructions, not the cache." if best["vs_default"] <= 1.05 else "."))
 
 
 def _popcount_sentence(results: Path, total: int, blocks: dict | None = None) -> str:
@@ -413,6 +413,12 @@ def _cpu_cost_sentence(one: dict, dl: dict, b: dict) -> str:
             "carry-save tree.")
 
 
+def _freq_of(row: dict) -> str:
+    """" at F MHz" from a row's nextpnr arguments, or nothing."""
+    m = re.search(r"--freq (\S+)", str(row.get("pnr_args", "")))
+    return f" at {m.group(1)} MHz" if m else ""
+
+
 def summary(results: Path, goal_rows: list[dict]) -> str:
     """The ahead/behind paragraph, assembled from the measured figures."""
     peers, scale, sim = _load(results, "peers"), _load(results, "scale"), _load(results, "sim")
@@ -444,7 +450,11 @@ def summary(results: Path, goal_rows: list[dict]) -> str:
          "block, the whole network and a behavioural adder per class in one clock period"
          + (f" ({tl_hw['fmax_mhz']} MHz with its ports registered, after place and route)" if tl_hw.get("fmax_mhz")
             else f" ({tl_hw['timing'].split(', ', 1)[1]} after place and route)" if "longest" in tl_hw["timing"]
-            else "") + ".")
+            else "") + "."
+         + (f" Between input and output registers of bench_peers_hw's ({tl_hw['ff']:,} flip-flops) nextpnr placed "
+            f"it ({tl_hw['trellis_comb']:,} TRELLIS_COMB) and did not finish routing it{_freq_of(_torchlogix_hw(results))} "
+            f"({tl_hw['note'].removeprefix('pnr: ')})." if tl_hw.get("note", "").startswith("pnr:")
+            and tl_hw.get("trellis_comb") else ""))
     if chk and chk.get("equal") is False:
         off = chk.get("constant_offset_per_class")
         s += (f" It is also not bit-exact: Icarus on {chk['samples']} MNIST images gives class counts that differ "
