@@ -129,3 +129,28 @@ def test_c_and_python_mappers_map_the_trained_example_alike(monkeypatch):
     native = dump(lut_map(nl)[0])
     monkeypatch.setenv("LGN2HW_LUTMAP", "python")
     assert native == dump(lut_map(nl)[0])
+
+
+@pytest.mark.parametrize("case", ["no nodes", "outputs on inputs and constants", "constant and dead nodes"])
+def test_edge_netlists_map_alike_in_c_and_python(monkeypatch, case):
+    """Netlists without gates, with output bits on inputs or the constant nets, and with arity-0 (constant) and
+    unread nodes: both mappers give the same, equal netlist."""
+    from lgn2hw.ir import dump
+    from lgn2hw.passes import lutmap
+    if case == "no nodes":
+        kw = dict(tables=np.zeros(0, np.uint64), arity=np.zeros(0, np.uint8), fanin=np.zeros((0, 0), np.int32),
+                  layer=np.zeros(0, np.int32), index=np.zeros(0, np.int32), out_nets=np.array([2, 3, 0], np.int32))
+    else:
+        # nets: 0, 1, inputs 2..4, nodes 5 (AND 2 3), 6 (constant 1), 7 (XOR 5 4, unread), 8 (OR 5 6)
+        kw = dict(tables=np.array([AND, 1, XOR, OR], np.uint64), arity=np.array([2, 0, 2, 2], np.uint8),
+                  fanin=np.array([[2, 3], [0, 0], [5, 4], [5, 6]], np.int32), layer=np.array([1, 1, 2, 2], np.int32),
+                  index=np.arange(4, dtype=np.int32),
+                  out_nets=np.array([2, 1, 0] if case.startswith("outputs") else [8, 6, 5], np.int32))
+    nl = Netlist(n_inputs=3, out_class=np.array([0, 1, 1], np.int32), out_invert=np.array([False, True, False]),
+                 class_offset=np.zeros(2, np.int64), **kw)
+    nl.check()
+    mapped, _ = _check(nl, 4)
+    if lutmap._native_mapper() is None:
+        pytest.skip("no C compiler: only the Python mapper exists here")
+    monkeypatch.setenv("LGN2HW_LUTMAP", "python")
+    assert dump(lut_map(nl, 4)[0]) == dump(mapped)
