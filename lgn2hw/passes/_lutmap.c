@@ -269,6 +269,16 @@ static int32_t cover_depth(const cover_t *m)
     return d;
 }
 
+/* The leaves of net's chosen cut must arrive one level before net is required. */
+static void require_leaves(cover_t *m, int64_t net)
+{
+    for (int j = 0; j < m->best_len[net]; j++) {
+        const int32_t x = m->best[net * 6 + j];
+        if (m->required[net] - 1 < m->required[x])
+            m->required[x] = m->required[net] - 1;
+    }
+}
+
 static void required_levels(cover_t *m, int32_t depth)
 {
     for (int64_t net = 0; net < m->n_nets; net++)
@@ -277,11 +287,7 @@ static void required_levels(cover_t *m, int32_t depth)
         m->required[m->out_nets[o]] = depth;
     for (int64_t net = m->n_nets - 1; net >= m->first; net--)
         if (m->refs[net] && !m->constant[net])
-            for (int j = 0; j < m->best_len[net]; j++) {
-                const int32_t x = m->best[net * 6 + j];
-                if (m->required[net] - 1 < m->required[x])
-                    m->required[x] = m->required[net] - 1;
-            }
+            require_leaves(m, net);
 }
 
 /* Add (step 1) or remove (step -1) the cone of net's chosen cut in the cover; the number of LUTs that changes.
@@ -360,11 +366,7 @@ static void exact_area(cover_t *m)
         choose(m, net, best_c);
         m->level[net] = cut_level(m, m->best + net * 6, m->best_len[net]);
         ref_cone(m, net, 1);
-        for (int j = 0; j < m->best_len[net]; j++) {
-            const int32_t x = m->best[net * 6 + j];
-            if (m->required[net] - 1 < m->required[x])
-                m->required[x] = m->required[net] - 1;
-        }
+        require_leaves(m, net);
     }
 }
 

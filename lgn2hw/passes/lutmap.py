@@ -33,6 +33,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import _native, gates
+from ..ir.analysis import fanout
 from ..ir.netlist import Netlist
 from .base import Pass
 
@@ -109,12 +110,8 @@ class _Cover(NamedTuple):
 
 
 def _fanout(nl: Netlist) -> np.ndarray:
-    """Readers of each net (node inputs and outputs), at least one: the first round's area-flow divisor."""
-    n_nets = nl.n_nets
-    fo = np.bincount(nl.fanin[nl.arity[:, None] > np.arange(nl.kmax)[None, :]].astype(np.int64),
-                     minlength=n_nets)[:n_nets] if nl.kmax else np.zeros(n_nets, np.int64)
-    fo = fo + np.bincount(nl.out_nets.astype(np.int64), minlength=n_nets)[:n_nets]
-    return np.maximum(fo, 1)
+    """Readers of each net, at least one: the first round's area-flow divisor."""
+    return np.maximum(fanout(nl), 1)
 
 
 def _constant_nets(nl: Netlist) -> np.ndarray:
