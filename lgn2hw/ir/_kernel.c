@@ -66,6 +66,20 @@ static inline void csa(uint64_t *hi, uint64_t *lo, uint64_t a, uint64_t b, uint6
     *lo = u ^ c;
 }
 
+/* Eight words into the running ones/twos/fours planes; returns the eights carry. */
+static inline uint64_t add8(const uint64_t *x, uint64_t *ones, uint64_t *twos, uint64_t *fours)
+{
+    uint64_t ta, tb, fa, fb, eights;
+    csa(&ta, ones, *ones, x[0], x[1]);
+    csa(&tb, ones, *ones, x[2], x[3]);
+    csa(&fa, twos, *twos, ta, tb);
+    csa(&ta, ones, *ones, x[4], x[5]);
+    csa(&tb, ones, *ones, x[6], x[7]);
+    csa(&fb, twos, *twos, ta, tb);
+    csa(&eights, fours, *fours, fa, fb);
+    return eights;
+}
+
 static inline uint64_t row_word(const uint64_t *vals, int64_t words, const int32_t *nets,
                                 const uint8_t *invert, int64_t j, int64_t w)
 {
@@ -108,21 +122,9 @@ void lgn_count(int64_t n_classes, int64_t words, int64_t n_samples, int64_t widt
                     for (int r = 0; r < 16; r++)
                         x[r] = row[r][w] ^ flip[r];
                     uint64_t ones = p0[w], twos = p1[w], fours = p2[w], eights = p3[w];
-                    uint64_t ta, tb, fa, fb, ea, eb, sixteens;
-                    csa(&ta, &ones, ones, x[0], x[1]);
-                    csa(&tb, &ones, ones, x[2], x[3]);
-                    csa(&fa, &twos, twos, ta, tb);
-                    csa(&ta, &ones, ones, x[4], x[5]);
-                    csa(&tb, &ones, ones, x[6], x[7]);
-                    csa(&fb, &twos, twos, ta, tb);
-                    csa(&ea, &fours, fours, fa, fb);
-                    csa(&ta, &ones, ones, x[8], x[9]);
-                    csa(&tb, &ones, ones, x[10], x[11]);
-                    csa(&fa, &twos, twos, ta, tb);
-                    csa(&ta, &ones, ones, x[12], x[13]);
-                    csa(&tb, &ones, ones, x[14], x[15]);
-                    csa(&fb, &twos, twos, ta, tb);
-                    csa(&eb, &fours, fours, fa, fb);
+                    uint64_t sixteens;
+                    const uint64_t ea = add8(x, &ones, &twos, &fours);
+                    const uint64_t eb = add8(x + 8, &ones, &twos, &fours);
                     csa(&sixteens, &eights, eights, ea, eb);
                     p0[w] = ones; p1[w] = twos; p2[w] = fours; p3[w] = eights;
                     carry[w] = sixteens;
