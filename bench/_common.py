@@ -1,4 +1,5 @@
-"""Shared helpers for bench scripts: random layered networks, timing, peak memory, table and JSON output."""
+"""Shared helpers for bench scripts: the benchmark model, random layered networks, timing, peak memory, table and
+JSON output."""
 from __future__ import annotations
 
 import json
@@ -12,8 +13,43 @@ from pathlib import Path
 
 import numpy as np
 
+ROOT = Path(__file__).resolve().parent.parent
 #: Where write_json puts results; run_all.py --quick points it at a temporary directory.
-RESULTS = Path(os.environ.get("LGN2HW_BENCH_RESULTS") or Path(__file__).resolve().parent / "results")
+RESULTS = Path(os.environ.get("LGN2HW_BENCH_RESULTS") or ROOT / "bench" / "results")
+#: The trained 48K-gate MNIST model (a difflogic state dict): $LGN2HW_BENCH_MODEL, else shared/models/ in the
+#: folder beside the repository's. Scripts take it as the default of --model (or --shared) and never copy it.
+MODEL_ENV = "LGN2HW_BENCH_MODEL"
+MODEL = Path(os.environ.get(MODEL_ENV) or ROOT.parent / "shared" / "models" / "mnist20x20_8000x6_mase.pth")
+
+
+def rel(path) -> str:
+    """A path as reports and messages show it: relative to the repository (``../shared/...`` beside it)."""
+    return os.path.relpath(Path(path).resolve(), ROOT)
+
+
+def scrub(text: str) -> str:
+    """Text with this machine's paths of the repository and its parent folder made relative (for JSON and
+    RESULTS.md: a tool's error line quotes the absolute path of the program it ran)."""
+    return text.replace(f"{ROOT}/", "").replace(f"{ROOT.parent}/", "../")
+
+
+def have_model(path, part: str, flag: str = "--model") -> bool:
+    """Whether the benchmark model is there; if not, one line on stderr says which part is skipped."""
+    if Path(path).is_file():
+        return True
+    print(f"bench: {part} skipped: {_missing(path, flag)}", file=sys.stderr)
+    return False
+
+
+def need_model(path, flag: str = "--model") -> Path:
+    """The benchmark model, or exit 1 with one ``bench: error:`` line."""
+    if not Path(path).is_file():
+        raise SystemExit(f"bench: error: {_missing(path, flag)}")
+    return Path(path)
+
+
+def _missing(path, flag: str) -> str:
+    return f"benchmark model {rel(path)} not found (set {MODEL_ENV} or pass {flag} PATH)"
 
 
 def random_network(n_inputs: int, width: int, layers: int, classes: int, seed: int = 0):
@@ -58,7 +94,7 @@ def in_subprocess(module: str, *args: str) -> dict:
     """Run ``python -m module args`` and parse the JSON it prints last: one fresh process per measurement so
     peak memory is that measurement's own."""
     out = subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True, check=True,
-                         cwd=Path(__file__).resolve().parent.parent)
+                         cwd=ROOT)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -87,5 +123,5 @@ def write_json(name: str, payload: dict) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
     payload = {"machine": machine(), "when": time.strftime("%Y-%m-%d"), **payload}
-    path.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+    path.write_text(scrub(json.dumps(payload, indent=2, sort_keys=True)) + "\n")
     return path

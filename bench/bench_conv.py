@@ -9,7 +9,7 @@ forward on every test image: the interpreter on the unrolled netlist, and again 
 gates trained (unrolled: every kernel position its own gates) and live (after passes), accuracy, and times.
 
 Unless ``--no-build``, the MNIST-5k model is compiled to Verilog (the backend, ``--pipeline auto``) and built
-out of context for an ECP5 LFE5U-25F with the YoWASP tools (``lgn2hw.build.flow``): LUT4, FF and Fmax from
+out of context for an ECP5 LFE5U-25F with the YoWASP tools (``lgn2hw.fpga.flow``): LUT4, FF and Fmax from
 nextpnr. Prints tables, writes bench/results/conv.json.
 """
 from __future__ import annotations
@@ -100,8 +100,8 @@ def measure(name, model, ds, shape, tau, steps, lr, work: Path):
 
 def build(opt, work: Path, quick: bool) -> dict:
     from lgn2hw.back import EmitOptions, emit_verilog
-    from lgn2hw.build.boards import resolve_target
-    from lgn2hw.build.flow import BuildOptions, run_build
+    from lgn2hw.fpga.boards import resolve_target
+    from lgn2hw.fpga.flow import BuildOptions, run_build
     from lgn2hw.data import load_mnist5k
     target = resolve_target(device="LFE5U-25F", package="CABGA256")
     core = emit_verilog(opt, EmitOptions(pipeline="auto", freq_mhz=100.0))

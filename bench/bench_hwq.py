@@ -93,7 +93,7 @@ def _pnr_progress(log: Path) -> dict:
 def build(name, nl, inputs, target_spec, pipeline, freq, postsim, popcount_every=None, router=None,
           nextpnr_opts=(), timeout_s=None, synth_only=False):
     from lgn2hw.back import EmitOptions, emit_verilog
-    from lgn2hw.build import BuildOptions, compile_for_target, resolve_target
+    from lgn2hw.fpga import BuildOptions, compile_for_target, resolve_target
     board, device, package = target_spec
     target = resolve_target(board, device, package)
     features = bool(target.board) and nl.encoding is not None

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-SHARED_MODEL = Path("/work/shared/models/mnist20x20_8000x6_mase.pth")
+from bench._common import MODEL  # noqa: E402
 
 
 def mnist_netlist(path: Path):
@@ -104,13 +103,13 @@ def _live_with_nots(nl, live_nodes):
 
 
 def main():
-    from bench._common import random_network, table, write_json
+    from bench._common import have_model, random_network, table, write_json
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="small sizes: only checks that the script runs")
-    ap.add_argument("--model", type=Path, default=SHARED_MODEL, help="difflogic state dict of the MNIST model")
+    ap.add_argument("--model", type=Path, default=MODEL, help="difflogic state dict of the MNIST model")
     args = ap.parse_args()
     results = []
-    if args.model.exists():
+    if have_model(args.model, "the MNIST model"):
         nl = mnist_netlist(args.model)
         bits, labels = mnist_bits()
         if args.quick:
@@ -118,8 +117,6 @@ def main():
         res, cols = profile(nl, "mnist 8000x6 (shared model)", bits, labels)
         results.append(res)
         _print(res, cols)
-    else:
-        print(f"{args.model} not found: skipping the MNIST model", file=sys.stderr)
     width = 2000 if args.quick else 256_000
     nl = random_network(1000, width, 5, 10, seed=0)
     res, cols = profile(nl, f"random {width}x5")

@@ -28,8 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-MODEL = Path("/work/shared/models/mnist20x20_8000x6_mase.pth")
+from bench._common import MODEL, ROOT  # noqa: E402
 N_INPUTS = 400                  # both networks: 20x20 MNIST bits
 DIFFLOGIC_SRC = ROOT / ".venv" / "src" / "difflogic-0.1.0"
 ROUNDS = 5                      # CPU inference: interleaved rounds per engine, the best one counts
@@ -338,9 +337,8 @@ def main():
             model = work / "random.pth"
             write_difflogic_state_dict(model, 400, 1000, 2)
         else:
-            model = args.model
-            if not model.is_file():
-                raise SystemExit(f"{model}: not found (pass --model, or use --quick)")
+            from bench._common import need_model
+            model = need_model(args.model)
         name = "peers" + ("_quick" if args.quick else "")
         if args.verilog_only:
             from bench._common import RESULTS

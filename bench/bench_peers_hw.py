@@ -37,9 +37,10 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench._common import MODEL, ROOT  # noqa: E402
+
 WORK = ROOT / "bench" / "work" / "peers_hw"
-MODEL = Path("/work/shared/models/mnist20x20_8000x6_mase.pth")
 NAME = "peers_hw"
 
 
@@ -139,8 +140,8 @@ def wrap(bdir: Path, verilog: str, top: str) -> str:
 
 
 def synth(bdir: Path, verilog: str, top: str, timeout: float) -> dict:
-    from lgn2hw.build.flow import _cell_counts, resources
-    from lgn2hw.build.toolchain import require
+    from lgn2hw.fpga.flow import _cell_counts, resources
+    from lgn2hw.fpga.toolchain import require
     yosys = require("yosys")
     flags = "-nowidelut"
     (bdir / "synth.ys").write_text(f"read_verilog {verilog}\nsynth_ecp5 -top {top} {flags}\n"
@@ -159,7 +160,7 @@ def synth(bdir: Path, verilog: str, top: str, timeout: float) -> dict:
 
 
 def pnr(bdir: Path, timeout: float, freq: float = 250.0) -> dict:
-    from lgn2hw.build.toolchain import require
+    from lgn2hw.fpga.toolchain import require
     nextpnr = require("nextpnr-ecp5")
     args = ["--log", "pnr.log", "--json", "core.json", "--seed", "1", "--report", "pnr.json",
             "--timing-allow-fail", "--freq", f"{freq:g}", "--85k", "--package", "CABGA381", "--speed", "6",
@@ -208,9 +209,8 @@ def main():
     ap.add_argument("--check-vectors", type=int, default=20, help="Icarus samples (0: no check)")
     ap.add_argument("--check-budget", type=float, default=180.0, help="seconds for the Icarus check")
     args = ap.parse_args()
-    if not args.model.is_file():
-        raise SystemExit(f"{args.model}: not found (pass --model)")
-    from bench._common import write_json
+    from bench._common import need_model, write_json
+    need_model(args.model)
     if WORK.exists():
         shutil.rmtree(WORK)
     WORK.mkdir(parents=True)
@@ -246,5 +246,4 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(ROOT))
     sys.exit(main())

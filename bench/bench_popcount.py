@@ -1,7 +1,6 @@
 """GroupSum area: the per-class popcount alone, per tree style and register spacing, on ECP5 and iCE40.
 
-    python bench/bench_popcount.py [--quick] [--shared /work/shared/models/mnist20x20_8000x6_mase.pth]
-                                   [--no-pnr] [-o bench/results/popcount.json]
+    python bench/bench_popcount.py [--quick] [--shared PATH] [--no-pnr] [-o popcount]
 
 Each row synthesizes ONLY a popcount module (``lgn2hw.back._popcount.popcount_verilog``) behind a register
 bank that stands for the gate layers' last bank (so every path is register to register, as in the core) with
@@ -29,13 +28,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench._common import RESULTS, table, write_json  # noqa: E402
+from bench._common import MODEL, RESULTS, have_model, table, write_json  # noqa: E402
 from lgn2hw.back import _popcount  # noqa: E402
 from lgn2hw.back._popcount import merge_duplicates, popcount_latency, popcount_verilog  # noqa: E402
 from lgn2hw.back._gates import bits_for  # noqa: E402
 
 WORK = ROOT / "bench" / "work" / "popcount"
-SHARED = Path("/work/shared/models/mnist20x20_8000x6_mase.pth")
 SYNTH = {"ecp5": "synth_ecp5 -nowidelut", "ice40": "synth_ice40"}
 #: (style, every) pairs measured on the synthetic class; "flat" is one behavioural sum of all bits (yosys's
 #: own $macc mapping), registered at the output only, for reference.
@@ -94,7 +92,7 @@ def _mask(class_bits, inverted) -> int:
 
 
 def _yosys(family, bdir, verilog, timeout):
-    from lgn2hw.build.toolchain import require
+    from lgn2hw.fpga.toolchain import require
     (bdir / "pc.v").write_text(verilog)
     (bdir / f"{family}.ys").write_text(f"read_verilog pc.v\n{SYNTH[family]} -top pc_top\n"
                                        f"tee -q -o {family}.stat.json stat -json\nwrite_json {family}.json\n")
@@ -105,7 +103,7 @@ def _yosys(family, bdir, verilog, timeout):
 
 
 def _pnr(bdir, freq, timeout):
-    from lgn2hw.build.toolchain import require
+    from lgn2hw.fpga.toolchain import require
     args = ["--quiet", "--log", "pnr.log", "--json", "ecp5.json", "--85k", "--package", "CABGA381", "--speed", "6",
             "--freq", f"{freq:g}", "--report", "pnr.json", "--timing-allow-fail", "--out-of-context", "--seed", "1"]
     t = require("nextpnr-ecp5").run(args, bdir, bdir / "pnr.run.log", "nextpnr-ecp5", timeout)
@@ -201,7 +199,7 @@ def shared_classes(path: Path):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="one 40-bit class, two styles, yosys ECP5 only")
-    ap.add_argument("--shared", type=Path, default=SHARED, help="the shared 48K model (skipped when absent)")
+    ap.add_argument("--shared", type=Path, default=MODEL, help="the shared 48K model (skipped when absent)")
     ap.add_argument("--no-pnr", action="store_true", help="synthesis only")
     ap.add_argument("--synthetic", type=int, default=800, help="bits of the synthetic class")
     ap.add_argument("--freq", type=float, default=250.0)
@@ -249,7 +247,7 @@ def main(argv=None):
             rows.append(measure(f"synthetic{n}", [list(range(n))], [0], None, style, every, ["ecp5", "ice40"],
                                 not args.no_pnr and style != "flat", args.freq, args.timeout))
             save(name)
-        if args.shared.exists() and args.part != "synthetic":
+        if args.part != "synthetic" and have_model(args.shared, "the shared model's classes", "--shared"):
             packed, offsets, merged, weights, dups, inv_packed, inv_merged = shared_classes(args.shared)
             extra["shared_duplicates"] = dups
             print(f"shared model: {dups}", flush=True)

@@ -53,7 +53,7 @@ def synthesize(nl, work: Path):
     """Emit the core as ``lgn2hw compile --device LFE5U-85F --package CABGA381`` does, synthesize it (or reuse an
     earlier synthesis of the same core); returns (core, target, synthesis record)."""
     from lgn2hw.back import EmitOptions, emit_verilog
-    from lgn2hw.build import BuildOptions, resolve_target, run_build
+    from lgn2hw.fpga import BuildOptions, resolve_target, run_build
     target = resolve_target(None, DEVICE, PACKAGE)
     t0 = time.monotonic()
     core = emit_verilog(nl, EmitOptions(pipeline="auto", freq_mhz=FREQ))
@@ -77,10 +77,10 @@ def synthesize(nl, work: Path):
 
 
 def postsim(nl, core, work: Path, inputs, simulator: str, timeout_s=None) -> dict:
-    from lgn2hw.build import BuildOptions
-    from lgn2hw.build.flow import _share_dir
-    from lgn2hw.build.postsim import simulate_mapped
-    from lgn2hw.build.toolchain import require
+    from lgn2hw.fpga import BuildOptions
+    from lgn2hw.fpga.flow import _share_dir
+    from lgn2hw.fpga.postsim import simulate_mapped
+    from lgn2hw.fpga.toolchain import require
     from lgn2hw.errors import Lgn2hwError
     opts = BuildOptions(postsim_samples=len(inputs) if inputs is not None else 256, postsim_inputs=inputs,
                         postsim_sim=simulator, timeout_s=timeout_s)

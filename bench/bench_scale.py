@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-MODEL = Path("/work/shared/models/mnist20x20_8000x6_mase.pth")
+from bench._common import MODEL  # noqa: E402
 
 PLAN = [("48K random", 400, 8000, 6), ("384K random", 784, 64000, 6), ("1.28M random", 784, 256000, 5)]
 QUICK = [("6K random", 400, 1000, 6)]
@@ -56,7 +56,7 @@ def main():
     if args.measure:
         print(json.dumps(measure(*args.measure)))
         return
-    from bench._common import in_subprocess, table, write_difflogic_state_dict, write_json
+    from bench._common import have_model, in_subprocess, table, write_difflogic_state_dict, write_json
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name, n_in, width, layers in (QUICK if args.quick else PLAN):
@@ -68,7 +68,7 @@ def main():
                 label = f"{name} ({n_in}-{width}x{layers}-10)" + ("" if passes == "1" else ", passes off")
                 rows.append({"network": label, "file_mb": path.stat().st_size / 1e6, **row})
             path.unlink()
-    if not args.quick and args.model.is_file():
+    if not args.quick and have_model(args.model, "the 48K trained row"):
         rows.append({"network": "48K trained (shared MNIST)", "file_mb": args.model.stat().st_size / 1e6,
                      **in_subprocess("bench.bench_scale", "--measure", str(args.model), "1,20,20", "1")})
     print(table(rows, ["network", "gates", "into_verilog", "load_s", "passes_s", "verilog_s", "to_verilog_s",

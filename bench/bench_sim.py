@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-MODEL = Path("/work/shared/models/mnist20x20_8000x6_mase.pth")
+from bench._common import MODEL, ROOT  # noqa: E402
 
 
 def _icarus_with_budget(args, n: int) -> dict:
@@ -31,7 +31,7 @@ def _icarus_with_budget(args, n: int) -> dict:
            "--model", str(args.model)] + (["--quick"] if args.quick else [])
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                            cwd=Path(__file__).resolve().parent.parent, start_new_session=True)
+                            cwd=ROOT, start_new_session=True)
     try:
         out, _ = proc.communicate(timeout=args.icarus_budget)
     except subprocess.TimeoutExpired:
@@ -49,13 +49,13 @@ def _icarus_with_budget(args, n: int) -> dict:
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small random network, few vectors")
-    ap.add_argument("--model", type=Path, default=MODEL)
+    ap.add_argument("--model", type=Path, default=MODEL, help="difflogic state dict (default: the shared model)")
     ap.add_argument("--icarus-vectors", type=int, default=20, help="vectors for Icarus (slow; default 20)")
     ap.add_argument("--icarus-budget", type=float, default=120.0,
                     help="seconds Icarus may take (build and run); beyond it the row records an upper bound")
     ap.add_argument("--rtl-only", choices=("verilator", "icarus"), help=argparse.SUPPRESS)
     args = ap.parse_args()
-    from bench._common import random_network, table, write_json
+    from bench._common import need_model, random_network, table, write_json
     from bench.bench_passes import mnist_bits, mnist_netlist
     from lgn2hw.back import EmitOptions
     from lgn2hw.back.rtlsim import RtlSim
@@ -66,9 +66,7 @@ def main():
         nl, name = random_network(400, 300, 3, 10), "random 400-300x3-10"
         bits, n_icarus = bits[:100], 20
     else:
-        if not args.model.is_file():
-            raise SystemExit(f"{args.model}: not found (pass --model, or use --quick)")
-        nl, name = mnist_netlist(args.model), "shared 48K MNIST"
+        nl, name = mnist_netlist(need_model(args.model)), "shared 48K MNIST"
         n_icarus = args.icarus_vectors
     nl, _ = run_passes(nl, DEFAULT)
     evaluate(nl, bits[:64])

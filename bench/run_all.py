@@ -182,7 +182,7 @@ def _torchlogix_hw(results: Path) -> dict:
 
 def lgn2hw_hw_rows(results: Path) -> list[dict]:
     """lgn2hw builds of the shared 48K model on an ECP5-85F, from build.json and hwq*.json (rows with a LUT count;
-    ``lut4`` there counts a CCU2C as two LUT4, as lgn2hw.build.flow.resources does)."""
+    ``lut4`` there counts a CCU2C as two LUT4, as lgn2hw.fpga.flow.resources does)."""
     rows = []
     for name, r in _hwq_rows(results, cones=False, also=("build",)):
         if "mnist" not in str(r.get("model", "")) or "85F" not in str(r.get("target", "")):

@@ -50,6 +50,13 @@ def load(source: Path):
     cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
     try:
         text = source.read_bytes()
+    except OSError as err:
+        # the C source ships in the package (pyproject's package-data): without it the Python engine would run
+        # silently, tens of times slower, so a broken installation is said, not hidden
+        from .errors import ToolchainError
+        raise ToolchainError(f"lgn2hw's C source {source.name} cannot be read ({err.strerror})",
+                             hint="reinstall lgn2hw (pip install --force-reinstall lgn2hw)") from None
+    try:
         for flags in _FLAG_SETS:
             key = hashlib.sha256(text + " ".join([str(cc)] + flags).encode() + _cpu_identity()).hexdigest()[:16]
             path = cache_dir() / f"{source.stem.lstrip('_')}-{key}.so"

@@ -245,7 +245,7 @@ def _step_verilog(ctx):
           f"{len(result.report['stages'])} stages, latency {result.latency} cycles")
 
 
-# --- build: target, synthesis, place and route, bitstream (lgn2hw.build) ------------------------------------
+# --- build: target, synthesis, place and route, bitstream (lgn2hw.fpga) ------------------------------------
 def _target_args(p):
     g = p.add_argument_group("hardware target (with one, compile goes on to a bitstream)")
     g.add_argument("--board", help="board name or alias (ecp5, ice40); see 'lgn2hw boards'")
@@ -269,7 +269,7 @@ def _target_args(p):
 def _prepare_target(args, nl):
     """Resolve --board/--device before the Verilog step: the board clock is the default --freq, and a model
     with an input encoding streams raw features through the board harness."""
-    from .build import resolve_target
+    from .fpga import resolve_target
     args.target = None
     args.nextpnr_args = tuple(_split_opts(args.nextpnr_opts, "--nextpnr-opts"))
     if args.pnr_timeout is not None and not args.pnr_timeout > 0:
@@ -291,7 +291,7 @@ def _split_opts(text: str, flag: str) -> list:
 
 
 def _step_bitstream(ctx):
-    from .build import BuildOptions, compile_for_target
+    from .fpga import BuildOptions, compile_for_target
     args = ctx["args"]
     if args.target is None:
         return
@@ -304,7 +304,7 @@ def _step_bitstream(ctx):
         build = compile_for_target(ctx["netlist"], ctx["verilog"], args.target, ctx["dir"], opts, ctx["report"])
     except Lgn2hwError as err:
         # OUT is not written (no result that looks valid); the tool logs are kept beside it
-        from .build.report import keep_logs
+        from .fpga.report import keep_logs
         kept = keep_logs(ctx["dir"] / "build", f"{str(args.output).rstrip('/')}.logs")
         if kept and err.hint and "log" in err.hint:
             advice = err.hint.split("; see ")[0] if "; see " in err.hint else ""
@@ -339,10 +339,10 @@ def cmd_compile(args):
                 break
         (Path(tmp) / "report.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
         if "build" in report:
-            from .build import write_human_report
+            from .fpga import write_human_report
             write_human_report(Path(tmp), report, nl)
     if "build" in report:
-        from .build import summary
+        from .fpga import summary
         if args.json:
             print(json.dumps(summary(report, args.output), indent=2, sort_keys=True))
             return
@@ -360,7 +360,7 @@ def add_boards_parser(sub):
 
 
 def cmd_boards(args):
-    from .build import DEVICES, list_boards
+    from .fpga import DEVICES, list_boards
     boards, aliases = list_boards()
     if args.json:
         print(json.dumps({"boards": {b.name: {"device": b.device, "package": b.package, "clock_hz": b.clock_hz,
@@ -396,8 +396,8 @@ def add_flash_parser(sub):
 
 
 def cmd_flash(args):
-    from .build import load_board
-    from .build.flash import flash
+    from .fpga import load_board
+    from .fpga.flash import flash
     line = flash(args.out, load_board(args.board), flash_memory=args.flash_memory, dry_run=args.dry_run)
     print(line if args.dry_run else f"flashed: {line}")
 
@@ -417,7 +417,7 @@ def add_run_parser(sub):
 
 def cmd_run(args):
     from ._files import save_npy
-    from .build import protocol
+    from .fpga import protocol
     x = _load_npy(args.inputs, "INPUTS")
     try:
         import serial

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from lgn2hw.back import EmitOptions, emit_verilog
-from lgn2hw.build import protocol as P
-from lgn2hw.build.harness import config_for, harness_verilog
+from lgn2hw.fpga import protocol as P
+from lgn2hw.fpga.harness import config_for, harness_verilog
 from lgn2hw.ir import evaluate
 from netlists import random_layered
 
@@ -45,7 +45,7 @@ def _run(tmp_path, nl, options, n=12):
     runner.build(sources=sources, hdl_toplevel="harness_top", build_dir=tmp_path / "sim_build",
                  timescale=("1ns", "1ps"))
     saved = list(sys.path)
-    sys.path[:0] = [str(ROOT / "sim"), str(ROOT)]     # the runner passes sys.path on as PYTHONPATH
+    sys.path[:0] = [str(ROOT / "lgn2hw" / "sim"), str(ROOT)]     # the runner passes sys.path on as PYTHONPATH
     try:
         xml = runner.test(hdl_toplevel="harness_top", test_module="harness_tb", build_dir=tmp_path / "sim_build",
                           test_dir=tmp_path, extra_env={"HARNESS_DATA": str(tmp_path / "data.npz")})

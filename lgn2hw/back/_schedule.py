@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..ir.analysis import live_nodes, net_levels
-from ..ir.netlist import FIRST_INPUT_NET, NET_TRUE, Netlist
+from ..ir.netlist import NET_TRUE, Netlist
 
 
 @dataclass
@@ -130,7 +130,3 @@ def schedule(nl: Netlist, levels_per_stage: int, placement: str = "best") -> Sch
         bank_pos.append(pos)
     return Schedule(levels_per_stage=n, placement=placement, n_stages=n_stages, const=const, emit=emit, level=level, stage=stage,
                     level_pos=level_pos, banks=banks, bank_pos=bank_pos)
-
-
-def input_nets(nl: Netlist) -> np.ndarray:
-    return np.arange(FIRST_INPUT_NET, nl.first_node_net)

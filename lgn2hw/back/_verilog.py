@@ -266,7 +266,7 @@ def _emit(nl, opts, lut_size, live, skipped, levels, mode, ebr_blocks, converter
         files = {f"{opts.top}.v": top.result(), **modules}
     report = _report(nl, sched, plan, levels, mode, opts, files)
     report["lut_map"] = ({"lut_size": lut_size, "nodes_before": lut_stats["nodes_before"],
-                          "luts": lut_stats["luts"], "depth": lut_stats["depth"]} if lut_stats else
+                          "luts": lut_stats["luts"], "depth": lut_stats["depth"], "engine": lut_stats["engine"]} if lut_stats else
                          {"skipped": f"{live:,} live gates exceed {LUT_MAP_MAX_NODES:,}"} if skipped else None)
     report["popcount"] = {"style": opts.popcount_style, "inputs": int(sum(len(b) for b in unique)),
                           "merged_duplicates": int(sum(sum(w) - len(w) for w in weight)),

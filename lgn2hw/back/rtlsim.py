@@ -1,4 +1,4 @@
-"""Run the emitted Verilog in an RTL simulator (Verilator or Icarus) through the cocotb testbench in ``sim/``.
+"""Run the emitted Verilog in an RTL simulator (Verilator or Icarus) through the cocotb testbench in ``lgn2hw/sim/``.
 
 ``simulate(nl, bits, simulator="verilator")`` emits the core into a build directory, compiles it with cocotb's
 Python runner, streams the samples (optionally with gaps in ``in_valid``) and returns the class counts, the
@@ -40,12 +40,9 @@ class SimResult:
 
 
 def sim_dir() -> Path:
-    """The directory holding the cocotb testbench (``sim/`` at the top of the source tree)."""
-    here = Path(__file__).resolve().parents[2] / "sim"
-    if not (here / f"{TB_MODULE}.py").is_file():
-        raise ToolchainError(f"the cocotb testbench {TB_MODULE}.py was not found in {here}",
-                             hint="RTL engines run from a source checkout of lgn2hw (pip install -e .)")
-    return here
+    """The directory holding the cocotb testbenches (``lgn2hw/sim/``, shipped in the package)."""
+    from .._resources import package_path
+    return package_path("sim", f"{TB_MODULE}.py").parent
 
 
 def _verilator_bin() -> str | None:

@@ -78,7 +78,7 @@ def lut_map(nl: Netlist, k: int = DEFAULT_K, n_cuts: int = DEFAULT_CUTS):
         cover = m.cover(depth)
     mapped = _build(nl, cover)
     stats = {"changed": bool(mapped.n_nodes != nl.n_nodes or int(mapped.kmax) != int(nl.kmax)),
-             "k": k, "nodes_before": nl.n_nodes, "luts": mapped.n_nodes, "depth": cover.depth}
+             "engine": "c" if mapper is not None else "python", "k": k, "nodes_before": nl.n_nodes, "luts": mapped.n_nodes, "depth": cover.depth}
     return mapped, stats
 
 

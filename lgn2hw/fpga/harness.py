@@ -1,13 +1,12 @@
 """The UART harness around the core (RTL, in Amaranth): receive a request frame, feed the sample to the core,
 answer with the class (and counts). The protocol is in docs/harness.md and, host side, in
-:mod:`lgn2hw.build.protocol`; the RTL follows the same constants.
+:mod:`lgn2hw.fpga.protocol`; the RTL follows the same constants.
 
 The core is an ``Instance`` of the backend's module (ports ``clk rst in_valid in_bits out_valid out_class``
 and optionally ``out_counts``); the harness holds the sample steady from ``in_valid`` until ``out_valid``.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from amaranth.hdl import (Array, Cat, ClockSignal, Const, Elaboratable, Instance, Module, Mux, Signal)
@@ -46,7 +45,7 @@ class HarnessConfig:
 
 def _crc8_matrix():
     """CRC-8 (poly 0x07) of one byte is linear in d = crc ^ byte: output bit j is the XOR of the d bits in
-    mask[j]. Derived from :func:`lgn2hw.build.protocol.crc8` on the unit vectors."""
+    mask[j]. Derived from :func:`lgn2hw.fpga.protocol.crc8` on the unit vectors."""
     masks = [0] * 8
     for i in range(8):
         out = P.crc8(bytes([1 << i]))
@@ -343,8 +342,6 @@ class BoardTop(Elaboratable):
         m.submodules.harness = h = Harness(self.cfg, n_leds=len(led_pins))
         uart = platform.request("uart", int(b.uart.get("number", 0)))
         m.d.comb += [h.rx.eq(uart.rx.i), uart.tx.o.eq(h.tx)]
-        if hasattr(uart, "dtr") or hasattr(uart, "rts"):
-            pass   # flow-control lines are left unused
         for i, pin in enumerate(led_pins):
             m.d.comb += pin.eq(h.leds[i] if i < len(h.leds) else 0)
         return m
@@ -352,10 +349,6 @@ class BoardTop(Elaboratable):
 
 def uart_divisor(clock_hz: int, baud: int) -> int:
     return max(4, int(round(clock_hz / baud)))
-
-
-def class_width(n_classes: int) -> int:
-    return max(1, math.ceil(math.log2(n_classes))) if n_classes > 1 else 1
 
 
 def harness_verilog(cfg: HarnessConfig, name: str = "harness_top", n_leds: int = 8) -> str:

@@ -1,4 +1,4 @@
-"""cocotb testbench: the host client (lgn2hw.build.protocol) against the harness RTL, at the UART bit level.
+"""cocotb testbench: the host client (lgn2hw.fpga.protocol) against the harness RTL, at the UART bit level.
 
 The pytest driver (tests/test_harness_uart.py) builds the harness around a core, writes the samples and the
 expected class counts into HARNESS_DATA (an .npz) and runs these tests. The host code runs unchanged in a
@@ -12,7 +12,7 @@ from cocotb.clock import Clock
 from cocotb.task import bridge, resume
 from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge
 
-from lgn2hw.build import protocol as P
+from lgn2hw.fpga import protocol as P
 
 DATA = np.load(os.environ["HARNESS_DATA"])
 DIV = int(DATA["divisor"])

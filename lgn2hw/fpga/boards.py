@@ -1,4 +1,4 @@
-"""Boards as data: ``boards/<name>.yaml`` says which amaranth-boards platform to use, the part, the clock, the
+"""Boards as data: ``lgn2hw/boards/<name>.yaml`` says which amaranth-boards platform to use, the part, the clock, the
 UART and LED pins, the capacity and the programmer. A file holding only ``alias: <name>`` names another board.
 
 A :class:`Target` is what a build aims at: a board (the core inside the UART harness) or a bare device (the core
@@ -14,7 +14,6 @@ from pathlib import Path
 from ..errors import UsageError
 from .devices import DEFAULT_SPEED, Device, find_device, find_package
 
-BOARDS_DIR = Path(__file__).resolve().parents[2] / "boards"
 
 _KEYS = {"name", "description", "platform", "family", "device", "package", "speed", "clock", "uart", "leds",
          "capacity", "programmer"}
@@ -56,7 +55,12 @@ class Board:
 
 
 def boards_dir() -> Path:
-    return Path(os.environ.get("LGN2HW_BOARDS", BOARDS_DIR))
+    """The board files: ``LGN2HW_BOARDS`` (a folder of the user's own), else the ones shipped in the package."""
+    override = os.environ.get("LGN2HW_BOARDS")
+    if override:
+        return Path(override)
+    from .._resources import package_path
+    return package_path("boards")
 
 
 def _read(path: Path) -> dict:
@@ -132,7 +136,7 @@ def _validate(data: dict, path: Path) -> Board:
 def _all_files() -> dict:
     d = boards_dir()
     if not d.is_dir():
-        raise UsageError(f"the boards directory {d} does not exist", hint="set LGN2HW_BOARDS to the boards/ folder")
+        raise UsageError(f"the boards directory {d} does not exist", hint="LGN2HW_BOARDS must name a folder of board YAML files")
     return {p.stem: p for p in sorted(d.glob("*.yaml"))}
 
 
