@@ -19,18 +19,21 @@ RESULTS = Path(os.environ.get("LGN2HW_BENCH_RESULTS") or ROOT / "bench" / "resul
 #: The trained 48K-gate MNIST model (a difflogic state dict): $LGN2HW_BENCH_MODEL, else shared/models/ in the
 #: folder beside the repository's. Scripts take it as the default of --model (or --shared) and never copy it.
 MODEL_ENV = "LGN2HW_BENCH_MODEL"
-MODEL = Path(os.environ.get(MODEL_ENV) or ROOT.parent / "shared" / "models" / "mnist20x20_8000x6_mase.pth")
+MODEL_DEFAULT = Path("..", "shared", "models", "mnist20x20_8000x6_mase.pth")      # relative to the repository
+MODEL = Path(os.environ.get(MODEL_ENV) or (ROOT / MODEL_DEFAULT).resolve())
 
 
 def rel(path) -> str:
-    """A path as reports and messages show it: relative to the repository (``../shared/...`` beside it)."""
-    return os.path.relpath(Path(path).resolve(), ROOT)
+    """A path as messages show it: relative to the repository when in it or beside it (``../shared/...``)."""
+    path = Path(path).resolve()
+    return os.path.relpath(path, ROOT) if path.is_relative_to(ROOT.parent) else str(path)
 
 
 def scrub(text: str) -> str:
     """Text with this machine's paths of the repository and its parent folder made relative (for JSON and
     RESULTS.md: a tool's error line quotes the absolute path of the program it ran)."""
-    return text.replace(f"{ROOT}/", "").replace(f"{ROOT.parent}/", "../")
+    text = text.replace(f"{ROOT}/", "")
+    return text if ROOT.parent == ROOT.parent.parent else text.replace(f"{ROOT.parent}/", "../")
 
 
 def have_model(path, part: str, flag: str = "--model") -> bool:

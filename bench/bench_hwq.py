@@ -1,7 +1,7 @@
 """Hardware quality: pipeline setting -> LUT4, FF, Fmax, latency and wall time per build, for the example model on
 iCE40 (HX8K, UP5K) and the shared 48K-gate MNIST model on a bare ECP5-85F and on the ULX3S-85F.
 
-    python bench/bench_hwq.py [--shared /work/shared/models/mnist20x20_8000x6_mase.pth] [--pipelines 0,3]
+    python bench/bench_hwq.py [--shared [PATH]] [--pipelines 0,3]
                               [--only example|shared] [--shared-targets bare,ulx3s|none] [--cones 1:100,1,2]
                               [-o bench/results/hwq.json]
 
@@ -12,6 +12,7 @@ sizes, so that routed Fmax and routability can be read against size where the wh
 Every build runs post-synthesis simulation of the mapped core (Icarus) against the interpreter; for the shared
 model on the MNIST-5k images (``--postsim N``: the first N of the 5,000). Each row is appended to the JSON as soon
 as it is done (a long sweep keeps what it measured). A build that fails is recorded with its error line.
+``--shared`` alone builds the benchmark model (bench/_common.py: $LGN2HW_BENCH_MODEL or ../shared/models/).
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench._common import MODEL, have_model, scrub  # noqa: E402
 from lgn2hw.errors import Lgn2hwError  # noqa: E402
 
 EXAMPLE_TARGETS = [("ice40-hx8k-breakout", None, None), ("icebreaker", None, None)]
@@ -100,7 +102,7 @@ def build(name, nl, inputs, target_spec, pipeline, freq, postsim, popcount_every
     if freq is None:
         freq = target.board.clock_hz / 1e6
     row = {"model": name, "target": target.name, "pipeline": pipeline, "popcount_every": popcount_every,
-           "freq_target_mhz": freq}
+           "freq_target_mhz": freq, "when": time.strftime("%Y-%m-%d")}
     t0 = time.monotonic()
     try:
         core = emit_verilog(nl, EmitOptions.for_target(target.family, target.device.bram, pipeline=pipeline,
@@ -163,7 +165,8 @@ def print_table(rows):
 
 def main_():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--shared", help="the shared 48K-gate difflogic model (state dict, 10 classes)")
+    ap.add_argument("--shared", type=Path, nargs="?", const=MODEL,
+                    help="the shared 48K-gate difflogic model (state dict, 10 classes; alone: the benchmark model)")
     ap.add_argument("--pipelines", default="0,3", help="comma-separated --pipeline values (default: 0,3)")
     ap.add_argument("--only", choices=("example", "shared"))
     ap.add_argument("--shared-targets", default="bare,ulx3s", help="bare, ulx3s or both (default)")
@@ -198,7 +201,7 @@ def main_():
     def record(row):
         rows.append(row)
         mine = {key(r) for r in rows}
-        out.write_text(json.dumps([r for r in kept if key(r) not in mine] + rows, indent=2) + "\n")
+        out.write_text(scrub(json.dumps([r for r in kept if key(r) not in mine] + rows, indent=2)) + "\n")
         print_table([row])
 
     if args.only in (None, "example"):
@@ -206,8 +209,8 @@ def main_():
         for spec in EXAMPLE_TARGETS:
             for p in pipelines:
                 record(build("example", nl, None, spec, p, None if spec[0] else args.freq, 256))
-    if args.shared and args.only in (None, "shared"):
-        nl, bits = _shared(Path(args.shared), args.postsim)
+    if args.shared and args.only in (None, "shared") and have_model(args.shared, "the shared model", "--shared"):
+        nl, bits = _shared(args.shared, args.postsim)
         chosen = args.shared_targets.split(",")
         for spec in SHARED_TARGETS:
             if ("bare" if spec[0] is None else "ulx3s") not in chosen:

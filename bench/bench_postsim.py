@@ -29,7 +29,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-SHARED_MODEL = Path("/work/shared/models/mnist20x20_8000x6_mase.pth")
+from bench._common import MODEL, have_model, scrub  # noqa: E402
+
 EXAMPLE_MODEL = ROOT / "examples" / "digits_lgn.pt"
 DEVICE, PACKAGE, FREQ = "LFE5U-85F", "CABGA381", 100.0
 
@@ -124,7 +125,7 @@ def main():
     from lgn2hw.frontend import load_model
     from lgn2hw.passes import DEFAULT, run_passes
     ap = argparse.ArgumentParser()
-    ap.add_argument("--shared", default=str(SHARED_MODEL))
+    ap.add_argument("--shared", type=Path, default=MODEL, help="the shared 48K model (skipped when absent)")
     ap.add_argument("--samples", type=int, default=5000, help="MNIST-5k images for Verilator (0: none)")
     ap.add_argument("--icarus", type=int, default=0, help="MNIST-5k images for Icarus (0: none)")
     ap.add_argument("--icarus-timeout", type=float, default=1800.0)
@@ -144,8 +145,8 @@ def main():
         result["rows"]["example"] = run_model("example", nl, None, work / "example",
                                               [("verilator", 256, None), ("icarus", 256, None)],
                                               previous.get("rows", {}).get("example"), args.synth_only)
-    if args.only in (None, "shared") and Path(args.shared).exists():
-        nl, _ = run_passes(mnist_netlist(Path(args.shared)), DEFAULT)
+    if args.only in (None, "shared") and have_model(args.shared, "the shared model", "--shared"):
+        nl, _ = run_passes(mnist_netlist(args.shared), DEFAULT)
         bits, _ = mnist_bits()
         bits = bits.astype(np.uint8)
         result["rows"]["mnist48k"] = run_model("mnist48k", nl, bits, work / "mnist48k",
@@ -156,7 +157,7 @@ def main():
         result["rows"].setdefault(key, row)
     result["load_avg_1min_start_end"].append(round(os.getloadavg()[0], 1))
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1) + "\n")
+    out.write_text(scrub(json.dumps(result, indent=1)) + "\n")
 
 
 if __name__ == "__main__":
