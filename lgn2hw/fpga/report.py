@@ -8,7 +8,7 @@ from .flow import BuildOptions, run_build
 from .harness import config_for, uart_divisor
 
 
-def compile_for_target(nl, core, target, out: Path, opts: BuildOptions, report: dict) -> dict:
+def compile_for_target(nl, core, target, out: Path, opts: BuildOptions) -> dict:
     """Run the build for ``target`` into ``out``; returns the report's ``build`` section."""
     t0 = time.monotonic()
     cfg = None
@@ -135,17 +135,3 @@ def write_human_report(out: Path, report: dict, nl) -> None:
     L += ["", "## Bitstreams", ""] + [f"- `{k}` sha256 `{v}`" for k, v in b["bitstreams"].items()]
     L += ["", "Tools: " + ", ".join(f"{k} ({v})" for k, v in b["tools"].items()), ""]
     (out / "report.md").write_text("\n".join(L))
-
-
-def keep_logs(build_dir: Path, dest) -> str | None:
-    """Copy the tool logs of a failed build to ``dest`` (replacing an older copy); returns its path."""
-    import shutil
-    build_dir, dest = Path(build_dir), Path(dest)
-    logs = sorted(build_dir.glob("*.log")) if build_dir.is_dir() else []
-    if not logs:
-        return None
-    shutil.rmtree(dest, ignore_errors=True)
-    dest.mkdir(parents=True)
-    for log in logs:
-        shutil.copyfile(log, dest / log.name)
-    return str(dest)

@@ -89,7 +89,15 @@ def _builtin_command(spec: ToolSpec) -> list | None:
     if script.is_file():
         return [str(script)]
     found = shutil.which(spec.pip_command)
-    return [found] if found else None
+    if found:
+        return [found]
+    # the package is importable but its script is on no PATH (an interpreter run without its environment
+    # activated): call the script's function through this interpreter
+    from importlib.metadata import entry_points
+    for ep in entry_points(group="console_scripts", name=spec.pip_command):
+        mod, _, fn = ep.value.partition(":")
+        return [sys.executable, "-c", f"import sys; from {mod} import {fn}; sys.exit({fn}())"]
+    return None
 
 
 @dataclass
@@ -125,25 +133,47 @@ class Tool:
         return m.group(0)
 
     def run(self, args, cwd, log: Path, step: str, timeout: float | None = None) -> float:
-        """Run in ``cwd`` (relative paths only), output to ``log``; raises ToolchainError naming the log when the
-        tool fails. Returns the wall time in seconds."""
+        """Run in ``cwd`` (relative paths only), output to ``log``; raises ToolchainError (with ``step``, ``tool``
+        and ``log``) when the tool fails or ``timeout`` passes. Returns the wall time in seconds. The tool runs in
+        a process group of its own, which is ended with it whatever ends the wait (an error, Ctrl-C, SIGTERM)."""
         t0 = time.monotonic()
+        fields = {"step": step, "tool": self.name, "log": str(log)}
         with open(log, "ab") as f:
             f.write(("$ " + " ".join(self.command + list(args)) + "\n").encode())
             f.flush()
             try:
-                proc = subprocess.run(self.command + list(args), cwd=cwd, stdout=f, stderr=subprocess.STDOUT,
-                                      timeout=timeout)
+                proc = subprocess.Popen(self.command + list(args), cwd=cwd, stdout=f, stderr=subprocess.STDOUT,
+                                        stdin=subprocess.DEVNULL, start_new_session=True)
             except OSError as err:
-                raise ToolchainError(f"{self.name} cannot be run: {err.strerror}",
-                                     hint=self.spec.install_hint()) from None
+                raise ToolchainError(f"{self.name} cannot be run: {err.strerror}", hint=self.spec.install_hint(),
+                                     **fields) from None
+            try:
+                returncode = proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 raise ToolchainError(f"{step}: {self.name} did not finish within {timeout:.0f} s",
-                                     hint=f"see the log {log}") from None
-        if proc.returncode != 0:
-            raise ToolchainError(f"{step}: {self.name} failed with exit status {proc.returncode}: "
-                                 f"{_last_error(log)}", hint=f"see the whole log: {log}")
+                                     timed_out=True, **fields) from None
+            finally:
+                end_process_group(proc)
+        if returncode != 0:
+            raise ToolchainError(f"{step}: {self.name} failed with exit status {returncode}: "
+                                 f"{_last_error(log)}", **fields)
         return time.monotonic() - t0
+
+
+def end_process_group(proc) -> None:
+    """Kill ``proc``'s process group (started with ``start_new_session``) unless it is already gone."""
+    import signal
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        proc.wait()
+    else:
+        try:        # children the tool left behind (make's compilers)
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
 
 
 def _last_error(log: Path) -> str:
@@ -161,7 +191,8 @@ def find_tool(name: str) -> Tool:
     if override:
         exe = shutil.which(override)
         if not exe:
-            raise ToolchainError(f"{spec.env_var}={override} is not an executable", hint=spec.install_hint())
+            raise ToolchainError(f"{spec.env_var}={override} is not an executable", hint=spec.install_hint(),
+                                 tool=name)
         return Tool(spec, [exe], "env")
     for kind in _preference():
         if kind == "builtin":
@@ -173,7 +204,7 @@ def find_tool(name: str) -> Tool:
             if exe:
                 return Tool(spec, [exe], "system")
     where = " or ".join(_preference())
-    raise ToolchainError(f"{spec.name} is not installed ({where} toolchain)", hint=spec.install_hint())
+    raise ToolchainError(f"{spec.name} is not installed ({where} toolchain)", hint=spec.install_hint(), tool=name)
 
 
 def require(name: str) -> Tool:
@@ -183,10 +214,7 @@ def require(name: str) -> Tool:
     return tool
 
 
-def identity(names) -> dict:
-    """{tool: "kind version"} for the report and the build cache key."""
-    out = {}
-    for n in names:
-        tool = find_tool(n)
-        out[n] = f"{tool.kind} {tool.version() or '(no version)'}".strip()
-    return out
+def identity_of(tool: Tool) -> str:
+    """What a build cache key knows of a tool: kind, version and, for tools not from pip, where it lies."""
+    where = "" if tool.kind == "builtin" else f" {tool.command[0]}"
+    return f"{tool.kind} {tool.name} {tool.version() or '(no version)'}{where}"

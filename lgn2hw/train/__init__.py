@@ -34,7 +34,9 @@ def add_arguments(p):
     from ..data import DATASETS
     p.add_argument("--dataset", default=_D.dataset, choices=DATASETS,
                    help=f"data set shipped inside a Python package (default: {_D.dataset})")
-    p.add_argument("-o", "--output", required=True, metavar="OUT.pt", help="checkpoint to write")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.pt",
+                   help="checkpoint to write (new, or an earlier lgn2hw output)")
+    p.add_argument("--force", action="store_true", help="replace OUT.pt even if lgn2hw did not write it")
     p.add_argument("--layers", type=int, default=_D.layers, help=f"gate layers (default: {_D.layers})")
     p.add_argument("--width", type=int, default=_D.width,
                    help=f"gates per layer, a multiple of the class count (default: {_D.width})")
@@ -85,14 +87,14 @@ def run_from_args(args):
     config = config_from_args(args)
     config.check()
     out = Path(args.output)
-    if out.is_dir():
-        raise UsageError("is a directory, not a checkpoint file", location=str(out))
+    from .._files import check_output_file
+    check_output_file(out, args.force)      # before hours of training, not after
     parent = next((d for d in (out.absolute().parent, *out.absolute().parents) if d.exists()), None)
     if parent is None or not parent.is_dir() or not os.access(parent, os.W_OK):
         raise UsageError("cannot write the checkpoint there (the directory is not writable)", location=str(out))
     from .loop import save_checkpoint, train
     result = train(config, quiet=args.quiet)
-    save_checkpoint(result.checkpoint, out)
+    save_checkpoint(result.checkpoint, out, force=args.force)
     if not args.quiet:
         prov = result.checkpoint["provenance"]
         print(f"trained {result.model.n_gates} gates ({config.layers} x {config.width}) on {prov['dataset']} "

@@ -147,11 +147,11 @@ def train(config: TrainConfig, *, quiet: bool = True, eval_every: int = 1, log=N
     return TrainResult(model, ck, test_acc, train_acc, seconds, history)
 
 
-def save_checkpoint(ck: dict, path) -> None:
-    """Write a checkpoint atomically (nothing is left behind on failure)."""
-    from .._files import atomic_path
+def save_checkpoint(ck: dict, path, force: bool = False) -> None:
+    """Write a checkpoint atomically (nothing is left behind on failure), never over a file lgn2hw did not write
+    unless ``force``."""
+    from .._files import write_output
     try:
-        with atomic_path(path, ".pt") as tmp:
-            torch.save(ck, tmp)
+        write_output(path, lambda tmp: torch.save(ck, tmp), ".pt", force=force)
     except OSError as err:
         raise UsageError(f"cannot write the checkpoint ({err.strerror or err})", location=str(path)) from None

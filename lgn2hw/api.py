@@ -1,0 +1,259 @@
+"""The Python API: what the ``lgn2hw`` command does, as calls for training scripts and notebooks.
+
+    import lgn2hw
+    net = lgn2hw.load("model.pt")                  # any checkpoint kind lgn2hw reads
+    net = lgn2hw.optimize(net)                     # function-preserving passes
+    counts = lgn2hw.predict(net, x)                # (N, classes) int64 class counts
+    result = lgn2hw.compile(net, "out", board="ecp5")
+    result.bitstream, result.report["build"]["pnr"]["fmax_mhz"]
+
+Nothing here prints. Progress goes to the ``progress`` callback (``progress(step, message)``) when one is given,
+and to the ``lgn2hw`` logger (INFO) otherwise; warnings to ``warn(message)`` or the logger (WARNING). Every
+failure a user can cause raises an :class:`~lgn2hw.errors.Lgn2hwError`.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from .errors import UsageError
+
+log = logging.getLogger("lgn2hw")
+
+
+# --- load, optimize, predict --------------------------------------------------------------------------------
+def load(path, *, format: str | None = None, classes: int | None = None, tau: float | None = None,
+         trust_pickle: bool = False, parametrization: str | None = None, input_shape=None):
+    """Read a checkpoint (lgn2hw, difflogic, torchlogix, or netlist text) into a :class:`~lgn2hw.ir.Netlist`.
+    A whole-model pickle is read only with ``trust_pickle=True``, and then through an allow-list."""
+    from .frontend import LoadOptions, load_model
+    shape = tuple(int(d) for d in input_shape) if input_shape is not None else None
+    return load_model(path, LoadOptions(fmt=format, classes=classes, tau=tau, trust_pickle=trust_pickle,
+                                        parametrization=parametrization, input_shape=shape))
+
+
+def optimize(netlist, *, passes=None, check: bool = False, dump_after: str | None = None, report: bool = False):
+    """Run the optimisation passes (``lgn2hw.passes.DEFAULT`` unless ``passes``) to a fixpoint; class counts stay
+    exactly equal. Returns the netlist, or ``(netlist, PassReport)`` with ``report=True``."""
+    from .passes import DEFAULT, run_passes
+    out, rep = run_passes(netlist, DEFAULT if passes is None else passes, check=check, dump_after=dump_after)
+    return (out, rep) if report else out
+
+
+ENGINES = ("ir", "rtl", "icarus")
+
+
+def predict(netlist, x, *, raw: bool = False, engine: str = "ir", pipeline="auto", freq: float | None = None):
+    """Class counts, ``(N, classes)`` int64, for ``x``: ``(N, n_inputs)`` 0/1 bits, or with ``raw=True`` raw
+    features that the model's input encoding turns into bits. ``engine``: ``ir`` (the reference interpreter),
+    ``rtl`` (the emitted Verilog under Verilator) or ``icarus``."""
+    import numpy as np
+    if engine not in ENGINES:
+        raise UsageError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+    x = np.asarray(x)
+    if raw:
+        enc = netlist.encoding
+        if enc is None:
+            raise UsageError("raw inputs need a model with an input encoding; this one takes bits",
+                             hint="pass the (N, n_inputs) 0/1 array without --raw")
+        if x.ndim < 2 or int(np.prod(x.shape[1:])) != enc.n_features:
+            raise UsageError(f"raw inputs must have shape (N, {enc.n_features}), not {tuple(x.shape)}")
+        if not (np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_):
+            raise UsageError(f"raw inputs must be numeric, not {x.dtype}")
+        x = enc.apply(x)
+    if engine == "ir":
+        from .ir import evaluate
+        return evaluate(netlist, x)
+    from .back import EmitOptions, resolve_pipeline
+    from .back.rtlsim import simulate
+    resolve_pipeline(pipeline, freq)
+    opts = EmitOptions(pipeline=pipeline, freq_mhz=freq or EmitOptions.freq_mhz)
+    return simulate(netlist, x, simulator="verilator" if engine == "rtl" else "icarus", options=opts).counts
+
+
+# --- compile ------------------------------------------------------------------------------------------------
+@dataclass
+class CompileOptions:
+    """Everything ``compile`` takes besides the model, the output and the target (the CLI's flags, by name)."""
+    pipeline: object = "auto"          # logic levels per pipeline stage, or "auto" from freq
+    freq: float | None = None          # target clock, MHz (default: the board clock, 100 for a bare device,
+    #                                    250 for Verilog alone)
+    top: str = "lgn_core"
+    features: bool | None = None       # raw 8-bit features compared on chip (default: on for a board and a model
+    #                                    with an input encoding)
+    lut_size: int = 4
+    popcount_style: str | None = None
+    ebr: object = "auto"               # ECP5 block RAMs for counting tables: a count, or "auto"
+    seed: int = 1
+    strict_timing: bool = False
+    postsim: int = 256                 # post-synthesis simulation samples (0: skip)
+    postsim_sim: str = "auto"
+    postsim_inputs: object = None      # (N, width) inputs for post-synthesis simulation; random when None
+    router: str | None = None
+    nextpnr_opts: tuple = ()
+    pnr_timeout: float | None = None
+    timeout: float | None = None       # any one tool run
+
+    @classmethod
+    def from_kwargs(cls, options: dict) -> "CompileOptions":
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(options) - names)
+        if unknown:
+            raise UsageError(f"compile takes no option {unknown[0]!r} (options: {', '.join(sorted(names))})")
+        opts = cls(**options)
+        opts.nextpnr_opts = tuple(str(a) for a in opts.nextpnr_opts)
+        if opts.pnr_timeout is not None and not opts.pnr_timeout > 0:
+            raise UsageError(f"pnr timeout must be a positive number of seconds, not {opts.pnr_timeout:g}")
+        return opts
+
+    def ebr_blocks(self) -> int | None:
+        """None for "auto" (every block RAM of an ECP5 target, none otherwise), else a count >= 0."""
+        if self.ebr == "auto":
+            return None
+        try:
+            n = int(self.ebr)
+        except (TypeError, ValueError):
+            n = -1
+        if n < 0:
+            raise UsageError(f"--ebr must be 'auto' or a number of block RAMs >= 0, not {self.ebr!r}")
+        return n
+
+
+@dataclass
+class CompileResult:
+    out: Path                          # the output directory
+    report: dict                       # what OUT/report.json holds
+    verilog: list                      # paths of the Verilog files
+    bitstream: Path | None             # the board bitstream (.bit / .bin), when the build made one
+
+    def summary(self) -> dict:
+        """The short summary of a hardware build (resources, Fmax, latency, bitstreams); {} for Verilog only."""
+        from .fpga import summary
+        return summary(self.report, self.out) if "build" in self.report else {}
+
+
+def compile_steps() -> tuple:
+    """The steps ``compile`` can stop after, in order (a plan holds the ones its target needs)."""
+    from .fpga.flow import BUILD_STEPS
+    return ("verilog",) + BUILD_STEPS
+
+
+def compile(model, out, *, board: str | None = None, device: str | None = None, package: str | None = None,
+            passes: bool = True, stop_after: str | None = None, force: bool = False, cache: bool = True,
+            progress=None, warn=None, load_options: dict | None = None, **options) -> CompileResult:
+    """Compile ``model`` (a :class:`~lgn2hw.ir.Netlist`, or a checkpoint path read with ``load(path,
+    **load_options)``) into the directory ``out``: Verilog and ``report.json``, and with a ``board`` or
+    ``device`` the build through yosys and nextpnr to a bitstream. ``out`` must be absent, empty or an earlier
+    lgn2hw output (``force=True`` writes into it anyway, keeping files lgn2hw does not write). It appears only
+    when everything succeeded. ``options``: see :class:`CompileOptions`."""
+    from . import _files
+    from .ir import Netlist
+    opts = CompileOptions.from_kwargs(options)
+    steps = compile_steps()
+    if stop_after is not None and stop_after not in steps:
+        raise UsageError(f"stop after must be one of {', '.join(steps)}, not {stop_after!r}")
+    from .back import resolve_pipeline
+    resolve_pipeline(opts.pipeline, opts.freq)
+    opts.ebr_blocks()
+    say = _progress(progress)
+    warn = warn or log.warning
+    _files.check_output_dir(out, force)          # before any work
+    target = _target(board, device, package)
+    if target is None and stop_after not in (None, "verilog"):
+        raise UsageError(f"stop after {stop_after} needs a hardware target", hint="add --board or --device")
+    if isinstance(model, Netlist):
+        nl, name = model, "netlist"
+    else:
+        nl, name = load(model, **(load_options or {})), Path(model).name
+    report = {"model": name, "steps": [], "layers_before_passes": {str(k): v for k, v in nl.layer_sizes().items()}}
+    if passes:
+        nl, rep = optimize(nl, report=True)
+        report["passes"] = rep.annotate({})
+    freq = opts.freq
+    if target is not None and freq is None:
+        freq = target.board.clock_hz / 1e6 if target.board else 100.0
+    features = opts.features if opts.features is not None else bool(target and target.board and nl.encoding)
+    core = _emit(nl, target, opts, freq, features)
+    report.update(core.report)
+    say("verilog", f"{', '.join(sorted(core.files))}: {core.report['gates']} gates in "
+                   f"{len(core.report['stages'])} stages, latency {core.latency} cycles")
+    out = Path(out)
+    with _files.output_dir(out, force) as tmp:
+        for fname, text in core.files.items():
+            (tmp / fname).write_text(text)
+        report["steps"].append("verilog")
+        if target is not None and stop_after != "verilog":
+            report["build"] = _build(nl, core, target, tmp, out, opts, freq, stop_after, cache, say, warn)
+            report["steps"].append("bitstream" if stop_after is None else stop_after)
+        (tmp / "report.json").write_text(_json(report))
+        if "build" in report and "fit" in report["build"] and "pnr" in report["build"]:
+            from .fpga import write_human_report
+            write_human_report(tmp, report, nl)
+    verilog = [out / f for f in sorted(core.files)]
+    bits = [p for p in report.get("build", {}).get("bitstreams", {}) if p.endswith((".bit", ".bin"))]
+    return CompileResult(out, report, verilog, out / bits[0] if bits else None)
+
+
+def _json(data) -> str:
+    import json
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+
+def _progress(callback):
+    if callback is not None:
+        return callback
+    return lambda step, message: log.info("%s: %s", step, message)
+
+
+def _target(board, device, package):
+    if not (board or device or package):
+        return None
+    from .fpga import resolve_target
+    return resolve_target(board, device, package)
+
+
+def _emit(nl, target, opts: CompileOptions, freq, features):
+    from .back import EmitOptions, emit_verilog
+    eopts = EmitOptions.for_target(target.family if target else None, target.device.bram if target else 0,
+                                   top=opts.top, pipeline=opts.pipeline, freq_mhz=freq, features=features,
+                                   lut_size=opts.lut_size, popcount_style=opts.popcount_style,
+                                   ebr_blocks=opts.ebr_blocks())
+    return emit_verilog(nl, eopts)
+
+
+def _build(nl, core, target, tmp: Path, out: Path, opts: CompileOptions, freq, stop_after, cache, say, warn):
+    """The hardware build into ``tmp``; a failure keeps the tool logs beside ``out`` (``OUT.logs/``)."""
+    from .errors import Lgn2hwError
+    from .fpga import BuildOptions, compile_for_target
+    bopts = BuildOptions(freq_mhz=freq, seed=opts.seed, strict_timing=opts.strict_timing,
+                         postsim_samples=opts.postsim, postsim_inputs=opts.postsim_inputs,
+                         postsim_sim=opts.postsim_sim, stop_after=stop_after, progress=say, warn=warn,
+                         timeout_s=opts.timeout, router=opts.router, nextpnr_opts=opts.nextpnr_opts,
+                         pnr_timeout_s=opts.pnr_timeout, cache=cache)
+    try:
+        return compile_for_target(nl, core, target, tmp, bopts)
+    except Lgn2hwError as err:
+        kept = _keep_logs(tmp / "build", Path(f"{str(out).rstrip('/')}.logs"))
+        if kept is not None and err.log is not None:
+            err.log = str(kept / Path(err.log).name)
+            err.hint = (f"{err.hint}; " if err.hint else "") + f"see the logs in {kept}/"
+        raise
+
+
+def _keep_logs(build_dir: Path, dest: Path) -> Path | None:
+    """Copy a failed build's logs to ``dest`` (an lgn2hw output like any other: never over a user's files)."""
+    import shutil
+
+    from . import _files
+    from .errors import OutputError
+    logs = sorted(build_dir.glob("*.log")) if build_dir.is_dir() else []
+    if not logs:
+        return None
+    try:
+        with _files.output_dir(dest) as tmp:
+            for f in logs:
+                shutil.copyfile(f, tmp / f.name)
+    except (OutputError, OSError):
+        return None
+    return dest
