@@ -1,0 +1,165 @@
+"""Never destroy what lgn2hw did not write: every command that writes refuses an output path that holds something
+else (before any work), unless --force; an earlier lgn2hw output is replaced; a SIGTERM mid-build ends the tools and
+leaves nothing behind."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lgn2hw.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "digits_lgn.pt"
+REFUSED = "lgn2hw: error: "
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _compile(capsys, out, *extra):
+    return run(capsys, "compile", EXAMPLE, "--stop-after", "verilog", "-o", out, *extra)
+
+
+def _user_files(d: Path) -> dict:
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "thesis.tex").write_text("years of work")
+    (d / "src").mkdir(exist_ok=True)
+    (d / "src" / "main.c").write_text("int main;")
+    return {p.relative_to(d): p.read_bytes() for p in d.rglob("*") if p.is_file()}
+
+
+def _unchanged(d: Path, before: dict) -> bool:
+    return all((d / rel).read_bytes() == data for rel, data in before.items())
+
+
+def test_new_empty_and_earlier_output_directories(tmp_path, capsys):
+    assert _compile(capsys, tmp_path / "new")[0] == 0
+    assert (tmp_path / "new" / ".lgn2hw-output").is_file() and (tmp_path / "new" / "lgn_core.v").is_file()
+    (tmp_path / "new" / "lgn_core_old_name.v").write_text("x")     # an entry the marker does not list stays
+    code, _, err = _compile(capsys, tmp_path / "new", "--top", "other")
+    assert code == 0, err
+    assert (tmp_path / "new" / "other.v").is_file() and not (tmp_path / "new" / "lgn_core.v").exists()
+    (tmp_path / "empty").mkdir()
+    assert _compile(capsys, tmp_path / "empty")[0] == 0
+    assert not list(tmp_path.glob(".*.part")) and not list((tmp_path / "new").glob(".*.part"))
+
+
+def test_a_directory_with_user_files_is_refused(tmp_path, capsys):
+    before = _user_files(tmp_path / "mydir")
+    code, out, err = _compile(capsys, tmp_path / "mydir")
+    assert code == 1 and err.startswith(REFUSED) and "did not write" in err.splitlines()[0]
+    assert "--force" in err and _unchanged(tmp_path / "mydir", before)
+    assert sorted(p.name for p in (tmp_path / "mydir").iterdir()) == ["src", "thesis.tex"]
+
+
+def test_force_writes_beside_user_files(tmp_path, capsys):
+    before = _user_files(tmp_path / "mydir")
+    assert _compile(capsys, tmp_path / "mydir", "--force")[0] == 0
+    assert _unchanged(tmp_path / "mydir", before) and (tmp_path / "mydir" / "lgn_core.v").is_file()
+    assert _compile(capsys, tmp_path / "mydir")[0] == 0         # now it is also an earlier lgn2hw output
+    assert _unchanged(tmp_path / "mydir", before)
+
+
+def test_an_existing_file_is_not_replaced_by_a_directory(tmp_path, capsys):
+    (tmp_path / "afile").write_text("keep me")
+    code, _, err = _compile(capsys, tmp_path / "afile")
+    assert code == 1 and err.startswith(REFUSED) and (tmp_path / "afile").read_text() == "keep me"
+
+
+def test_the_current_and_the_home_directory(tmp_path, capsys, monkeypatch):
+    home = tmp_path / "home"
+    before = _user_files(home)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(home)
+    for out in (".", str(home), os.path.expanduser("~")):
+        code, _, err = _compile(capsys, out)
+        assert code == 1 and err.startswith(REFUSED) and "Traceback" not in err, err
+    assert _unchanged(home, before) and not list(home.glob(".*")) and not list(tmp_path.glob(".*"))
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    assert _compile(capsys, ".")[0] == 0                          # an empty current directory is fine
+    assert (work / "lgn_core.v").is_file() and Path.cwd() == work
+    assert _compile(capsys, ".")[0] == 0                          # and so is an earlier output there
+    assert not list(work.glob(".*.part"))
+
+
+def test_predict_output_file(tmp_path, capsys):
+    x = np.zeros((3, 320), np.uint8)
+    np.save(tmp_path / "x.npy", x)
+    (tmp_path / "counts.npy").write_text("a user's file")
+    args = ["predict", EXAMPLE, tmp_path / "x.npy", "-o", tmp_path / "counts.npy"]
+    code, _, err = run(capsys, *args)
+    assert code == 1 and "was not written by lgn2hw" in err and (tmp_path / "counts.npy").read_text() == "a user's file"
+    assert run(capsys, *args, "--force")[0] == 0
+    assert np.load(tmp_path / "counts.npy").shape == (3, 10)
+    assert run(capsys, *args)[0] == 0                             # lgn2hw's own output is replaced
+    (tmp_path / "counts.npy").write_bytes(b"changed by the user")
+    assert run(capsys, *args)[0] == 1                              # ... unless someone changed it since
+
+
+def test_train_refuses_before_training(tmp_path, capsys):
+    (tmp_path / "model.pt").write_text("a user's model")
+    t0 = time.monotonic()
+    code, _, err = run(capsys, "train", "--dataset", "digits", "--epochs", "50", "-o", tmp_path / "model.pt")
+    assert code == 1 and err.startswith(REFUSED) and time.monotonic() - t0 < 10
+    assert (tmp_path / "model.pt").read_text() == "a user's model"
+
+
+def test_dump_after_refuses_a_user_file(tmp_path, capsys):
+    target = tmp_path / f"{EXAMPLE.stem}.after-dce.netlist"
+    target.write_text("mine")
+    code, _, err = run(capsys, "info", EXAMPLE, "--dump-after", "dce", "--dump-dir", tmp_path)
+    assert code == 1 and err.startswith(REFUSED) and target.read_text() == "mine"
+
+
+def _tool_processes(marker: str, where: Path) -> list:
+    """Processes whose command line holds ``marker`` and whose working directory lies under ``where`` (the build
+    directory, even after it was removed)."""
+    found = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                cwd = os.readlink(f"/proc/{pid}/cwd")
+            except OSError:
+                continue
+            if marker in cmd and cwd.startswith(str(where)):
+                found.append((pid, cmd, cwd))
+    return found
+
+
+@pytest.mark.needs("ecp5")
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_during_synthesis_ends_everything(tmp_path, sig):
+    """The signal a CI timeout or ``kill`` sends, and Ctrl-C, in the middle of yosys: lgn2hw ends at once with one
+    line, yosys is gone, and neither the output nor its hidden build directory is left behind."""
+    env = {**os.environ, "LGN2HW_BUILD_CACHE": str(tmp_path / "cache")}     # synthesis must really run
+    proc = subprocess.Popen([sys.executable, "-m", "lgn2hw", "compile", str(EXAMPLE), "--board", "ecp5",
+                             "-o", "out"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        if list(tmp_path.glob(".out.*.part/build/synth-core.run.log")) and _tool_processes("synth-core.ys", tmp_path):
+            break
+        time.sleep(0.2)
+    assert proc.poll() is None, proc.communicate()
+    time.sleep(1.0)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0] in ("lgn2hw: error: terminated by SIGTERM", "lgn2hw: error: interrupted"), err
+    assert [p.name for p in tmp_path.iterdir() if p.name != "cache"] == []
+    time.sleep(0.5)
+    assert _tool_processes("synth-core.ys", tmp_path) == []
