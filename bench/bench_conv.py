@@ -110,7 +110,7 @@ def build(opt, work: Path, quick: bool) -> dict:
     bits = load_mnist5k().test_bits[:64]
     t0 = time.perf_counter()
     res = run_build(opt, core, target, out, BuildOptions(freq_mhz=100.0, postsim_samples=0 if quick else 64,
-                                                         postsim_inputs=bits))
+                                                         postsim_inputs=bits, cache=False))
     rep = res.report
     return {"target": rep["target"], "lut4": rep["synth"].get("lut4"), "ff": rep["synth"].get("ff"),
             "fmax_mhz": rep["pnr"]["fmax_mhz"], "latency_cycles": rep["latency_cycles"],

@@ -66,11 +66,11 @@ def synthesize(nl, work: Path):
         if record.get("core_digest") == digest:
             return core, target, {**record, "reused": True}
     t0 = time.monotonic()
-    rep = run_build(nl, core, target, work, BuildOptions(freq_mhz=FREQ, postsim_samples=0,
+    rep = run_build(nl, core, target, work, BuildOptions(freq_mhz=FREQ, postsim_samples=0, cache=False,
                                                           stop_after="synth-core")).report
     record = {"core_digest": digest, "commit": _commit(), "gates": core.report["gates"],
               "latency_cycles": int(core.latency), "emit_s": round(emit_s, 1),
-              "synth_core_s": round(rep["times_s"]["synth-core"], 1), "synth_flags": rep["synth_flags"],
+              "synth_core_s": round(rep["times_s"]["synth-core"], 1), "synth_flags": rep.get("synth_flags", ""),
               "lut4": rep["core"]["lut4"], "ff": rep["core"]["ff"], "cells": rep["core"]["cells"],
               "yosys": rep["tools"]["yosys"]}
     record_path.write_text(json.dumps(record, indent=1) + "\n")
