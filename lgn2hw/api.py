@@ -185,7 +185,7 @@ def compile(model, out, *, board: str | None = None, device: str | None = None, 
         report["steps"].append("verilog")
         if target is not None and stop_after != "verilog":
             report["build"] = _build(nl, core, target, tmp, out, opts, freq, stop_after, cache, say, warn)
-            report["steps"].append("bitstream" if stop_after is None else stop_after)
+            report["steps"] += report["build"]["steps"]
         (tmp / "report.json").write_text(_json(report))
         if "build" in report and "fit" in report["build"] and "pnr" in report["build"]:
             from .fpga import write_human_report

@@ -225,7 +225,8 @@ def _run_plan(plan: BuildPlan, nl, core, target: Target, out: Path, opts: BuildO
     rep.update({"target": target.name, "family": family, "device": target.device.name,
                 "package": target.package, "speed": target.speed, "board": target.board.name if target.board
                 else None, "freq_target_mhz": freq, "seed": opts.seed, "times_s": times,
-                "plan_digest": plan.digest(), "tools": dict(plan.tools), "cached_steps": [],
+                "plan_digest": plan.digest(), "tools": dict(plan.tools), "steps": [s.name for s in plan.steps],
+                "cached_steps": [],
                 "pnr_options": {"router": opts.router, "extra": list(opts.nextpnr_opts)}})
 
     def run(step: Step, action, message: str):

@@ -18,7 +18,7 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ToolchainError, UsageError
@@ -105,13 +105,19 @@ class Tool:
     spec: ToolSpec
     command: list      # argv prefix
     kind: str          # "builtin", "system" or "env"
+    _version: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def name(self) -> str:
         return self.spec.name
 
     def version(self) -> str:
-        """The version line; raises ToolchainError when the tool is older than the minimum."""
+        """The version line (asked once per Tool); raises ToolchainError when the tool is older than the minimum."""
+        if self._version is None:
+            self._version = self._ask_version()
+        return self._version
+
+    def _ask_version(self) -> str:
         if not self.spec.version_re:
             return ""
         try:
