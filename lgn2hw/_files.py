@@ -40,6 +40,7 @@ MARKER = ".lgn2hw-output"
 
 def _record(path: Path) -> Path:
     import hashlib
+
     from ._native import cache_dir
     key = hashlib.sha256(str(Path(path).resolve()).encode()).hexdigest()[:32]
     return cache_dir() / "written" / key

@@ -160,6 +160,7 @@ def _load_npy(path, what):
 
 def cmd_predict(args):
     import numpy as np
+
     from ._files import check_output_file, save_npy
     from .api import predict
     check_output_file(args.output, args.force)
@@ -364,13 +365,42 @@ def cmd_train(args):
     run_from_args(args)
 
 
+# --- wiring -------------------------------------------------------------------------------------------------
+def add_wiring_parser(sub):
+    p = sub.add_parser("wiring", help="write a network's wiring as index tensors for difflogic and torchlogix, "
+                                      "to train elsewhere with lgn2hw's wiring kinds")
+    p.add_argument("--inputs", required=True, metavar="N|C,H,W",
+                   help="input bits: a count, or a shape (local wiring lays the input out on it)")
+    p.add_argument("--width", type=int, required=True, help="gates per layer")
+    p.add_argument("--layers", type=int, required=True, help="gate layers")
+    p.add_argument("--connections", default="random", metavar="KIND",
+                   help="random, unique, local[:R] or learnable[:K[:local[:R]]] (default: random)")
+    p.add_argument("--classes", type=int, default=1, metavar="K",
+                   help="GroupSum classes: local wiring deals the last layer's places out class by class "
+                        "(default: 1)")
+    p.add_argument("--seed", type=int, default=0, help="the wiring's seed, as in 'lgn2hw train --seed' (default: 0)")
+    p.add_argument("-o", "--output", required=True, metavar="WIRING.pt", help="file to write (torch.save)")
+    _force_arg(p)
+    _common(p)
+    p.set_defaults(func=cmd_wiring)
+
+
+def cmd_wiring(args):
+    from .wiring import describe_file, parse_inputs, write_wiring
+    n_inputs, shape = parse_inputs(args.inputs)
+    written = write_wiring(args.output, args.connections, n_inputs, [args.width] * max(args.layers, 0),
+                           input_shape=shape, classes=args.classes, seed=args.seed, force=args.force)
+    print(describe_file(written))
+    print(f"wrote {args.output}")
+
+
 # --- main ---------------------------------------------------------------------------------------------------
 def build_parser():
     parser = _Parser(prog="lgn2hw", description="Compile trained logic gate networks to FPGA hardware.")
     parser.add_argument("--version", action="version", version=f"lgn2hw {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for add in (add_info_parser, add_predict_parser, add_compile_parser, add_train_parser, add_boards_parser,
-                add_flash_parser, add_run_parser):
+    for add in (add_info_parser, add_predict_parser, add_compile_parser, add_train_parser, add_wiring_parser,
+                add_boards_parser, add_flash_parser, add_run_parser):
         add(sub)
     return parser
 

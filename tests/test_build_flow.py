@@ -12,10 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lgn2hw.fpga.toolchain import find_tool
 from lgn2hw.cli import main
 from lgn2hw.errors import ToolchainError
+from lgn2hw.fpga.toolchain import find_tool
 from lgn2hw.ir import dump
+
 from netlists import random_layered
 
 ROOT = Path(__file__).resolve().parents[1]

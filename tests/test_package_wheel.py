@@ -70,8 +70,8 @@ def test_boards_info_predict(installed):
     assert {"ulx3s-85f", "icebreaker"} <= set(boards["boards"]) and boards["aliases"]["ecp5"] == "ulx3s-85f"
     info = json.loads(_run([lgn2hw, "info", EXAMPLE, "--json"], work, env).stdout)
     assert info["gates_trained"] == 3600
-    from lgn2hw.ir import evaluate
     from lgn2hw.api import load
+    from lgn2hw.ir import evaluate
     nl = load(EXAMPLE)
     x = np.random.default_rng(1).integers(0, 2, (64, nl.n_inputs)).astype(np.uint8)
     np.save(work / "x.npy", x)

@@ -14,7 +14,6 @@ from pathlib import Path
 from ..errors import UsageError
 from .devices import DEFAULT_SPEED, Device, find_device, find_package
 
-
 _KEYS = {"name", "description", "platform", "family", "device", "package", "speed", "clock", "uart", "leds",
          "capacity", "programmer"}
 _REQUIRED = _KEYS - {"speed"}

@@ -258,7 +258,7 @@ def _run_plan(plan: BuildPlan, nl, core, target: Target, out: Path, opts: BuildO
                                       if (used := {k: v for k, v in resources(family, c).items() if v})}}
         elif step.name == "postsim":
             from .postsim import run_postsim
-            run(step, lambda: run_postsim(nl, core, bdir, step, tools["yosys"], family, opts),
+            run(step, lambda step=step: run_postsim(nl, core, bdir, step, tools["yosys"], family, opts),
                 f"the mapped {core.top}, {opts.postsim_samples} samples")
             rep["postsim"] = json.loads((bdir / "postsim.json").read_text())
         elif step.name == "synth":
@@ -346,6 +346,7 @@ def _board_files(core, target, syn_v, harness_cfg) -> dict:
     """Amaranth prepares the board top (RTLIL, constraints, yosys script) around the mapped core, which the
     script reads as ``syn_v`` (written by the synth-core step, so it is not among these files)."""
     from amaranth.build import Attrs, Pins, Resource, Subsignal
+
     from .harness import BoardTop
     board = target.board
     platform = board.platform_class()()

@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
-
 @dataclass(frozen=True)
 class Step:
     name: str                 # "synth-core", "postsim", "synth", "fit", "pnr", "bitstream"
