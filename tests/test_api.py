@@ -145,3 +145,25 @@ def test_a_changed_input_misses_the_cache(tmp_path, monkeypatch):
     lgn2hw.compile(EXAMPLE, tmp_path / "a", **kw)
     other = lgn2hw.compile(EXAMPLE, tmp_path / "b", top="other_top", **kw).report["build"]
     assert other["cached_steps"] == []
+
+
+def test_the_cache_keeps_the_most_recently_used_steps(tmp_path):
+    import os
+
+    from lgn2hw.fpga.plan import Step, StepCache
+    cache = StepCache(tmp_path / "cache")
+    bdir = tmp_path / "b"
+    bdir.mkdir()
+    keys = []
+    for i in range(4):
+        (bdir / "in").write_bytes(bytes([i]) * 1000)
+        (bdir / "out").write_bytes(bytes([i]) * 400_000)
+        step = Step("s", None, inputs=("in",), outputs=("out",))
+        keys.append(cache.key(step, bdir, {}))
+        cache.store(keys[-1], step, bdir, 1.0)
+        os.utime(tmp_path / "cache" / keys[-1], (1000 + i, 1000 + i))
+    assert len(set(keys)) == 4
+    cache.restore(keys[0], step, bdir)                 # the oldest, used again
+    assert (bdir / "out").read_bytes() == bytes([0]) * 400_000
+    cache.prune(limit_mb=1.0)                          # room for two of the four
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == sorted([keys[0], keys[3]])

@@ -13,6 +13,7 @@ seeds), so a restored step gives the bytes a fresh run would.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -104,6 +105,11 @@ def _file_digest(path: Path) -> str:
     return h.hexdigest()
 
 
+#: The cache keeps at most this many bytes (``LGN2HW_BUILD_CACHE_MB`` changes it); the least recently used
+#: steps go first. A 48K-gate core's synthesis is ~90 MB (netlist JSON and Verilog).
+CACHE_LIMIT_MB = 4096
+
+
 def cache_root() -> Path:
     from .._native import cache_dir
     return Path(os.environ.get("LGN2HW_BUILD_CACHE") or cache_dir() / "steps")
@@ -139,6 +145,8 @@ class StepCache:
                 shutil.copyfile(entry / name, bdir / name)
         except (OSError, ValueError, KeyError):
             return None
+        with contextlib.suppress(OSError):
+            os.utime(entry)                # recently used: pruned last
         return meta
 
     def store(self, key: str | None, step: Step, bdir: Path, seconds: float, warn=None) -> None:
@@ -155,6 +163,7 @@ class StepCache:
                 (tmp / "step.json").write_text(json.dumps({"step": step.name, "outputs": outputs,
                                                            "seconds": round(seconds, 2)}, sort_keys=True))
                 os.replace(tmp, self.root / key)
+                self.prune()
             except OSError:
                 shutil.rmtree(tmp, ignore_errors=True)
                 if not (self.root / key).is_dir():
@@ -162,3 +171,18 @@ class StepCache:
         except OSError as err:
             if warn:
                 warn(f"the build cache {self.root} cannot be written ({err.strerror}); step {step.name} not kept")
+
+    def prune(self, limit_mb: float | None = None) -> None:
+        """Remove the least recently used entries until the cache holds at most ``limit_mb`` megabytes."""
+        limit = float(limit_mb if limit_mb is not None else os.environ.get("LGN2HW_BUILD_CACHE_MB", CACHE_LIMIT_MB))
+        entries = []
+        for entry in self.root.iterdir():
+            if entry.is_dir() and not entry.name.startswith("."):
+                size = sum(f.stat().st_size for f in entry.iterdir() if f.is_file())
+                entries.append((entry.stat().st_mtime, size, entry))
+        total = sum(size for _, size, _ in entries)
+        for _, size, entry in sorted(entries):
+            if total <= limit * 1e6:
+                break
+            shutil.rmtree(entry, ignore_errors=True)
+            total -= size
