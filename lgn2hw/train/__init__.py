@@ -47,15 +47,21 @@ def add_arguments(p):
     p.add_argument("--batch-size", type=int, default=_D.batch_size, help=f"default: {_D.batch_size}")
     p.add_argument("--seed", type=int, default=_D.seed,
                    help=f"wiring, initialisation and batch order (default: {_D.seed})")
-    p.add_argument("--connections", choices=("random", "unique"), default=_D.connections,
-                   help=f"wiring: difflogic's random, or random without repeated pairs (default: {_D.connections})")
+    p.add_argument("--connections", default=_D.connections, metavar="KIND",
+                   help="wiring: random (difflogic's), unique (random without repeated pairs), local[:R] (two "
+                        "distinct nets within radius R of the gate's place on a 2-D sheet; R defaults to 2), "
+                        "learnable[:K[:local[:R]]] (each input learns which of K candidates to read; K defaults "
+                        f"to 8); see docs/training-for-hardware.md (default: {_D.connections})")
     p.add_argument("--init", choices=("random", "residual"), default=_D.init,
                    help=f"gate logits: Gaussian, or Gaussian favouring the pass-through gate A (default: {_D.init})")
     p.add_argument("--parametrization", choices=PARAMETRIZATIONS, default=_D.parametrization,
                    help="gate parameters: difflogic's 16-way softmax, or 4 per-entry logits as in Light-DLGN "
                         f"(default: {_D.parametrization})")
     p.add_argument("--thresholds", metavar="T1,T2,...",
-                   help="digits: thermometer thresholds on pixel values 0..16 (default: 1,4,7,10,13)")
+                   help="thermometer thresholds on the raw pixel values: digits 0..16 (default: 1,4,7,10,13), "
+                        "mnist 0..255 (default: 127.5, i.e. pixel / 255 > 0.5)")
+    p.add_argument("--crop", type=int, metavar="S",
+                   help="mnist: keep the centred S x S window (difflogic's recipe uses 20; default: all 28 x 28)")
     p.add_argument("--shift", type=int, default=_D.shift,
                    help=f"augment with random image shifts of up to this many pixels (default: {_D.shift})")
     p.add_argument("--gumbel", type=float, default=_D.gumbel,
@@ -79,7 +85,7 @@ def config_from_args(args) -> TrainConfig:
                        tau=args.tau, batch_size=args.batch_size, seed=args.seed, connections=args.connections,
                        init=args.init, parametrization=args.parametrization, threads=args.threads,
                        save_weights=args.save_weights,
-                       thresholds=thresholds, shift=args.shift, gumbel=args.gumbel)
+                       thresholds=thresholds, crop=args.crop, shift=args.shift, gumbel=args.gumbel)
 
 
 def run_from_args(args):

@@ -19,12 +19,13 @@ class TrainConfig:
     tau: float | None = None          # None: chosen from the class block size (see default_tau)
     batch_size: int = 64
     seed: int = 0
-    connections: str = "unique"
+    connections: str = "unique"       # a wiring kind: random, unique, local[:R], learnable[:K[:local[:R]]]
     init: str = "residual"
     parametrization: str = "softmax"  # difflogic's 16 logits per gate, or 4 per-entry logits (Light-DLGN)
     threads: int | None = None
     save_weights: bool = False
-    thresholds: tuple | None = None   # digits only: thermometer thresholds
+    thresholds: tuple | None = None   # digits and mnist: thermometer thresholds on the raw pixel values
+    crop: int | None = None           # mnist only: keep the centred crop x crop window
     gumbel: float = 0.0               # Gumbel noise on the gate logits in training
     shift: int = 0                    # augmentation: random image shifts of up to this many pixels (0: none)
 
@@ -44,8 +45,12 @@ class TrainConfig:
             raise UsageError(f"--gumbel must be a non-negative number, not {self.gumbel!r}")
         if self.threads is not None and (not isinstance(self.threads, int) or self.threads < 1):
             raise UsageError(f"--threads must be a positive integer, not {self.threads!r}")
-        if self.connections not in ("random", "unique"):
-            raise UsageError(f"--connections must be random or unique, not {self.connections!r}")
+        from ..wiring import parse
+        parse(self.connections)
+        if self.crop is not None and self.dataset != "mnist":
+            raise UsageError("--crop applies to the mnist data set only")
+        if self.thresholds is not None and self.dataset not in ("digits", "mnist"):
+            raise UsageError("--thresholds applies to the digits and mnist data sets only")
         if self.parametrization not in PARAMETRIZATIONS:
             raise UsageError(f"--parametrization must be softmax or light, not {self.parametrization!r}")
         if self.save_weights and self.parametrization != "softmax":

@@ -7,7 +7,9 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
+from .. import wiring
 from ..errors import UsageError
+from ..wiring import SELECT_TAU
 from .config import TrainConfig, default_tau
 from .model import LogicNet
 
@@ -68,9 +70,9 @@ def train(config: TrainConfig, *, quiet: bool = True, eval_every: int = 1, log=N
     start = time.perf_counter()
     options = {}
     if config.thresholds is not None:
-        if config.dataset != "digits":
-            raise UsageError("--thresholds applies to the digits data set only")
         options["thresholds"] = config.thresholds
+    if config.crop is not None:
+        options["crop"] = config.crop
     ds = data.load(config.dataset, **options)
     k = ds.n_classes
     if config.width % k:
@@ -83,7 +85,7 @@ def train(config: TrainConfig, *, quiet: bool = True, eval_every: int = 1, log=N
                      seed=config.seed)
     for layer in model.layers:
         layer.gumbel = config.gumbel
-    x_train = torch.as_tensor(ds.train_bits, dtype=torch.float32)
+    x_train = torch.as_tensor(ds.train_bits)       # uint8; the network takes each batch to float32
     y_train = torch.as_tensor(ds.y_train, dtype=torch.int64)
     test_bits, y_test = ds.test_bits, ds.y_test
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
@@ -91,6 +93,8 @@ def train(config: TrainConfig, *, quiet: bool = True, eval_every: int = 1, log=N
     gen = torch.Generator().manual_seed(config.seed + 1)
     n = len(x_train)
     steps = 0
+    total_steps = config.epochs * -(-n // config.batch_size)
+    tau0, tau1 = SELECT_TAU
     history = []
     bar = _progress(config.epochs, quiet)
     try:
@@ -100,6 +104,8 @@ def train(config: TrainConfig, *, quiet: bool = True, eval_every: int = 1, log=N
             total = 0.0
             for i in range(0, n, config.batch_size):
                 sel = order[i:i + config.batch_size]
+                # learnable wiring: the selection's temperature falls geometrically from tau0 to tau1
+                model.set_select_tau(tau0 * (tau1 / tau0) ** (steps / max(1, total_steps - 1)))
                 xb = random_shift(x_train[sel], ds.input_shape, config.shift, gen)
                 loss = loss_fn(model(xb), y_train[sel])
                 opt.zero_grad(set_to_none=True)
@@ -125,6 +131,7 @@ def train(config: TrainConfig, *, quiet: bool = True, eval_every: int = 1, log=N
     seconds = time.perf_counter() - start
     cfg = asdict(config)
     cfg["thresholds"] = ds.extra.get("thresholds")
+    cfg["crop"] = ds.extra.get("crop")
     provenance = {
         "dataset": ds.name,
         "encoding": ds.description,
@@ -141,6 +148,8 @@ def train(config: TrainConfig, *, quiet: bool = True, eval_every: int = 1, log=N
         "torch_version": str(torch.__version__),
         "trainer": {**{key: value for key, value in cfg.items() if key not in ("threads",)}, "tau": tau},
         "gates": model.n_gates,
+        "wiring": wiring.provenance(model.connections, ds.n_inputs, [config.width] * config.layers,
+                                    ds.input_shape),
     }
     ck = make_checkpoint(n_inputs=ds.n_inputs, layers=model.checkpoint_layers(save_weights=config.save_weights),
                          k=k, tau=tau, input_shape=ds.input_shape, encoding=ds.encoding, provenance=provenance)

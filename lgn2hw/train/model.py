@@ -15,8 +15,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import gates
+from .. import gates, wiring
 from ..errors import CheckpointError, UsageError
+from ..wiring import random_connections, unique_connections  # noqa: F401  (re-exported: the layer's own draws)
 
 _COEF = torch.tensor(gates.gate_coefficients(), dtype=torch.float32)    # (16, 4)
 RESIDUAL_GATE = gates.GATE_NAMES.index("A")     # the gate that passes its first input through
@@ -42,56 +43,40 @@ _TRUTH = torch.tensor([[gates.gate_truth(g, a, b) for a in (0, 1) for b in (0, 1
                            dtype=torch.float32)
 
 
+#: offset of the gate initialisation's seed from the wiring's, so that the two draw from different streams
+_INIT_STREAM = 1 << 32
+
+
 def _index_dtype(limit: int) -> torch.dtype:
     return torch.int16 if limit <= 2 ** 15 else torch.int32
 
 
-def random_connections(in_dim: int, out_dim: int, gen: torch.Generator) -> torch.Tensor:
-    """difflogic's "random" wiring: the 2*out_dim input slots cycle through all inputs (every input is used when
-    2*out_dim >= in_dim), in a random order. A gate may read the same input twice."""
-    slots = torch.randperm(2 * out_dim, generator=gen) % in_dim
-    slots = torch.randperm(in_dim, generator=gen)[slots]
-    return torch.stack([slots[:out_dim], slots[out_dim:]])
-
-
-def unique_connections(in_dim: int, out_dim: int, gen: torch.Generator) -> torch.Tensor:
-    """Like :func:`random_connections`, but no gate reads one input twice and no two gates read the same
-    unordered pair (as far as ``in_dim*(in_dim-1)/2`` pairs allow). Conflicts are re-drawn deterministically."""
-    idx = random_connections(in_dim, out_dim, gen)
-    if in_dim < 2:
-        return idx
-    a, b = idx[0].clone(), idx[1].clone()
-    max_pairs = in_dim * (in_dim - 1) // 2
-    for _ in range(100):
-        lo, hi = torch.minimum(a, b), torch.maximum(a, b)
-        key = lo * in_dim + hi
-        bad = a == b
-        if out_dim <= max_pairs:
-            # every gate after the first with the same pair is a duplicate
-            order = torch.argsort(key, stable=True)
-            sk = key[order]
-            dup = torch.zeros_like(bad)
-            dup[order[1:]] = sk[1:] == sk[:-1]
-            bad = bad | dup
-        n = int(bad.sum())
-        if not n:
-            break
-        # redraw the second input among the inputs that differ from the first
-        offset = torch.randint(1, in_dim, (n,), generator=gen)
-        b[bad] = (a[bad] + offset) % in_dim
-    return torch.stack([a, b])
-
-
 class LogicLayer(nn.Module):
+    """One layer of two-input gates. Its wiring is ``indices`` (2, out_dim), given or drawn from ``generator``
+    (``connections``: random or unique); or, for learnable wiring, ``candidates`` (K, 2, out_dim): each input
+    mixes its K candidate nets with ``softmax(select / select_tau)`` over K while training, and reads the
+    highest-weighted one (the first on ties) in eval mode and in the checkpoint."""
+
     def __init__(self, in_dim: int, out_dim: int, *, connections: str = "random", init: str = "residual",
                  residual_logit: float = 5.0, parametrization: str = "softmax",
-                 generator: torch.Generator | None = None):
+                 generator: torch.Generator | None = None, indices: torch.Tensor | None = None,
+                 candidates: torch.Tensor | None = None):
         super().__init__()
         gen = generator if generator is not None else torch.Generator().manual_seed(0)
         self.in_dim, self.out_dim = in_dim, out_dim
         self.parametrization = parametrization
-        wire = unique_connections if connections == "unique" else random_connections
-        self.register_buffer("indices", wire(in_dim, out_dim, gen).to(torch.int64))
+        if candidates is not None:
+            self.register_buffer("candidates", candidates.to(torch.int64).clone())
+            self.select = nn.Parameter(torch.zeros(candidates.shape, dtype=torch.float32))
+            self.indices = None     # chosen() discretises the selection
+        else:
+            self.candidates = None
+            self.select = None
+            if indices is None:
+                wire = unique_connections if connections == "unique" else random_connections
+                indices = wire(in_dim, out_dim, gen)
+            self.register_buffer("indices", indices.to(torch.int64).clone())
+        self.select_tau = wiring.SELECT_TAU[0]   # softmax temperature of the learnable selection (training)
         if parametrization == "light":
             # one logit per truth-table entry; the entry is 1 when its logit is positive
             w = torch.randn(out_dim, 4, generator=gen)
@@ -103,6 +88,13 @@ class LogicLayer(nn.Module):
                 w[:, RESIDUAL_GATE] += residual_logit
         self.weights = nn.Parameter(w)
         self.gumbel = 0.0       # scale of Gumbel noise added to the logits in training (0: none)
+
+    def chosen(self) -> torch.Tensor:
+        """The discretised wiring (2, out_dim): ``indices``, or the highest-weighted learnable candidates."""
+        if self.candidates is None:
+            return self.indices
+        pick = self.select.detach().argmax(dim=0, keepdim=True)          # (1, 2, out_dim)
+        return self.candidates.gather(0, pick)[0]
 
     def coefficients(self) -> torch.Tensor:
         """(out_dim, 4) coefficients of [1, a, b, ab] for each gate: soft in training, exact in eval."""
@@ -125,9 +117,17 @@ class LogicLayer(nn.Module):
             return ((self.weights.detach() > 0).to(torch.int64) * _ENTRY_IDS).sum(dim=-1)
         return self.weights.detach().argmax(dim=-1)
 
+    def inputs(self, x: torch.Tensor):
+        """The gates' two inputs, each (N, out_dim)."""
+        if self.candidates is None or not self.training:
+            idx = self.chosen()
+            return x[:, idx[0]], x[:, idx[1]]
+        mix = torch.softmax(self.select / self.select_tau, dim=0)           # (K, 2, out_dim)
+        both = (x[:, self.candidates] * mix).sum(dim=1)                      # (N, 2, out_dim)
+        return both[:, 0], both[:, 1]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        a = x[:, self.indices[0]]
-        b = x[:, self.indices[1]]
+        a, b = self.inputs(x)
         c = self.coefficients()
         return c[:, 0] + a * (c[:, 1] + c[:, 3] * b) + c[:, 2] * b
 
@@ -139,14 +139,25 @@ class LogicNet(nn.Module):
                  connections: str = "random", init: str = "residual", parametrization: str = "softmax",
                  seed: int = 0):
         super().__init__()
-        gen = torch.Generator().manual_seed(int(seed))
         self.n_inputs, self.k, self.tau = int(n_inputs), int(k), float(tau)
         self.input_shape = tuple(input_shape) if input_shape is not None else None
+        self.connections = wiring.parse(connections)
         dims = [self.n_inputs, *[int(w) for w in widths]]
+        # the wiring from its own stream, seeded with the seed (the same as `lgn2hw wiring --seed`), the gate
+        # logits from another
+        wires = wiring.network_connections(self.connections, self.n_inputs, dims[1:], input_shape=self.input_shape,
+                                           classes=self.k, seed=seed)
+        gen = torch.Generator().manual_seed(int(seed) + _INIT_STREAM)
+        learnable = self.connections.kind == "learnable"
         self.layers = nn.ModuleList(
-            LogicLayer(dims[i], dims[i + 1], connections=connections, init=init,
-                       parametrization=parametrization, generator=gen)
+            LogicLayer(dims[i], dims[i + 1], init=init, parametrization=parametrization, generator=gen,
+                       indices=None if learnable else wires[i], candidates=wires[i] if learnable else None)
             for i in range(len(dims) - 1))
+
+    def set_select_tau(self, tau: float) -> None:
+        """The learnable selection's softmax temperature, for every layer (the loop anneals it)."""
+        for layer in self.layers:
+            layer.select_tau = float(tau)
 
     @property
     def n_gates(self) -> int:
@@ -168,7 +179,7 @@ class LogicNet(nn.Module):
         was = self.training
         self.eval()
         try:
-            x = torch.as_tensor(np.asarray(bits), dtype=torch.float32)
+            x = torch.as_tensor(np.asarray(bits))          # converted batch by batch: 60,000 MNIST images
             out = [self.sums(x[i:i + batch]).round().to(torch.int64) for i in range(0, len(x), batch)]
             return torch.cat(out).numpy() if out else np.zeros((0, self.k), np.int64)
         finally:
@@ -180,7 +191,7 @@ class LogicNet(nn.Module):
         int32), or the float ``weights`` with ``save_weights``."""
         out = []
         for layer in self.layers:
-            entry = {"indices": layer.indices.to(_index_dtype(layer.in_dim)).clone()}
+            entry = {"indices": layer.chosen().to(_index_dtype(layer.in_dim)).clone()}
             if save_weights:
                 if layer.parametrization != "softmax":
                     raise UsageError("--save-weights stores difflogic's 16 logits per gate; the light "
@@ -201,7 +212,7 @@ class LogicNet(nn.Module):
         net = cls(ck["n_inputs"], widths, gs["k"], tau=gs.get("tau", 1.0), input_shape=ck.get("input_shape"),
                   init="random")
         with torch.no_grad():
-            for li, (layer, entry) in enumerate(zip(net.layers, layers), start=1):
+            for li, (layer, entry) in enumerate(zip(net.layers, layers, strict=True), start=1):
                 idx = entry["indices"]
                 if idx.shape[0] != 2:
                     raise CheckpointError(f"the trainer's network has 2-input gates, not {idx.shape[0]}",
