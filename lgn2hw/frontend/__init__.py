@@ -3,6 +3,10 @@
 ``load_model(path, options)`` reads a file without ever running code from it (unless the user passed
 ``--trust-pickle``, and even then through an allow-list), detects its kind from its content (``options.fmt``
 overrides), and hands the object to that kind's converter.
+
+What is registered where, all of it static: :data:`CONVERTERS` below lists the readers, in the order detection
+tries them; :data:`.safe_pickle.ALLOWED` lists the classes a whole-model pickle may name. Importing a reader
+registers nothing, and a reader that fails to import is a bug that fails ``import lgn2hw.frontend``.
 """
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ from pathlib import Path
 
 from ..errors import CheckpointError, Lgn2hwError
 from ..ir import Netlist, parse
-from . import native
+from . import difflogic, native, safe_pickle, torchlogix
 
 TEXT_MAGIC = b"lgn2hw-netlist"
 
@@ -29,24 +33,14 @@ class LoadOptions:
     input_shape: tuple | None = None
 
 
-# Converters of already-loaded objects: name -> (detect(obj) -> bool, convert(obj, options) -> Netlist).
-# Third-party kinds register themselves here from their modules.
+# Readers of already-loaded objects, tried in this order: kind -> (detect(obj) -> bool, convert(obj, options) ->
+# Netlist). torchlogix covers the convolutional models too (torchlogix_conv.py, reached from torchlogix.py).
 CONVERTERS: dict = {
     "native": (native.is_native, lambda obj, opts: native.to_netlist(obj)),
+    "difflogic": (difflogic.detect, difflogic.convert),
+    "torchlogix": (torchlogix.detect, torchlogix.convert),
 }
-# Readers used instead of weights_only loading when the user passed --trust-pickle: (data, source) -> object.
-# They must unpickle through an allow-list (see difflogic.py); the first registered one is used.
-PICKLE_LOADERS: list = []
 FORMATS = ("native", "netlist", "difflogic", "torchlogix")
-
-
-def _register_third_party():
-    # Imported lazily so that a broken optional module never stops native checkpoints from loading.
-    for mod in ("difflogic", "torchlogix", "torchlogix_conv"):
-        try:
-            __import__(f"{__name__}.{mod}")
-        except ImportError:
-            pass
 
 
 def read_weights_only(data: bytes, source: str):
@@ -60,7 +54,6 @@ def read_weights_only(data: bytes, source: str):
         text = str(err).strip().splitlines()
         detail = text[0] if text else type(err).__name__
         if "weights_only" in str(err) or "Unsupported global" in str(err) or "GLOBAL" in str(err):
-            from . import safe_pickle
             found = re.search(r"GLOBAL (\S+?)(?: was not| whose)", str(err))
             name = found.group(1) if found else None
             if name is not None and "." not in name:
@@ -99,15 +92,12 @@ def load_model(path, options: LoadOptions | None = None) -> Netlist:
             except UnicodeDecodeError:
                 raise CheckpointError("netlist text must be UTF-8") from None
             return parse(text, source=source)
-        _register_third_party()
-        if options.trust_pickle and PICKLE_LOADERS:
-            obj = PICKLE_LOADERS[0](data, source)
+        if options.trust_pickle:
+            obj = safe_pickle.load(data, source)     # whole models through the allow-list, as stand-ins
         else:
             obj = read_weights_only(data, source)
         if options.fmt is not None:
-            if options.fmt not in CONVERTERS:
-                raise CheckpointError(f"the {options.fmt} reader is not available in this build")
-            detect, convert = CONVERTERS[options.fmt]
+            _detect, convert = CONVERTERS[options.fmt]
             return convert(obj, options)
         for name, (detect, convert) in CONVERTERS.items():
             if detect(obj):

@@ -25,7 +25,6 @@ from ._layers import (Layer, Model, build, float_matrix, group_keys, int_tensor,
 
 LOGIC_LAYER = "difflogic.difflogic.LogicLayer"
 GROUP_SUM = "difflogic.difflogic.GroupSum"
-safe_pickle.allow(LOGIC_LAYER, GROUP_SUM)
 
 _LEAVES = ("weights", "indices")
 _KEY_HINT = "a difflogic state dict holds N.weights (out, 16) and N.indices (2, out) for each LogicLayer"
@@ -140,13 +139,3 @@ def convert(obj, options):
         model.meta["wrapper"] = "/".join(path)
     return build(model, options, kind="difflogic",
                  k_hint="pass --classes K (the k of the model's GroupSum)")
-
-
-def _register():
-    from . import CONVERTERS, PICKLE_LOADERS
-    CONVERTERS["difflogic"] = (detect, convert)
-    if safe_pickle.load not in PICKLE_LOADERS:
-        PICKLE_LOADERS.append(safe_pickle.load)
-
-
-_register()

@@ -9,8 +9,9 @@ dict assignment. Any other name (``os.system``, ``builtins.exec``, a user's own 
 with a :class:`~lgn2hw.errors.CheckpointError` that names it. docs/security.md argues why this path is as safe as
 ``weights_only``.
 
-Frontends add the class names they understand with :func:`allow` and read the stand-ins back with
-:func:`module_tree`.
+:data:`ALLOWED` is the whole list, one static table; a frontend matches the stand-ins of the names it reads
+with :func:`is_stand_in` and reads them back with :func:`attrs` (a module's pickled attributes),
+:func:`children` (its sub-modules) and :func:`flatten_modules` (the leaves of a model in forward order).
 """
 from __future__ import annotations
 
@@ -48,24 +49,47 @@ class StandIn:
         return f"<stand-in {self.qualified_name}>"
 
 
-_ALLOWED: dict[str, type] = {}
+#: Every class a whole-model pickle may name (``module.Class`` as the pickle spells it), by the reader that needs
+#: it. Adding a name here is a security decision: docs/security.md argues why stand-ins are safe.
+ALLOWED: tuple[str, ...] = (
+    # torch containers and no-op modules around the logic layers; read only for `_modules` (or skipped)
+    "torch.nn.modules.container.Sequential",
+    "torch.nn.modules.container.ModuleList",
+    "torch.nn.modules.container.ParameterList",          # LogicConv2d's tree weights
+    "torch.nn.modules.flatten.Flatten",
+    "torch.nn.modules.linear.Identity",                  # a residual block's shortcut
+    # difflogic (difflogic.py)
+    "difflogic.difflogic.LogicLayer",
+    "difflogic.difflogic.GroupSum",
+    # torchlogix dense layers (_torchlogix_dense.py, torchlogix.py)
+    "torchlogix.layers.dense.LogicDense",
+    "torchlogix.layers.groupsum.GroupSum",
+    "torchlogix.connections.FixedDenseConnections",
+    "torchlogix.connections.LearnableDenseConnections",
+    "torchlogix.parametrization.RawLUTParametrization",
+    "torchlogix.parametrization.LightLUTParametrization",
+    "torchlogix.parametrization.WarpLUTParametrization",
+    # torchlogix convolutional models (torchlogix_conv.py)
+    "torchlogix.layers.conv.LogicConv2d",
+    "torchlogix.layers.pool.OrPooling2d",
+    "torchlogix.connections.FixedConvConnections",
+    "torchlogix.modules.resblock.ResidualLogicBlock",
+    "torchlogix.layers.binarization.DummyBinarization",
+    "torchlogix.models.conv.ClgnMnist",
+    "torchlogix.models.conv.ClgnMnistTiny",
+    "torchlogix.models.conv.ClgnMnistSmall",
+    "torchlogix.models.conv.ClgnMnistMedium",
+    "torchlogix.models.conv.ClgnMnistLarge",
+    "torchlogix.models.conv.CNN",
+)
 
-
-def allow(*qualified_names: str) -> None:
-    """Add classes (``module.Class`` as the pickle spells it) that whole-model pickles may name."""
-    for name in qualified_names:
-        if name not in _ALLOWED:
-            short = name.rsplit(".", 1)[-1]
-            _ALLOWED[name] = type(short, (StandIn,), {"__slots__": (), "qualified_name": name})
+# One inert StandIn subclass per allowed name, made once.
+_STAND_INS: dict[str, type] = {
+    name: type(name.rsplit(".", 1)[-1], (StandIn,), {"__slots__": (), "qualified_name": name}) for name in ALLOWED}
 
 
 def allowed_names() -> list[str]:
-    return sorted(_ALLOWED)
-
-
-# Containers a model around the logic layers may use; their state is only read for `_modules`.
-allow("torch.nn.modules.container.Sequential", "torch.nn.modules.container.ModuleList",
-      "torch.nn.modules.flatten.Flatten")
+    return sorted(_STAND_INS)
 
 _UNSUPPORTED = re.compile(r"GLOBAL (\S+?)(?: was not an allowed global| whose module)")
 
@@ -73,7 +97,7 @@ _UNSUPPORTED = re.compile(r"GLOBAL (\S+?)(?: was not an allowed global| whose mo
 def load(data: bytes, source: str):
     """Unpickle a torch checkpoint; allow-listed classes become stand-ins, anything else is refused."""
     import torch
-    entries = [(cls, name) for name, cls in _ALLOWED.items()]
+    entries = [(cls, name) for name, cls in _STAND_INS.items()]
     try:
         with warnings.catch_warnings(), torch.serialization.safe_globals(entries):
             warnings.simplefilter("ignore")

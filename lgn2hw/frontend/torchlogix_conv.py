@@ -13,13 +13,15 @@ Eval semantics, as torchlogix 0.2.2 computes them with ``training=False`` (layer
   ``(h, w, c)`` in the *padded* input; level-0 node ``f`` of kernel ``k`` at position ``p`` reads input ``j`` from
   ``x_padded[c, h, w]`` at ``_indices_L0[j, k, p, f]``. Level ``l >= 1`` node ``f`` reads the previous level's nodes
   ``_indices_L{l}[j, f]`` (lut_rank, nodes). ``tree_weights.{l}`` is (nodes, kernels, P): the gate of node ``f`` of
-  kernel ``k`` is decoded from ``tree_weights[l][f, k]`` by the dense frontend's parametrization rules (raw, light,
-  warp). Positions are the row-major (h, w) grid of ``kernel_positions``; the output is (kernels, H', W').
+  kernel ``k`` is decoded from ``tree_weights[l][f, k]`` by the dense layers' parametrization rules (raw, light,
+  warp; :mod:`._torchlogix_dense`). Positions are the row-major (h, w) grid of ``kernel_positions``; the output
+  is (kernels, H', W').
   Padding reads net 0 (constant FALSE), so constant folding removes it.
 * ``OrPooling2d`` in eval mode is ``max_pool2d`` of 0/1 values: the OR of each window. Padded cells read net 0
   (OR with 0 is the max over the real cells, which torch guarantees is never empty). A window becomes one
   k-input OR node when it has at most 6 cells, else a tree of such nodes.
-* ``Flatten`` takes (C, H, W) to C order; ``LogicDense`` then reads that vector (parsed by the dense frontend).
+* ``Flatten`` takes (C, H, W) to C order; ``LogicDense`` then reads that vector (decoded by
+  :mod:`._torchlogix_dense`).
 * ``ResidualLogicBlock`` returns ``main(x) + s - main(x) * s`` with ``s = shortcut(x)``: for 0/1 values the OR of
   the two branches, one 2-input OR node per element.
 * torchlogix's own models ``ClgnMnist`` (and its Tiny/Small/Medium/Large sizes) and ``CNN`` are read like the
@@ -51,7 +53,7 @@ from ..ir import Netlist
 from ..ir.netlist import FIRST_INPUT_NET, NET_FALSE
 from . import safe_pickle
 from ._layers import float_matrix, int_tensor, is_tensor, positive_float, positive_int, unwrap
-from .torchlogix import GROUP_SUM, LOGIC_DENSE, PARAM_CLASSES, _parametrization, _tables, dense_from_pickle
+from ._torchlogix_dense import GROUP_SUM, LOGIC_DENSE, PARAM_CLASSES, dense_from_pickle, gate_tables, parametrization
 
 LOGIC_CONV = "torchlogix.layers.conv.LogicConv2d"
 OR_POOL = "torchlogix.layers.pool.OrPooling2d"
@@ -66,8 +68,6 @@ DUMMY_BINARIZATION = "torchlogix.layers.binarization.DummyBinarization"
 MODEL_CLASSES = tuple(f"torchlogix.models.conv.{n}" for n in (
     "ClgnMnist", "ClgnMnistTiny", "ClgnMnistSmall", "ClgnMnistMedium", "ClgnMnistLarge", "CNN"))
 SEQUENTIAL = ("torch.nn.modules.container.Sequential", "torch.nn.modules.container.ModuleList", *MODEL_CLASSES)
-safe_pickle.allow(LOGIC_CONV, OR_POOL, CONV_CONNECTIONS, RESBLOCK, PARAM_LIST, IDENTITY, DUMMY_BINARIZATION,
-                  *MODEL_CLASSES)
 
 _CONV_NAMES = (LOGIC_CONV, OR_POOL, RESBLOCK)
 _STATE_DICT_HINT = ("save the whole model (torch.save(model)) and pass --trust-pickle: a state dict does not "
@@ -293,9 +293,9 @@ class _Converter:
                 got = f"{str(w.dtype).replace('torch.', '')}{list(w.shape)}" if is_tensor(w) else type(w).__name__
                 raise CheckpointError(f"{wkey} must be a float tensor [{nodes}, {n_kernels}, n], not {got}",
                                       location=lloc)
-            p = _parametrization(param, rank, w.shape[2], lloc, wkey)
+            p = parametrization(param, rank, w.shape[2], lloc, wkey)
             flat = float_matrix(w.reshape(nodes * n_kernels, w.shape[2]), wkey, lloc)
-            tables = _tables(p, flat).reshape(nodes, n_kernels)                # [f, k]
+            tables = gate_tables(p, flat).reshape(nodes, n_kernels)            # [f, k]
             if level == 0:
                 fanin = fan.transpose(1, 2, 3, 0)                             # (K, P, S, L)
             else:
