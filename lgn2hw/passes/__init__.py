@@ -1,7 +1,10 @@
 """Optimisation passes: each a small module, all sharing the contract and driver of :mod:`.base`.
 
-``DEFAULT`` is the pipeline ``lgn2hw predict``, ``info`` and the backends run; it is a plain list, so a caller
-can run any sub-list or its own passes through :func:`run_passes`.
+``DEFAULT`` is the pipeline :func:`lgn2hw.optimize` runs when it is not given ``passes``, and so the one
+:func:`lgn2hw.compile` runs (unless ``passes=False``) and the command line's ``info``, ``predict`` and ``compile``
+run (unless ``--no-passes``). Nothing else runs it: ``load`` returns the netlist as trained, ``predict`` computes
+on the netlist it is given, and ``emit_verilog`` runs only :mod:`.lutmap`. It is a plain list, so a caller can
+run any sub-list or its own passes through :func:`run_passes` (or ``lgn2hw.optimize(nl, passes=...)``).
 """
 from .base import MAX_ROUNDS, Pass, PassReport, pass_names, run_passes
 from .const import ConstantFold
