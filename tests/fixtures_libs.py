@@ -8,7 +8,8 @@ modules are stubbed before import, and nothing else:
   ``implementation='python'`` never call it.
 * ``torchlogix.circuit`` -- does not import on Python 3.11 and is only needed for circuit export.
 
-The fixtures skip only when the package files are absent.
+The importers skip (``pytest.skip``) only when the package files are absent; conftest.py wraps them as the
+session fixtures ``difflogic_lib`` and ``torchlogix_lib``.
 """
 from __future__ import annotations
 
@@ -44,16 +45,6 @@ def import_torchlogix():
         stub.Circuit = None
         sys.modules["torchlogix.circuit"] = stub
     return importlib.import_module("torchlogix")
-
-
-@pytest.fixture(scope="session")
-def difflogic_lib():
-    return import_difflogic()
-
-
-@pytest.fixture(scope="session")
-def torchlogix_lib():
-    return import_torchlogix()
 
 
 def quiet_forward(model, x):

@@ -1,11 +1,17 @@
-"""Random netlists for tests: layered networks of mixed-arity LUTs with the features passes create
-(constants, inverted and offset outputs, inputs read from several layers back)."""
+"""Helpers test modules share: random netlists (layered networks of mixed-arity LUTs with the features passes
+create: constants, inverted and offset outputs, inputs read from several layers back), the naive count they are
+checked against, the committed example model, and a clocked stream through an Amaranth block."""
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 
 from lgn2hw import gates
 from lgn2hw.ir import InputEncoding, Netlist
+
+#: The trained example (committed): tests that read it fail, never skip, when it is missing.
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "digits_lgn.pt"
 
 
 def random_layered(rng: np.random.Generator, *, n_inputs=None, layers=None, width=None, classes=None,
@@ -82,3 +88,23 @@ def naive_counts(nl: Netlist, bits: np.ndarray) -> np.ndarray:
         for net, c, inv in zip(nl.out_nets, nl.out_class, nl.out_invert):
             counts[s, c] += val[int(net)] ^ int(inv)
     return counts
+
+
+def stream(dut, inputs, port, outputs, cycles_after):
+    """Drive ``port`` of the Amaranth block ``dut`` with one input per clock and record ``outputs`` after every
+    clock edge (``len(inputs) + cycles_after`` edges)."""
+    from amaranth.sim import Simulator
+    seen = []
+
+    async def bench(ctx):
+        for t in range(len(inputs) + cycles_after):
+            if t < len(inputs):
+                ctx.set(port, inputs[t])
+            await ctx.tick()
+            seen.append(tuple(ctx.get(o) for o in outputs))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    return seen

@@ -9,31 +9,13 @@ from amaranth.hdl import signed, unsigned
 from amaranth.sim import Simulator
 
 from lgn2hw.back import ArgMax, PopCount, count_shape, popcount_latency
-
+from netlists import stream
 
 
 def _unused(obj):
     """Blocks built only to read an attribute: tell Amaranth they are not meant to be elaborated."""
     obj._MustUse__silence = True
     return obj
-
-
-def _stream(dut, inputs, port, outputs, cycles_after):
-    """Drive ``port`` with one input per clock and record ``outputs`` after every clock edge."""
-    seen = []
-
-    async def bench(ctx):
-        for t in range(len(inputs) + cycles_after):
-            if t < len(inputs):
-                ctx.set(port, inputs[t])
-            await ctx.tick()
-            seen.append(tuple(ctx.get(o) for o in outputs))
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
-    return seen
 
 
 def _signed_value(v, width):
@@ -49,7 +31,7 @@ def test_popcount_exhaustive(width, offset, extra, every):
     latency = popcount_latency(width, every) + extra
     dut = PopCount(width, offset=offset, latency=latency, every=every)
     inputs = list(range(1 << width)) if width <= 10 else []
-    seen = _stream(dut, inputs, dut.i, [dut.o], latency)
+    seen = stream(dut, inputs, dut.i, [dut.o], latency)
     # seen[t] follows clock edge t+1; input t is out after `latency` edges, i.e. in seen[t + latency - 1].
     got = [seen[t + latency - 1][0] for t in range(len(inputs))]
     want = [bin(v).count("1") + offset for v in inputs]
@@ -91,7 +73,7 @@ def _argmax_case(k, shape, split=False):
         sim.run()
         got = seen
     else:
-        seen = _stream(dut, packed, dut.i, [dut.o_class, dut.o_counts], lat)
+        seen = stream(dut, packed, dut.i, [dut.o_class, dut.o_counts], lat)
         got = [seen[t + lat - 1] for t in range(len(packed))]
     want_class = [int(np.argmax(np.array(vals))) for vals in combos]   # numpy/PyTorch: first maximum
     assert [g[0] for g in got] == want_class

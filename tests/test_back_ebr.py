@@ -13,19 +13,17 @@ import pytest
 from lgn2hw.back import EmitOptions, emit_verilog
 from lgn2hw.back import _ebr
 from lgn2hw.back.rtlsim import simulate
-from lgn2hw.build import BuildOptions, resolve_target, run_build
-from lgn2hw.build import postsim
-from lgn2hw.build.flow import _share_dir
-from lgn2hw.build.toolchain import require
+from lgn2hw.fpga import BuildOptions, resolve_target, run_build
+from lgn2hw.fpga import postsim
+from lgn2hw.fpga.flow import _share_dir
+from lgn2hw.fpga.toolchain import require
 from lgn2hw.errors import ToolchainError
 from lgn2hw.ir import evaluate
 from netlists import naive_counts, random_layered
-from test_build_postsim import HAVE, needs_yosys
 
-
-HAVE_YOSYS, HAVE_ICARUS, HAVE_VERILATOR = HAVE["yosys"], HAVE["icarus"], HAVE["verilator"]
-SIMS = [pytest.param("icarus", marks=pytest.mark.skipif(not HAVE_ICARUS, reason="iverilog is not installed")),
-        pytest.param("verilator", marks=pytest.mark.skipif(not HAVE_VERILATOR, reason="verilator is not installed"))]
+needs_yosys = pytest.mark.needs("yosys")
+SIMS = [pytest.param("icarus", marks=pytest.mark.needs("iverilog", "cocotb")),       # RTL simulation
+        pytest.param("verilator", marks=pytest.mark.needs("verilator", "cocotb"))]
 
 
 @needs_yosys
@@ -143,8 +141,9 @@ def test_no_blocks_without_request_and_latency_cost():
 
 
 @needs_yosys
-@pytest.mark.skipif(not (HAVE_ICARUS or HAVE_VERILATOR), reason="no simulator installed")
-def test_mapped_netlist_with_blocks_and_a_changed_table(tmp_path):
+def test_mapped_netlist_with_blocks_and_a_changed_table(tmp_path, have):
+    if not (have("iverilog") or have("verilator")):
+        pytest.skip("not installed: iverilog or verilator")
     nl = _net(seed=7)
     core = emit_verilog(nl, EmitOptions(pipeline=2, ebr_blocks=2))
     assert core.report["popcount"]["ebr_blocks"] == 2
@@ -153,7 +152,7 @@ def test_mapped_netlist_with_blocks_and_a_changed_table(tmp_path):
     assert rep["core"]["cells"].get("DP16KD") == 2
     bdir = tmp_path / "b" / "build"
     cells = _share_dir(require("yosys")) / "ecp5"
-    sim = "verilator" if HAVE_VERILATOR else "icarus"
+    sim = "verilator" if have("verilator") else "icarus"
     good = tmp_path / "good"
     shutil.copytree(bdir, good)
     res = postsim.simulate_mapped(nl, core, good, f"{core.top}.syn.v", cells,

@@ -4,7 +4,6 @@ under Icarus against Python's count of ones."""
 from __future__ import annotations
 
 import random
-import shutil
 import subprocess
 
 import pytest
@@ -13,13 +12,13 @@ from lgn2hw.back import PopCount
 from lgn2hw.back._popcount import (STYLES, _plan, build_popcount, merge_duplicates, popcount_latency,
                                    popcount_verilog)
 from lgn2hw.errors import UsageError
-from test_back_blocks import _stream
+from netlists import stream
 
 
 def _run(dut, inputs):
     """One input per clock; returns the output seen after each clock edge (input t is out after ``latency``
     edges, i.e. at index t + latency - 1)."""
-    return [o for (o,) in _stream(dut, inputs, dut.i, [dut.o], dut.latency)]
+    return [o for (o,) in stream(dut, inputs, dut.i, [dut.o], dut.latency)]
 
 
 def _weighted(v, weights):
@@ -169,11 +168,7 @@ def test_merge_duplicates():
     assert merge_duplicates([]) == ([], [])
 
 
-def _iverilog():
-    return shutil.which("iverilog") and shutil.which("vvp")
-
-
-@pytest.mark.skipif(not _iverilog(), reason="Icarus Verilog (iverilog) is not installed")
+@pytest.mark.needs("iverilog")
 @pytest.mark.parametrize("style", STYLES)
 def test_verilog_under_icarus(tmp_path, style):
     """The Verilog rendering of three classes (weights, negative offset, padding to a common latency) under

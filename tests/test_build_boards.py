@@ -161,11 +161,8 @@ def test_flash_missing_libraries_are_named(fake_out, monkeypatch, tmp_path):
 
 
 @pytest.mark.skipif(os.environ.get("LGN2HW_OPENFPGALOADER") is not None, reason="a programmer override is set")
+@pytest.mark.needs("openFPGALoader")
 def test_flash_without_a_board_fails_cleanly(fake_out, capsys):
-    try:
-        find_tool("openFPGALoader")
-    except ToolchainError:
-        pytest.skip("openFPGALoader is not installed")
     assert main(["flash", str(fake_out), "--board", "ecp5"]) == 1
     err = capsys.readouterr().err.splitlines()
     # no board is attached to this machine: the real openFPGALoader cannot open the FTDI cable

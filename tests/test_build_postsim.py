@@ -12,34 +12,18 @@ import numpy as np
 import pytest
 
 from lgn2hw.back import EmitOptions, emit_verilog
-from lgn2hw.build import BuildOptions, resolve_target, run_build
-from lgn2hw.build import postsim
-from lgn2hw.build.flow import _share_dir
-from lgn2hw.build.toolchain import find_tool, require
+from lgn2hw.fpga import BuildOptions, resolve_target, run_build
+from lgn2hw.fpga import postsim
+from lgn2hw.fpga.flow import _share_dir
+from lgn2hw.fpga.toolchain import require
 from lgn2hw.errors import ToolchainError, UsageError
-from netlists import naive_counts, random_layered
+from netlists import EXAMPLE, naive_counts, random_layered
 
-
-def _have(name):
-    try:
-        find_tool(name)
-        return True
-    except ToolchainError:
-        return False
-
-
-HAVE = {"yosys": _have("yosys"), "icarus": _have("iverilog") and _have("vvp"),
-        "verilator": postsim._verilator() is not None}
-needs_yosys = pytest.mark.skipif(not HAVE["yosys"], reason="yosys is not installed")
+needs_yosys = pytest.mark.needs("yosys")
 SAMPLES = 96
 TARGETS = {"ecp5": ("LFE5U-25F", "CABGA256"), "ice40": ("iCE40HX8K", "CT256")}
-
-
-def _sim_param(name):
-    return pytest.param(name, marks=pytest.mark.skipif(not HAVE[name], reason=f"{name} is not installed"))
-
-
-SIMS = [_sim_param("icarus"), _sim_param("verilator")]
+# post-synthesis simulation runs the simulators directly (no cocotb): simulator -> conftest.py's tool name
+TOOL = {"icarus": "iverilog", "verilator": "verilator"}
 
 
 def _netlist(family):
@@ -84,14 +68,14 @@ def _rows(bdir: Path, sim: str) -> list:
 
 @needs_yosys
 @pytest.mark.parametrize("family", ["ecp5", "ice40"])
-def test_both_simulators_equal_the_interpreter_and_each_other(synthesized, family, tmp_path):
-    if not (HAVE["icarus"] or HAVE["verilator"]):
-        pytest.skip("neither iverilog nor verilator is installed")
+def test_both_simulators_equal_the_interpreter_and_each_other(synthesized, family, tmp_path, have):
+    if not (have("iverilog") or have("verilator")):
+        pytest.skip("not installed: iverilog or verilator")
     nl, core, bdir, cells = synthesized(family)
     assert core.report["gates"] > 100 and int(nl.arity.max()) == 4
     rows = {}
     for sim in ("icarus", "verilator"):
-        if not HAVE[sim]:
+        if not have(TOOL[sim]):
             continue
         work = _copy(bdir, tmp_path / sim)
         res = postsim.simulate_mapped(nl, core, work, f"{core.top}.syn.v", cells,
@@ -141,8 +125,8 @@ def _caught(sim: str, work: Path, nl, core, cells) -> bool:
 
 
 @needs_yosys
-@pytest.mark.skipif(not HAVE["icarus"], reason="iverilog is not installed")
-def test_a_changed_lut_init_is_caught(synthesized, tmp_path):
+@pytest.mark.needs("iverilog")
+def test_a_changed_lut_init_is_caught(synthesized, tmp_path, have):
     nl, core, bdir, cells = synthesized("ecp5")
     text = (bdir / f"{core.top}.syn.v").read_text()
     luts = list(re.finditer(r"\.INIT\(16'h([0-9a-fA-F]{4})\)", text))
@@ -157,7 +141,7 @@ def test_a_changed_lut_init_is_caught(synthesized, tmp_path):
             break
     else:
         pytest.fail("Icarus saw none of 12 single-LUT changes")
-    if HAVE["verilator"]:
+    if have("verilator"):
         work = _copy(bdir, tmp_path / "verilator")
         (work / f"{core.top}.syn.v").write_text(_with_lut_inverted(text, m))
         assert _caught("verilator", work, nl, core, cells)
@@ -233,27 +217,24 @@ def test_missing_simulators(monkeypatch, tmp_path):
 
 
 def test_cli_flag(capsys, monkeypatch, tmp_path):
-    import lgn2hw.build
+    import lgn2hw.fpga
     from lgn2hw.cli import main
     assert main(["compile", "model.pt", "--device", "LFE5U-85F", "--postsim-sim", "xsim"]) == 1
     assert capsys.readouterr().err.splitlines()[0] == ("lgn2hw: error: argument --postsim-sim: invalid choice: "
                                                        "'xsim' (choose from 'auto', 'icarus', 'verilator')")
     seen = []
 
-    def stop(nl, core, target, out, opts, report):
+    def stop(nl, core, target, out, opts):
         seen.append(opts.postsim_sim)
         raise UsageError("stopped before the build")
-    monkeypatch.setattr(lgn2hw.build, "compile_for_target", stop)
-    model = Path(__file__).resolve().parents[1] / "examples" / "digits_lgn.pt"
-    if not model.exists():
-        pytest.skip("examples/digits_lgn.pt not present")
+    monkeypatch.setattr(lgn2hw.fpga, "compile_for_target", stop)
     for flag in ([], ["--postsim-sim", "verilator"]):
-        assert main(["compile", str(model), "-o", str(tmp_path / "out"), "--device", "iCE40HX8K", "--package",
+        assert main(["compile", str(EXAMPLE), "-o", str(tmp_path / "out"), "--device", "iCE40HX8K", "--package",
                      "CT256", *flag]) == 1
     assert seen == ["auto", "verilator"]
 
 
-@pytest.mark.skipif(not HAVE["verilator"], reason="verilator is not installed")
+@pytest.mark.needs("verilator")
 @pytest.mark.parametrize("missing", ["make", "c++"])
 def test_verilator_needs_make_and_a_compiler(monkeypatch, missing):
     which = shutil.which

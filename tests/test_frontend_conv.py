@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from fixtures_libs import exact_counts, quiet_forward, torchlogix_lib, train_classifier  # noqa: F401 (fixture)
+from fixtures_libs import exact_counts, quiet_forward, train_classifier
 from lgn2hw import gates
 from lgn2hw.cli import main
 from lgn2hw.errors import CheckpointError

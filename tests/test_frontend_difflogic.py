@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from fixtures_libs import difflogic_lib, exact_counts, quiet_forward  # noqa: F401 (fixture)
+from fixtures_libs import exact_counts, quiet_forward
 from lgn2hw.cli import main
 from lgn2hw.errors import CheckpointError
 from lgn2hw.frontend import LoadOptions, load_model

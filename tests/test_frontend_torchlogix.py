@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from fixtures_libs import exact_counts, quiet_forward, torchlogix_lib  # noqa: F401 (fixture)
+from fixtures_libs import exact_counts, quiet_forward
 from lgn2hw import gates
 from lgn2hw.cli import main
 from lgn2hw.errors import CheckpointError

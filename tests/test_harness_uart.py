@@ -2,7 +2,6 @@
 lines (cocotb + Icarus), around the backend's core; every answer is compared with the reference interpreter."""
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from lgn2hw.ir import evaluate
 from netlists import random_layered
 
 ROOT = Path(__file__).resolve().parents[1]
-pytestmark = pytest.mark.skipif(not shutil.which("iverilog"), reason="iverilog is not installed")
+pytestmark = pytest.mark.needs("iverilog", "cocotb")
 
 
 def _run(tmp_path, nl, options, n=12):

