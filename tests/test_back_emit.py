@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from lgn2hw import __version__
+from lgn2hw._files import MARKER
 from lgn2hw.back import EmitOptions, auto_levels_per_stage, emit_verilog, resolve_pipeline
 from lgn2hw.back._schedule import schedule
 from lgn2hw.cli import main
@@ -140,7 +141,7 @@ def test_cli_compile_writes_out_dir(tmp_path, capsys):
                  "--no-passes"]) == 0
     direct = emit_verilog(nl, EmitOptions(pipeline=2))
     rep = json.loads((out / "report.json").read_text())
-    assert sorted(p.name for p in out.iterdir()) == sorted(list(direct.files) + ["report.json"])
+    assert sorted(p.name for p in out.iterdir()) == sorted(list(direct.files) + ["report.json", MARKER])
     for name, text in direct.files.items():
         assert (out / name).read_text() == text
     assert rep["latency"] == direct.latency and rep["steps"] == ["verilog"]
@@ -195,7 +196,7 @@ def test_lut_mapped_stages_count_lut_levels():
     for n in (1, 2):
         rep = emit_verilog(nl, EmitOptions(pipeline=n, placement="asap")).report
         assert rep["lut_map"] == {"lut_size": 4, "nodes_before": nl.n_nodes, "luts": mapped.n_nodes,
-                                  "depth": stats["depth"]}
+                                  "depth": stats["depth"], "engine": stats["engine"]}
         assert rep["gates"] == int(logic.sum())
         assert rep["latency_breakdown"]["gate_stages"] == -(-int(lev[logic].max()) // n)
     assert emit_verilog(nl, EmitOptions(lut_size=0)).report["lut_map"] is None
