@@ -341,6 +341,21 @@ def wiring_file(spec, n_inputs: int, widths, *, input_shape=None, classes: int =
     }
 
 
+def difflogic_reverse_tables(indices, in_dim: int) -> tuple:
+    """For difflogic's CUDA layer: ``(given_x_indices_of_y_start, given_x_indices_of_y)``, the tables
+    ``LogicLayer.__init__`` derives from its own wiring for the backward pass (for every input, the gates that
+    read it, in gate order, a gate twice when it reads the input twice). A layer whose ``indices`` are replaced
+    after construction needs them made again from the new wiring; the python implementation does not use them."""
+    import torch
+    a, b = (torch.as_tensor(t, dtype=torch.int64) for t in indices)
+    reads = torch.stack([a, b], dim=1).reshape(-1)              # a[0], b[0], a[1], b[1], ...
+    gates = torch.arange(len(a), dtype=torch.int64, device=a.device).repeat_interleave(2)
+    order = torch.argsort(reads, stable=True)
+    start = torch.zeros(in_dim + 1, dtype=torch.int64, device=a.device)
+    start[1:] = torch.bincount(reads, minlength=in_dim).cumsum(0)
+    return start, gates[order]
+
+
 def write_wiring(path, spec, n_inputs: int, widths, *, input_shape=None, classes: int = 1, seed: int = 0,
                  force: bool = False) -> dict:
     """Write :func:`wiring_file` with ``torch.save`` (atomically; never over a file lgn2hw did not write unless

@@ -120,3 +120,17 @@ def test_torchlogix_learns_among_the_wirings_candidates(tmp_path, torchlogix_lib
     assert (w["torchlogix"][0] == chosen[None]).any(dim=0).all()          # each input reads one of its candidates
     expect = exact_counts(quiet_forward(model, torch.from_numpy(x)), TAU)
     assert np.array_equal(evaluate(nl, x.astype(np.uint8)), expect)
+
+
+def test_difflogic_cuda_tables_for_new_wiring(tmp_path, difflogic_lib):
+    """A CUDA LogicLayer keeps reverse tables made from its wiring in __init__ (made on the CPU here, no GPU
+    needed): difflogic_reverse_tables gives the same for that wiring, so the docs' rewiring of a CUDA layer
+    leaves it as if it had been built with the new indices."""
+    from lgn2hw.wiring import difflogic_reverse_tables
+    for connections, in_dim, out_dim in (("random", 30, 40), ("unique", 50, 25), ("random", 7, 64)):
+        torch.manual_seed(in_dim)
+        layer = difflogic_lib.LogicLayer(in_dim, out_dim, device="cpu", implementation="cuda",
+                                         connections=connections)
+        start, gates = difflogic_reverse_tables(layer.indices, in_dim)
+        assert torch.equal(start, layer.given_x_indices_of_y_start)
+        assert torch.equal(gates, layer.given_x_indices_of_y)
