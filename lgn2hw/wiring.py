@@ -252,7 +252,8 @@ def network_connections(spec, n_inputs: int, widths, *, input_shape=None, classe
     if not widths or min(widths) < 1:
         raise UsageError(f"every layer must have at least one gate, not widths {widths}")
     gen = torch.Generator().manual_seed(int(seed))
-    layout = sheets(n_inputs, widths, input_shape)
+    # random and unique need no sheets, only the widths (a shape that does not fit is then no error)
+    layout = sheets(n_inputs, widths, input_shape if spec.local else None)
     return [layer_connections(spec, layout[i], w, gen, classes=classes if i == len(widths) - 1 else 1)
             for i, w in enumerate(widths)]
 

@@ -174,7 +174,7 @@ class LogicNet(nn.Module):
         return self.sums(x) / self.tau
 
     @torch.no_grad()
-    def counts(self, bits, batch: int = 4096) -> np.ndarray:
+    def counts(self, bits, batch: int = 1024) -> np.ndarray:
         """Integer class counts of the discretised network on 0/1 inputs: (N, k) int64."""
         was = self.training
         self.eval()
