@@ -70,15 +70,15 @@ class Spec:
     def summary(self) -> str:
         """One line for ``lgn2hw info``."""
         if self.kind == "random":
-            return "random (difflogic's: every net read, a random order)"
+            return "random (difflogic's)"
         if self.kind == "unique":
             return "unique (random, no gate reads a net twice, no repeated pair)"
+        side = 2 * (self.radius or 0) + 1
         if self.kind == "local":
-            return f"local, radius {self.radius} (2 distinct nets from a {2 * self.radius + 1}x" \
-                   f"{2 * self.radius + 1} window)"
-        pool = f"a local window of radius {self.radius}" if self.local else "the whole previous layer"
-        return (f"learnable, {self.candidates} candidates per input from {pool}; softmax selection annealed "
-                f"from temperature {SELECT_TAU[0]:g} to {SELECT_TAU[1]:g}, then the best candidate")
+            return f"local, radius {self.radius} (2 distinct nets from a {side}x{side} window)"
+        pool = f"a {side}x{side} window" if self.local else "the whole previous layer"
+        return (f"learnable, {self.candidates} candidates per input from {pool} (softmax selection annealed "
+                f"{SELECT_TAU[0]:g} -> {SELECT_TAU[1]:g}, best kept)")
 
 
 def _int(text: str, what: str, lo: int, hi: int, spec: str) -> int:
