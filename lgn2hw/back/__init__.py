@@ -18,7 +18,8 @@
 
 A sample accepted at clock edge t (``in_valid`` high) is on the outputs, with ``out_valid`` high, for the edge
 t + latency. The gate logic is generated as plain Verilog (``<top>_gates.v``, one vector per logic level,
-register banks every ``levels_per_stage`` levels); the popcount, argmax and stream control are Amaranth.
+register banks every ``levels_per_stage`` levels), its LUTs as the device's LUT primitives with ``lut_cells`` (set
+by ``EmitOptions.for_target``); the popcount, argmax and stream control are Amaranth.
 """
 from ._core import ArgMax, LgnCore, PopCount, count_shape, popcount_latency
 from ._verilog import (DEFAULT_FREQ_MHZ, HEADER, EmitOptions, EmitResult, auto_levels_per_stage, emit_verilog,

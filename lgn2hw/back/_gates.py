@@ -10,14 +10,16 @@ Layout of the generated module (``<top>_gates``)::
     reg [..] f0;  always @(posedge clk) f0 <= in_features;         (only with on-chip input comparators)
     reg p0_0; ... always @(posedge clk) begin p0_0 <= in_bits[3]; ... end    bank 0: the input register
     wire l1_0 = (p0_0 & p0_3);                                      level 1, node 0 of the level
+    wire l1_1; LUT4 #(.INIT(16'h6666)) g1_1 (.A(p0_1), ..., .Z(l1_1));   the same as a LUT primitive (a target)
     reg p1_0; ... always @(posedge clk) begin p1_0 <= l2_5; ... end       bank s closes stage s
     assign out_bits[t] = ~pS_i;                                     output bits with their inversion flags
 
 A node is written from its table in the LUT convention of the IR (bit ``m`` of the table for
-``m = sum(in_j << j)``) as a sum of products, so this module never needs to know what a gate means. Every net is a
-scalar of its own (``l<level>_<i>``, ``p<bank>_<i>``): with vectors, event-driven simulators such as Icarus
-re-evaluate every reader of a vector whenever any one of its bits changes, which made a 700-gate core
-simulate at a few cycles per second.
+``m = sum(in_j << j)``) as a sum of products or, for a target family, as an instance of its LUT primitive with the
+table as INIT (:mod:`._lutcells`; synthesis keeps those instead of mapping the logic again), so this module never
+needs to know what a gate means. Every net is a scalar of its own (``l<level>_<i>``, ``p<bank>_<i>``): with
+vectors, event-driven simulators such as Icarus re-evaluate every reader of a vector whenever any one of its bits
+changes, which made a 700-gate core simulate at a few cycles per second.
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ import math
 import numpy as np
 
 from ..ir.netlist import FIRST_INPUT_NET, Netlist
+from ._lutcells import LutCell, trivial
 from ._schedule import Schedule
 
 FEATURE_BITS = 8
@@ -79,10 +82,13 @@ def _lut_sop(table: int, k: int, ins) -> str:
 
 
 def gates_verilog(nl: Netlist, sched: Schedule, module: str, header: str, *, features: bool = False,
-                  invert: bool = True):
-    """Return ``(text, var_outputs)``: the Verilog of the gate module and the indices of the netlist's output bits
-    that the module's ``out_bits`` carries, in order (constant output bits are left to the caller). With
-    ``invert=False`` the bits leave without their inversion flags (the reader applies them)."""
+                  invert: bool = True, cell: LutCell | None = None):
+    """Return ``(text, var_outputs, n_cells)``: the Verilog of the gate module, the indices of the netlist's output
+    bits that the module's ``out_bits`` carries, in order (constant output bits are left to the caller), and the
+    number of LUT cells in it. With ``invert=False`` the bits leave without their inversion flags (the reader
+    applies them). With a ``cell`` (:mod:`._lutcells`) every node of at most ``cell.size`` inputs is an instance of
+    that LUT primitive, named ``g<level>_<i>``, instead of a sum of products (a constant or a copy of one input
+    stays a wire)."""
     first = nl.first_node_net
     S = sched.n_stages
     lines = [f"// {header}", f"module {module} (clk, {'in_features' if features else 'in_bits'}, out_bits);",
@@ -134,6 +140,7 @@ def gates_verilog(nl: Netlist, sched: Schedule, module: str, header: str, *, fea
     _bank(lines, 0, src)
 
     nodes = np.flatnonzero(sched.emit)
+    n_cells = 0
     node_level = sched.level[first + nodes]
     for q in range(1, S + 1):
         lo, hi = (q - 1) * sched.levels_per_stage + 1, q * sched.levels_per_stage
@@ -146,8 +153,18 @@ def gates_verilog(nl: Netlist, sched: Schedule, module: str, header: str, *, fea
                 grp = sel[nl.arity[sel] == k]
                 operand = [refs(nl.fanin[grp, j], q) for j in range(k)]
                 pos = sched.level_pos[first + grp].tolist()
-                text = [f"  wire l{lv}_{p} = {_lut_sop(int(t), k, ins)};"
-                        for p, t, ins in zip(pos, nl.tables[grp].tolist(), zip(*operand))]
+                if cell is not None and k <= cell.size:
+                    text = []
+                    for p, t, ins in zip(pos, nl.tables[grp].tolist(), zip(*operand)):
+                        wire = trivial(t, k)
+                        if wire is None:
+                            text.append(cell.instance(f"g{lv}_{p}", f"l{lv}_{p}", t, k, ins))
+                            n_cells += 1
+                        else:
+                            text.append(f"  wire l{lv}_{p} = {wire.format(*ins)};")
+                else:
+                    text = [f"  wire l{lv}_{p} = {_lut_sop(int(t), k, ins)};"
+                            for p, t, ins in zip(pos, nl.tables[grp].tolist(), zip(*operand))]
                 for p, t in zip(pos, text):
                     body[p] = t
             lines.extend(body)
@@ -164,7 +181,7 @@ def gates_verilog(nl: Netlist, sched: Schedule, module: str, header: str, *, fea
         lines.append("  assign out_bits = 1'b0;")
     lines.append("endmodule")
     lines.append("")
-    return "\n".join(lines), var_outputs
+    return "\n".join(lines), var_outputs, n_cells
 
 
 def counted_outputs(nl: Netlist, sched: Schedule) -> np.ndarray:

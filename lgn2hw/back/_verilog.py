@@ -16,6 +16,7 @@ from ._ebr import ADDR_BITS as EBR_ADDR_BITS, COUNT_BITS as EBR_COUNT_BITS, LATE
 from ._ebr import ebr_verilog, plan_groups
 from ._popcount import (DEFAULT_EVERY, DEFAULT_STYLE, check_style, merge_duplicates, popcount_latency,
                         popcount_verilog, recommended_style)
+from ._lutcells import CELLS as LUT_CELLS, lut_cell
 from ._gates import FEATURE_BITS, bits_for, comparator_thresholds, counted_outputs, gates_verilog, log2_ceil
 from ._schedule import schedule
 from ._yosys import TopConverter
@@ -50,7 +51,10 @@ class EmitOptions:
     register each argmax comparison before its selection (twice the argmax latency, for fast clocks).
     ``features``: take raw 8-bit features and compare them on chip (needs an input encoding). ``counts_port``:
     expose ``out_counts``. ``popcount_every``: a register after every that many popcount levels. ``placement``:
-    gate placement in stages, ``asap``, ``alap`` or ``best`` (fewer registers)."""
+    gate placement in stages, ``asap``, ``alap`` or ``best`` (fewer registers). ``lut_cells``: a device family
+    (``ecp5``, ``ice40``) whose LUT4 primitive every gate LUT of at most four inputs is instantiated as
+    (:mod:`._lutcells`), so that synthesis keeps the mapping; None (the default) writes generic Verilog, which any
+    simulator or tool reads."""
     top: str = "lgn_core"
     pipeline: int | str = "auto"
     freq_mhz: float = DEFAULT_FREQ_MHZ
@@ -62,12 +66,14 @@ class EmitOptions:
     popcount_style: str = DEFAULT_STYLE
     ebr_blocks: int = 0
     argmax_split: bool = False
+    lut_cells: str | None = None
 
     @classmethod
     def for_target(cls, family: str | None, bram: int = 0, **kw) -> "EmitOptions":
         """Options for a device family (``ecp5``, ``ice40`` or None): the popcount style and register spacing
         measured best for it (:data:`._popcount.RECOMMENDED`), a register after every popcount level when the
-        clock is fast (family given), and on ECP5 every block RAM (``bram``) as counting tables. ``kw`` overrides."""
+        clock is fast (family given), on ECP5 every block RAM (``bram``) as counting tables, and the gate LUTs as
+        the family's LUT primitive when they have at most four inputs (``lut_size`` 2..4). ``kw`` overrides."""
         style, every = recommended_style(family) if family else (DEFAULT_STYLE, DEFAULT_EVERY)
         freq = float(kw.get("freq_mhz") or cls.freq_mhz)
         if family and freq >= FAST_POPCOUNT_MHZ:
@@ -75,6 +81,9 @@ class EmitOptions:
         base = {"popcount_style": style, "popcount_every": every,
                 "ebr_blocks": int(bram) if family == "ecp5" else 0,
                 "argmax_split": bool(family) and freq >= FAST_POPCOUNT_MHZ}
+        lut_size = kw.get("lut_size")
+        lut_size = cls.lut_size if lut_size is None else int(lut_size)
+        base["lut_cells"] = family if family in LUT_CELLS and 2 <= lut_size <= 4 else None
         base.update({k: v for k, v in kw.items() if v is not None})
         return cls(**base)
 
@@ -170,6 +179,7 @@ def emit_verilog(nl: Netlist, options: EmitOptions | None = None) -> EmitResult:
     if int(opts.popcount_every) < 1:
         raise UsageError(f"popcount_every must be >= 1, not {opts.popcount_every!r}")
     check_style(opts.popcount_style)
+    lut_cell(opts.lut_cells)
     ebr_blocks = int(opts.ebr_blocks)
     if ebr_blocks < 0:
         raise UsageError(f"ebr_blocks must be >= 0, not {opts.ebr_blocks!r}")
@@ -251,8 +261,9 @@ def _emit(nl, opts, lut_size, live, skipped, levels, mode, ebr_blocks, converter
         top = pool.submit(_amaranth_top, plan, converter)
         # With counting blocks the gate module hands over plain bits: the blocks' tables and the stage's delayed
         # bits apply the inversion flags.
-        gates_text, _ = gates_verilog(nl, sched, gates_module, HEADER, features=opts.features,
-                                      invert=not ebr.groups)
+        cell = lut_cell(opts.lut_cells)
+        gates_text, _, n_cells = gates_verilog(nl, sched, gates_module, HEADER, features=opts.features,
+                                      invert=not ebr.groups, cell=cell)
         modules = {}
         if plan.n_var_outputs:
             modules[f"{gates_module}.v"] = gates_text
@@ -268,6 +279,8 @@ def _emit(nl, opts, lut_size, live, skipped, levels, mode, ebr_blocks, converter
     report["lut_map"] = ({"lut_size": lut_size, "nodes_before": lut_stats["nodes_before"],
                           "luts": lut_stats["luts"], "depth": lut_stats["depth"], "engine": lut_stats["engine"]} if lut_stats else
                          {"skipped": f"{live:,} live gates exceed {LUT_MAP_MAX_NODES:,}"} if skipped else None)
+    report["lut_cells"] = None if cell is None else {
+        "family": cell.family, "cell": cell.name, "instances": n_cells if plan.n_var_outputs else 0}
     report["popcount"] = {"style": opts.popcount_style, "inputs": int(sum(len(b) for b in unique)),
                           "merged_duplicates": int(sum(sum(w) - len(w) for w in weight)),
                           "ebr_blocks": len(ebr.blocks), "ebr_groups": len(ebr.groups),

@@ -170,6 +170,11 @@ class RtlSim:
             from ._ebr import SIM_MODEL      # the block RAM the counting stage instantiates
             (src / "DP16KD_model.v").write_text(SIM_MODEL)
             sources.append(src / "DP16KD_model.v")
+        cells = self.emitted.report.get("lut_cells")
+        if cells:
+            from ._lutcells import SIM_MODELS    # the LUT primitive the gate module instantiates
+            (src / f"{cells['cell']}_model.v").write_text(SIM_MODELS[cells["family"]])
+            sources.append(src / f"{cells['cell']}_model.v")
         from cocotb_tools.runner import get_runner
         build_args = []
         cache = None

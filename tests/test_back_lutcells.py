@@ -1,0 +1,203 @@
+"""Gate LUTs as device primitives (ECP5 ``LUT4``, iCE40 ``SB_LUT4``): the INIT convention agrees with yosys' own
+cell models, the primitive gate module is proven equivalent to the generic one, the whole core equals the
+interpreter when simulated with yosys' models, and synthesis keeps exactly one cell per gate LUT (post-synthesis
+simulation still equal). Generic Verilog stays the default without a target."""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lgn2hw.back import EmitOptions, _lutcells, emit_verilog
+from lgn2hw.errors import UsageError
+from lgn2hw.ir import evaluate
+
+from netlists import naive_counts, random_layered
+
+FAMILIES = ("ecp5", "ice40")
+TARGETS = {"ecp5": ("LFE5U-25F", "CABGA256"), "ice40": ("iCE40HX8K", "CT256")}
+# where each family's LUT cell is defined in yosys' share directory (what synth_ecp5 / synth_ice40 read), and
+# what the file needs defined to be read alone
+YOSYS_MODEL = {"ecp5": ("lattice/common_sim.vh", "LUT4", ""),
+               "ice40": ("ice40/cells_sim.v", "SB_LUT4", "`define ICE40_DEFAULT_ASSIGNMENT_0\n")}
+
+
+def _net(seed=1, width=80, arity=4):
+    """A random network after the passes: every LUT reads inputs that matter, so synthesis has none to drop."""
+    import lgn2hw
+    nl = random_layered(np.random.default_rng(seed), n_inputs=32, layers=3, width=width, classes=4,
+                        max_arity=arity, fold_outputs=True)
+    return lgn2hw.optimize(nl)
+
+
+def _yosys():
+    from lgn2hw.fpga.toolchain import require
+    return require("yosys")
+
+
+def _yosys_cell_model(family: str) -> str:
+    """The LUT cell's module as yosys ships it (the file synthesis reads), cut out of its library."""
+    from lgn2hw.fpga.flow import _share_dir
+    path, name, prefix = YOSYS_MODEL[family]
+    text = (_share_dir(_yosys()) / path).read_text()
+    m = re.search(rf"^module {name}\s*\(.*?^endmodule", text, flags=re.S | re.M)
+    assert m, f"no module {name} in yosys' {path}"
+    return prefix + m.group(0) + "\n"
+
+
+def test_init_repeats_the_table_over_unused_inputs():
+    rng = np.random.default_rng(0)
+    for k in range(1, 5):
+        for table in rng.integers(0, 1 << (1 << k), 20).tolist():
+            init = _lutcells.lut_init(table, k)
+            assert all((init >> m) & 1 == (table >> (m % (1 << k))) & 1 for m in range(16))
+    assert _lutcells.lut_init(0b0110, 2) == 0x6666
+    assert _lutcells.lut_init(0xCAFE, 4) == 0xCAFE
+
+
+def test_trivial_tables_stay_wires():
+    assert _lutcells.trivial(0, 3) == "1'b0" and _lutcells.trivial(0xFF, 3) == "1'b1"
+    assert _lutcells.trivial(0b10, 1) == "{0}" and _lutcells.trivial(0b1100, 2) == "{1}"
+    assert _lutcells.trivial(0b01, 1) is None and _lutcells.trivial(0b0110, 2) is None
+
+
+def test_generic_by_default_cells_for_a_target_family():
+    nl = _net()
+    plain = emit_verilog(nl, EmitOptions(pipeline=1))
+    assert plain.report["lut_cells"] is None
+    assert not re.search(r"\bLUT4\b", "".join(plain.files.values()))
+    assert EmitOptions.for_target(None).lut_cells is None
+    for family in FAMILIES:
+        assert EmitOptions.for_target(family, 0).lut_cells == family
+        assert EmitOptions.for_target(family, 0, lut_size=3).lut_cells == family
+        assert EmitOptions.for_target(family, 0, lut_size=0).lut_cells is None      # gates kept: yosys maps
+        assert EmitOptions.for_target(family, 0, lut_size=6).lut_cells is None      # wider than the cell
+    with pytest.raises(UsageError, match=r"^LUT cells exist for ecp5, ice40, not 'xilinx'$"):
+        emit_verilog(nl, EmitOptions(lut_cells="xilinx"))
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_cells_deterministic_and_only_the_gate_module_changes(family):
+    nl = _net(seed=2)
+    opts = EmitOptions.for_target(family, 0, freq_mhz=100.0, pipeline=1)
+    a, b = emit_verilog(nl, opts), emit_verilog(nl.copy(), opts)
+    assert a.files == b.files
+    generic = emit_verilog(nl, replace(opts, lut_cells=None))
+    assert {n for n in a.files if a.files[n] != generic.files[n]} == {"lgn_core_gates.v"}
+    cell = _lutcells.CELLS[family]
+    instances = re.findall(rf"^  {cell.name} #\(\.{cell.param}\(16'h[0-9A-F]{{4}}\)\) g\d+_\d+ \(",
+                           a.files["lgn_core_gates.v"], flags=re.M)
+    assert len(instances) == a.report["lut_cells"]["instances"] > 30
+    assert a.report["lut_cells"] == {"family": family, "cell": cell.name, "instances": len(instances)}
+    assert a.latency == generic.latency
+
+
+@pytest.mark.needs("yosys")
+@pytest.mark.parametrize("model", ["yosys", "lgn2hw"])
+@pytest.mark.parametrize("family", FAMILIES)
+def test_gate_module_equivalent_to_generic(family, model, tmp_path):
+    """yosys proves the primitive gate module equal to the generic one, register by register, with the LUT cell
+    modelled by yosys' own library and by the model lgn2hw gives RTL simulation."""
+    nl = random_layered(np.random.default_rng(3), n_inputs=24, layers=4, width=40, classes=3, max_arity=4,
+                        skip=True, fold_outputs=True)
+    gold = emit_verilog(nl, EmitOptions(top="gold", pipeline=2))
+    gate = emit_verilog(nl, EmitOptions(top="gate", pipeline=2, lut_cells=family))
+    assert gate.report["lut_cells"]["instances"] > 20
+    (tmp_path / "gold.v").write_text(gold.files["gold_gates.v"])
+    (tmp_path / "gate.v").write_text(gate.files["gate_gates.v"])
+    cell = _yosys_cell_model(family) if model == "yosys" else _lutcells.SIM_MODELS[family]
+    (tmp_path / "cell.v").write_text(cell)
+    (tmp_path / "eq.ys").write_text("\n".join([
+        "read_verilog gate.v cell.v", "hierarchy -check -top gate_gates", "proc", "flatten",
+        "read_verilog gold.v", "proc", "opt_clean", "equiv_make gold_gates gate_gates equiv",
+        "hierarchy -top equiv", "equiv_simple", "equiv_status -assert", ""]))
+    _yosys().run(["-q", "-l", "eq.log", "eq.ys"], tmp_path, tmp_path / "yosys.log", "equiv")
+    log = (tmp_path / "eq.log").read_text()
+    assert "Equivalence successfully proven!" in log
+    assert int(re.search(r"Found (\d+) \$equiv cells", log).group(1)) > gate.report["lut_cells"]["instances"]
+
+
+@pytest.mark.needs("yosys")
+def test_equivalence_check_catches_a_changed_init(tmp_path):
+    nl = random_layered(np.random.default_rng(3), n_inputs=24, layers=2, width=20, classes=2, max_arity=4)
+    gold = emit_verilog(nl, EmitOptions(top="gold", pipeline=1))
+    gate = emit_verilog(nl, EmitOptions(top="gate", pipeline=1, lut_cells="ecp5"))
+    text = gate.files["gate_gates.v"]
+    m = re.search(r"\.INIT\(16'h([0-9A-F]{4})\)", text)
+    bad = f"{int(m.group(1), 16) ^ 0xFFFF:04X}"
+    (tmp_path / "gold.v").write_text(gold.files["gold_gates.v"])
+    (tmp_path / "gate.v").write_text(text[:m.start(1)] + bad + text[m.end(1):])
+    (tmp_path / "cell.v").write_text(_yosys_cell_model("ecp5"))
+    (tmp_path / "eq.ys").write_text("read_verilog gate.v cell.v\nhierarchy -top gate_gates\nproc\nflatten\n"
+                                    "read_verilog gold.v\nproc\nequiv_make gold_gates gate_gates equiv\n"
+                                    "hierarchy -top equiv\nequiv_simple\nequiv_status\n")
+    _yosys().run(["-q", "-l", "eq.log", "eq.ys"], tmp_path, tmp_path / "yosys.log", "equiv")
+    assert re.search(r"Of those cells \d+ are proven and [1-9]\d* are unproven", (tmp_path / "eq.log").read_text())
+
+
+@pytest.mark.needs("yosys", "iverilog")
+@pytest.mark.parametrize("family", FAMILIES)
+def test_core_with_yosys_cell_models_equals_interpreter(family, tmp_path):
+    """The whole emitted core (not synthesized) under Icarus with yosys' cell library, as post-synthesis simulation
+    runs a mapped netlist: class counts equal the interpreter's on random inputs."""
+    from lgn2hw.fpga import BuildOptions
+    from lgn2hw.fpga.flow import _share_dir
+    from lgn2hw.fpga.postsim import simulate_mapped
+    nl = random_layered(np.random.default_rng(4), n_inputs=20, layers=3, width=48, classes=3, max_arity=4,
+                        skip=True, fold_outputs=True)
+    core = emit_verilog(nl, EmitOptions.for_target(family, 0, freq_mhz=100.0, pipeline=2))
+    assert core.report["lut_cells"]["instances"] > 30
+    (tmp_path / "core.v").write_text("\n".join(core.files[n] for n in sorted(core.files)))
+    res = simulate_mapped(nl, core, tmp_path, "core.v", _share_dir(_yosys()) / family,
+                          BuildOptions(postsim_samples=120, postsim_sim="icarus"))
+    assert res["equal"] and res["samples"] == 120
+
+
+@pytest.mark.needs("iverilog", "cocotb")
+def test_rtl_simulation_of_cells_equals_interpreter():
+    """RTL simulation of a core with LUT primitives takes lgn2hw's small model of the cell."""
+    from lgn2hw.back.rtlsim import simulate
+    nl = random_layered(np.random.default_rng(6), n_inputs=16, layers=3, width=30, classes=3, max_arity=4,
+                        skip=True, fold_outputs=True)
+    opts = EmitOptions(pipeline=1, lut_cells="ice40")
+    x = np.random.default_rng(1).integers(0, 2, (80, nl.n_inputs)).astype(np.uint8)
+    counts = simulate(nl, x, simulator="icarus", options=opts).counts
+    assert np.array_equal(counts, evaluate(nl, x)) and np.array_equal(counts, naive_counts(nl, x))
+
+
+def _gate_cells(build: Path, cell: str) -> dict:
+    """Cells of type ``cell`` in the synthesized core that are the gate module's instances (``g<level>_<i>``
+    under ``datapath.gates``), by instance name, with their parameters."""
+    mod = json.loads((build / "core.json").read_text())["modules"]["lgn_core"]
+    return {name.split(".")[-1]: c["parameters"] for name, c in mod["cells"].items()
+            if c["type"] == cell and re.fullmatch(r"datapath\.gates\.g\d+_\d+", name)}
+
+
+@pytest.mark.needs("yosys")
+@pytest.mark.parametrize("family", FAMILIES)
+def test_synthesis_keeps_one_cell_per_gate_lut(family, tmp_path, have):
+    """synth_ecp5 / synth_ice40 keep every instance (none mapped again by ABC9, none merged or dropped), and the
+    mapped core still equals the interpreter."""
+    from lgn2hw.fpga import BuildOptions, resolve_target, run_build
+    nl = _net(seed=1)
+    core = emit_verilog(nl, EmitOptions.for_target(family, 0, freq_mhz=100.0, pipeline=1))
+    n = core.report["lut_cells"]["instances"]
+    assert n == core.report["gates"] > 40
+    samples = 96 if have("iverilog") or have("verilator") else 0
+    rep = run_build(nl, core, resolve_target(None, *TARGETS[family]), tmp_path,
+                    BuildOptions(postsim_samples=samples, stop_after="postsim" if samples else "synth-core",
+                                 cache=False)).report
+    cell = _lutcells.CELLS[family]
+    kept = _gate_cells(tmp_path / "build", cell.name)
+    emitted = {g: v for v, g in re.findall(rf"\.{cell.param}\(16'h([0-9A-F]{{4}})\)\) (g\d+_\d+) ",
+                                           core.files["lgn_core_gates.v"])}
+    assert len(kept) == n == len(emitted) and set(kept) == set(emitted)
+    if family == "ice40":       # nothing rewrites SB_LUT4 cells; ECP5's opt_lut_ins may drop a tied input
+        assert {g: int(p[cell.param], 2) for g, p in kept.items()} == {g: int(v, 16) for g, v in emitted.items()}
+    assert rep["core"]["blocks"]["gates"]["lut4"] >= n
+    if samples:
+        assert rep["postsim"]["equal"] and rep["postsim"]["samples"] == samples
