@@ -115,6 +115,8 @@ def cmd_info(args):
         print(f"encoding {info['encoding']['bits']} bits from {info['encoding']['features']} raw features "
               f"(shape {tuple(info['encoding']['feature_shape'])})")
     print(f"classes  {info['classes']}  (tau {info['tau']:g})")
+    if (wiring := (info["provenance"] or {}).get("wiring")):
+        print(f"wiring   {wiring['summary']}")
     print(f"gates    {info['gates_trained']} in {len(info['layers'])} layers, depth {info['depth']}"
           + (f"; {info['gates_live']} live after the passes" if report is not None else ""))
     for layer in info["layers"]:
