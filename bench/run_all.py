@@ -56,6 +56,7 @@ SCRIPTS = {
         ("bench_conv", [], True),
         ("bench_hwq", ["--shared"], False),         # --shared alone: the benchmark model, skipped when absent
         ("bench_build", ["--shared"], False),
+        ("bench_cache", [], False),                 # the 48K synthesis twice: fresh, then from the step cache
     ],
 }
 HW_RUNTIME = ("several hours on 2 cores: bench_peers_hw about an hour (ABC9 mapping about 30 minutes, then "
@@ -161,6 +162,7 @@ SECTIONS = [
     ("hwq", "Hardware: lgn2hw pipeline sweep (LUT4, FF, Fmax, latency)"),
     ("build", "Hardware: lgn2hw compile per board (LUT4, FF, Fmax, latency)"),
     ("conv", "Convolutional models (training, exactness, one ECP5 build)"),
+    ("cache", "Build-step cache: the same 48K compile twice (synthesis and post-synthesis simulation restored)"),
 ]
 WALL_TIMES = [("run_all", "make bench"), ("run_all_hw", "make bench-hw")]       # the runner's own records
 
