@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -28,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from bench._common import MODEL  # noqa: E402
+
 WORK = Path(__file__).resolve().parent / "results" / ".work"     # outside /tmp: YoWASP cannot see /tmp
 
 

@@ -27,12 +27,12 @@ sys.path.insert(0, str(ROOT / "tests"))      # fixtures_libs: the real torchlogi
 
 
 def _torchlogix():
-    from fixtures_libs import import_torchlogix     # the package with its circuit-export stub
+    from fixtures_libs import import_torchlogix  # the package with its circuit-export stub
     return import_torchlogix()
 
 
 def _train(model, x, y, steps, batch, lr, seed=0):
-    from fixtures_libs import train_classifier      # the loop the conv tests train with (all threads here)
+    from fixtures_libs import train_classifier  # the loop the conv tests train with (all threads here)
     return train_classifier(model, x, y, steps, batch, lr, seed, one_thread=False)
 
 
@@ -65,6 +65,7 @@ def measure(name, model, ds, shape, tau, steps, lr, work: Path):
     import io
 
     import torch
+
     from lgn2hw.frontend import LoadOptions, load_model
     from lgn2hw.ir import evaluate
     from lgn2hw.ir.analysis import live_nodes, logic_nodes
@@ -100,9 +101,9 @@ def measure(name, model, ds, shape, tau, steps, lr, work: Path):
 
 def build(opt, work: Path, quick: bool) -> dict:
     from lgn2hw.back import EmitOptions, emit_verilog
+    from lgn2hw.data import load_mnist5k
     from lgn2hw.fpga.boards import resolve_target
     from lgn2hw.fpga.flow import BuildOptions, run_build
-    from lgn2hw.data import load_mnist5k
     target = resolve_target(device="LFE5U-25F", package="CABGA256")
     core = emit_verilog(opt, EmitOptions(pipeline="auto", freq_mhz=100.0))
     out = work / "build_mnist_conv"

@@ -23,6 +23,7 @@ from bench._common import MODEL  # noqa: E402
 def mnist_netlist(path: Path):
     """The difflogic state dict built directly: argmax gate per node, wiring from the indices."""
     import torch
+
     from lgn2hw import gates
     from lgn2hw.ir import Netlist
     sd = torch.load(path, map_location="cpu", weights_only=True)

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from bench._common import MODEL, ROOT  # noqa: E402
+
 N_INPUTS = 400                  # both networks: 20x20 MNIST bits
 DIFFLOGIC_SRC = ROOT / ".venv" / "src" / "difflogic-0.1.0"
 ROUNDS = 5                      # CPU inference: interleaved rounds per engine, the best one counts
@@ -71,6 +72,7 @@ def _bits(quick: bool):
 # --- 1. CPU inference ----------------------------------------------------------------------------------------
 def cpu_inference(model: Path, quick: bool, work: Path) -> dict:
     import torch
+
     from lgn2hw.frontend import LoadOptions, load_model
     from lgn2hw.ir import evaluate
     from lgn2hw.passes import DEFAULT, run_passes
@@ -276,6 +278,7 @@ def measure_torchlogix(model: str) -> dict:
 
 def measure_lgn2hw(model: str) -> dict:
     import torch  # noqa: F401  (imported before the clock, as for torchlogix)
+
     from bench._common import peak_rss_mb
     from lgn2hw.back import EmitOptions, emit_verilog
     from lgn2hw.frontend import LoadOptions, load_model
@@ -307,7 +310,7 @@ def verilog_path(model: Path, rounds: int = VERILOG_ROUNDS) -> dict:
         for which in runs:
             runs[which].append(in_subprocess("bench.bench_peers", "--measure", which, str(model)))
     rows = []
-    for which, got in runs.items():
+    for got in runs.values():
         row = sorted(got, key=lambda r: r["total_s"])[len(got) // 2]
         row["runs_total_s"] = [round(r["total_s"], 3) for r in got]
         rows.append(row)

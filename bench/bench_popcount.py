@@ -30,8 +30,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench._common import MODEL, RESULTS, have_model, table, write_json  # noqa: E402
 from lgn2hw.back import _popcount  # noqa: E402
-from lgn2hw.back._popcount import merge_duplicates, popcount_latency, popcount_verilog  # noqa: E402
 from lgn2hw.back._gates import bits_for  # noqa: E402
+from lgn2hw.back._popcount import merge_duplicates, popcount_latency, popcount_verilog  # noqa: E402
 
 WORK = ROOT / "bench" / "work" / "popcount"
 SYNTH = {"ecp5": "synth_ecp5 -nowidelut", "ice40": "synth_ice40"}
@@ -166,6 +166,7 @@ def shared_classes(path: Path):
     """The shared model after the default passes: per class the output positions, offsets, and the same with
     duplicates merged into weights; plus duplicate statistics."""
     import numpy as np
+
     from bench.bench_passes import mnist_netlist
     from lgn2hw.passes import DEFAULT, run_passes
     nl, _ = run_passes(mnist_netlist(path), DEFAULT)

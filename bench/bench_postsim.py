@@ -78,11 +78,11 @@ def synthesize(nl, work: Path):
 
 
 def postsim(nl, core, work: Path, inputs, simulator: str, timeout_s=None) -> dict:
+    from lgn2hw.errors import Lgn2hwError
     from lgn2hw.fpga import BuildOptions
     from lgn2hw.fpga.flow import _share_dir
     from lgn2hw.fpga.postsim import simulate_mapped
     from lgn2hw.fpga.toolchain import require
-    from lgn2hw.errors import Lgn2hwError
     opts = BuildOptions(postsim_samples=len(inputs) if inputs is not None else 256, postsim_inputs=inputs,
                         postsim_sim=simulator, timeout_s=timeout_s)
     t0 = time.monotonic()

@@ -26,6 +26,7 @@ QUICK = [("6K random", 400, 1000, 6)]
 
 def measure(model: str, shape: str, passes: str = "1") -> dict:
     import torch  # noqa: F401  (the import is not a stage)
+
     from bench._common import peak_rss_mb
     from lgn2hw.back import EmitOptions, emit_verilog
     from lgn2hw.frontend import LoadOptions, load_model

@@ -9,7 +9,6 @@ from pathlib import Path
 
 from bench.render import derive, load, pick, picks
 
-
 # --- hardware rows: lgn2hw's 48K builds against torchlogix's own Verilog -------------------------------------
 # torchlogix 0.2.2's own Verilog through yosys 0.70 `synth_ecp5 -nowidelut`, from ../shared/FINDINGS.md (beside
 # the repository); used only when bench_peers_hw has not written peers_hw.json.

@@ -31,8 +31,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._common import MODEL_DEFAULT, MODEL_ENV, ROOT, scrub  # noqa: E402
-from bench.figures import (CONE_COLUMNS, HW_COLUMNS, PIPELINE_COLUMNS, cone_table, goals,  # noqa: E402
-                            hardware_table, pipeline_table, summary)
+from bench.figures import (  # noqa: E402
+    CONE_COLUMNS,
+    HW_COLUMNS,
+    PIPELINE_COLUMNS,
+    cone_table,
+    goals,
+    hardware_table,
+    pipeline_table,
+    summary,
+)
 from bench.render import heads, load, md_table, render, stamp  # noqa: E402
 
 BENCH = ROOT / "bench"

@@ -180,7 +180,7 @@ def test_results_md_renders_from_the_committed_json(tmp_path):
 
 def test_the_runner_table_names_real_scripts():
     for scripts in run_all.SCRIPTS.values():
-        for name, args, has_quick in scripts:
+        for name, _args, has_quick in scripts:
             assert (ROOT / "bench" / f"{name}.py").is_file() and isinstance(has_quick, bool)
     for name, _ in run_all.SECTIONS:                                                 # each section has its command
         assert run_all.command(f"bench_{name}")[1] in run_all.SCRIPTS

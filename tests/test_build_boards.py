@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from lgn2hw.cli import main
+from lgn2hw.errors import FitError, ToolchainError, UsageError
 from lgn2hw.fpga import DEVICES, fit_check, list_boards, load_board, resolve_target
 from lgn2hw.fpga.flash import flash
 from lgn2hw.fpga.toolchain import find_tool
-from lgn2hw.cli import main
-from lgn2hw.errors import FitError, ToolchainError, UsageError
 
 BOARDS = Path(__file__).resolve().parents[1] / "lgn2hw" / "boards"
 REQUIRED = ["ulx3s-12f", "ulx3s-25f", "ulx3s-45f", "ulx3s-85f", "orangecrab-25f", "orangecrab-85f", "ecp5-evn",

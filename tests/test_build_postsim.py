@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 from lgn2hw.back import EmitOptions, emit_verilog
-from lgn2hw.fpga import BuildOptions, resolve_target, run_build
-from lgn2hw.fpga import postsim
+from lgn2hw.errors import ToolchainError, UsageError
+from lgn2hw.fpga import BuildOptions, postsim, resolve_target, run_build
 from lgn2hw.fpga.flow import _share_dir
 from lgn2hw.fpga.toolchain import require
-from lgn2hw.errors import ToolchainError, UsageError
+
 from netlists import EXAMPLE, naive_counts, random_layered
 
 needs_yosys = pytest.mark.needs("yosys")

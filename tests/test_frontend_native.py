@@ -38,7 +38,7 @@ def test_round_trip_exact(tmp_path, form):
     rng = np.random.default_rng(0)
     layers, ids = _random_network(rng)
     from lgn2hw import gates
-    for layer, (gid, idx) in zip(layers, ids):
+    for layer, (gid, _idx) in zip(layers, ids):
         if form == "gates":
             del layer["weights"]
             layer["gates"] = torch.tensor(gid, dtype=torch.uint8)

@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from lgn2hw.cli import main
 from lgn2hw.errors import Lgn2hwError
@@ -253,7 +254,9 @@ def test_stand_ins_are_inert():
 def test_allow_list_is_one_static_table():
     """Every class name a reader matches stand-ins against is on safe_pickle.ALLOWED, and importing the readers
     adds nothing to it: the list a reviewer reads is the list the unpickler uses."""
-    from lgn2hw.frontend import _torchlogix_dense as dense, difflogic, safe_pickle, torchlogix_conv as conv
+    from lgn2hw.frontend import _torchlogix_dense as dense
+    from lgn2hw.frontend import difflogic, safe_pickle
+    from lgn2hw.frontend import torchlogix_conv as conv
     read = {difflogic.LOGIC_LAYER, difflogic.GROUP_SUM, dense.LOGIC_DENSE, dense.GROUP_SUM, dense.FIXED,
             dense.LEARNABLE, *dense.PARAM_CLASSES, conv.LOGIC_CONV, conv.OR_POOL, conv.CONV_CONNECTIONS,
             conv.RESBLOCK, conv.PARAM_LIST, conv.IDENTITY, conv.FLATTEN, conv.DUMMY_BINARIZATION, *conv.SEQUENTIAL}

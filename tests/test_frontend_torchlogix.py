@@ -6,12 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from fixtures_libs import exact_counts, quiet_forward
 from lgn2hw import gates
 from lgn2hw.cli import main
 from lgn2hw.errors import CheckpointError
 from lgn2hw.frontend import LoadOptions, load_model
 from lgn2hw.ir import evaluate
+
+from fixtures_libs import exact_counts, quiet_forward
 
 
 def _net(tl, in_dim, widths, k, tau, param, rank, seed, learnable=False):

@@ -65,7 +65,6 @@ def test_algebra_exhaustive(k):
     mask = (1 << (1 << k)) - 1
     tables = np.arange(mask + 1, dtype=np.uint64) if k <= 4 else None
     truth = _truth(tables, k)
-    ins = _all_inputs(k)
     m_all = np.arange(1 << k)
     # evaluate agrees with the LUT convention: bit m, m = sum in_j << j
     assert (truth == ((tables[:, None] >> m_all[None, :].astype(np.uint64)) & np.uint64(1))).all()

@@ -7,9 +7,10 @@ import re
 import numpy as np
 import pytest
 
-from lgn2hw.fpga import protocol as P
 from lgn2hw.cli import main
+from lgn2hw.fpga import protocol as P
 from lgn2hw.ir import evaluate
+
 from netlists import random_layered
 
 

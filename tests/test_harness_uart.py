@@ -12,6 +12,7 @@ from lgn2hw.back import EmitOptions, emit_verilog
 from lgn2hw.fpga import protocol as P
 from lgn2hw.fpga.harness import config_for, harness_verilog
 from lgn2hw.ir import evaluate
+
 from netlists import random_layered
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,7 +1,8 @@
 """Netlist IR: invariants, text round trip, analyses."""
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lgn2hw import gates
 from lgn2hw.errors import NetlistError

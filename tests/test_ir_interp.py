@@ -1,11 +1,11 @@
 """The bit-parallel interpreter against a naive sample-by-sample evaluator."""
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lgn2hw.errors import UsageError
-from lgn2hw.ir import evaluate, evaluate_outputs
-from lgn2hw.ir import interp
+from lgn2hw.ir import evaluate, evaluate_outputs, interp
 
 from netlists import naive_counts, random_layered
 

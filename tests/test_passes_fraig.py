@@ -53,7 +53,8 @@ def test_support_limit_leaves_large_cones_alone():
     # two differently paired 16-input parity trees are equal, but their support exceeds the proof limit
     pair_a = [[2 * i, 2 * i + 1] for i in range(8)]
     pair_b = [[i, 15 - i] for i in range(8)]
-    halves = lambda w: [[2 * i, 2 * i + 1] for i in range(w)]
+    def halves(w):
+        return [[2 * i, 2 * i + 1] for i in range(w)]
     layers = [(T([XOR] * 16), pair_a + pair_b),
               (T([XOR] * 8), halves(4) + [[8 + a, 8 + b] for a, b in halves(4)]),
               (T([XOR] * 4), halves(2) + [[4 + a, 4 + b] for a, b in halves(2)]),

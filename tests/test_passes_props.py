@@ -21,7 +21,6 @@ def decorate(nl, rng):
     """Add the structures passes look for: NOT/buffer/constant-like tables, copies of an earlier node of the same
     arity (plain, with permuted inputs or with the output negated) and nets read twice by one node."""
     nl = nl.copy()
-    first = nl.first_node_net
     for i in range(nl.n_nodes):
         k = int(nl.arity[i])
         r = rng.random()
@@ -119,7 +118,7 @@ def test_pipeline_on_hand_built_cases():
     """Small cases with known outcomes, worked out by hand."""
     from lgn2hw.ir import Netlist
     t = gates.tables_from_gate_ids
-    AND, NOT_A, A, OR, TRUE, XOR = 1, 12, 3, 7, 15, 6
+    AND, NOT_A, OR, TRUE, XOR = 1, 12, 7, 15, 6
     # inputs x0, x1 (nets 2, 3); layer 1: n4 = NOT x0, n5 = x0 AND x1, n6 = TRUE, n7 = x1 AND x0
     # layer 2: n8 = NOT n4 (= x0), n9 = n5 OR n7 (= x0 AND x1), n10 = n6 AND n5 (= n5), n11 = n4 XOR n4 (= 0)
     nl = Netlist.from_layers(2, [(t([NOT_A, AND, TRUE, AND]), [[0, 0], [0, 1], [0, 0], [1, 0]]),

@@ -12,6 +12,7 @@ from lgn2hw.data import load_digits
 from lgn2hw.ir import Netlist, dump, evaluate, parse
 from lgn2hw.ir.analysis import live_nodes, logic_nodes
 from lgn2hw.passes import DEFAULT, run_passes
+
 from netlists import EXAMPLE
 
 

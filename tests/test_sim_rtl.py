@@ -7,9 +7,10 @@ import sys
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from lgn2hw.back import EmitOptions, comparator_thresholds, emit_verilog
+from lgn2hw.back import EmitOptions, comparator_thresholds
 from lgn2hw.back.rtlsim import RtlSim, check_simulator, send_schedule
 from lgn2hw.errors import ToolchainError, UsageError
 from lgn2hw.ir import InputEncoding, Netlist, evaluate

@@ -30,7 +30,7 @@ def fetch(name: str, version: str, dest: str) -> str:
     unpacked = os.path.join(dest, f"{name}-{version}")
     if os.path.isdir(unpacked):
         return unpacked
-    from pip._internal.commands import create_command   # pip's finder; no public API exists for this
+    from pip._internal.commands import create_command  # pip's finder; no public API exists for this
 
     cmd = create_command("download")
     options, _ = cmd.parse_args(["--no-deps", "--no-binary", ":all:", "--quiet", f"{name}=={version}"])

@@ -99,7 +99,7 @@ def load_model(path, options: LoadOptions | None = None) -> Netlist:
         if options.fmt is not None:
             _detect, convert = CONVERTERS[options.fmt]
             return convert(obj, options)
-        for name, (detect, convert) in CONVERTERS.items():
+        for detect, convert in CONVERTERS.values():
             if detect(obj):
                 return convert(obj, options)
         raise CheckpointError("not a checkpoint kind lgn2hw knows (lgn2hw, difflogic, torchlogix)",

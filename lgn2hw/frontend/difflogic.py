@@ -20,8 +20,18 @@ from __future__ import annotations
 from .. import gates
 from ..errors import CheckpointError
 from . import safe_pickle
-from ._layers import (Layer, Model, build, float_matrix, group_keys, int_tensor, is_tensor, positive_float,
-                      positive_int, unwrap)
+from ._layers import (
+    Layer,
+    Model,
+    build,
+    float_matrix,
+    group_keys,
+    int_tensor,
+    is_tensor,
+    positive_float,
+    positive_int,
+    unwrap,
+)
 
 LOGIC_LAYER = "difflogic.difflogic.LogicLayer"
 GROUP_SUM = "difflogic.difflogic.GroupSum"
@@ -70,7 +80,7 @@ def _layer(weights, indices, loc: str, wkey: str, ikey: str, in_dim=None) -> Lay
 def from_pickle(model) -> Model:
     layers, k, tau = [], None, None
     mods = safe_pickle.flatten_modules(model)
-    for pos, (path, mod) in enumerate(mods):
+    for path, mod in mods:
         loc = f"layer {len(layers) + 1}"
         if k is not None:
             raise CheckpointError(f"module {path} follows GroupSum; GroupSum must come last")

@@ -6,7 +6,6 @@ import numpy as np
 from .. import gates
 from .netlist import Netlist
 
-
 #: Shortest block net_levels computes in one step; where blocks are shorter, chunks of this size are relaxed.
 _MIN_BLOCK = 1024
 

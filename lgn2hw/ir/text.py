@@ -156,5 +156,5 @@ def parse(text: str, *, source: str = "<netlist>") -> Netlist:
     try:
         nl.check()
     except NetlistError as err:
-        raise err.at(source)
+        raise err.at(source) from None
     return nl
