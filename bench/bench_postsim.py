@@ -80,14 +80,13 @@ def synthesize(nl, work: Path):
 def postsim(nl, core, work: Path, inputs, simulator: str, timeout_s=None) -> dict:
     from lgn2hw.errors import Lgn2hwError
     from lgn2hw.fpga import BuildOptions
-    from lgn2hw.fpga.flow import _share_dir
     from lgn2hw.fpga.postsim import simulate_mapped
-    from lgn2hw.fpga.toolchain import require
+    from lgn2hw.fpga.toolchain import require, share_dir
     opts = BuildOptions(postsim_samples=len(inputs) if inputs is not None else 256, postsim_inputs=inputs,
                         postsim_sim=simulator, timeout_s=timeout_s)
     t0 = time.monotonic()
     try:
-        res = simulate_mapped(nl, core, work / "build", f"{core.top}.syn.v", _share_dir(require("yosys")) / "ecp5",
+        res = simulate_mapped(nl, core, work / "build", f"{core.top}.syn.v", share_dir(require("yosys")) / "ecp5",
                               opts)
     except Lgn2hwError as err:
         res = {"simulator": simulator, "samples": opts.postsim_samples, "error": err.message}

@@ -14,8 +14,7 @@ import pytest
 from lgn2hw.back import EmitOptions, emit_verilog
 from lgn2hw.errors import ToolchainError, UsageError
 from lgn2hw.fpga import BuildOptions, postsim, resolve_target, run_build
-from lgn2hw.fpga.flow import _share_dir
-from lgn2hw.fpga.toolchain import require
+from lgn2hw.fpga.toolchain import require, share_dir
 
 from netlists import EXAMPLE, naive_counts, random_layered
 
@@ -51,7 +50,7 @@ def synthesized(tmp_path_factory):
             target = resolve_target(None, *TARGETS[family])
             rep = run_build(nl, core, target, out, BuildOptions(postsim_samples=0, stop_after="synth-core")).report
             assert "postsim" not in rep and "pnr" not in rep and set(rep["times_s"]) == {"synth-core"}
-            made[family] = (nl, core, out / "build", _share_dir(require("yosys")) / family)
+            made[family] = (nl, core, out / "build", share_dir(require("yosys")) / family)
         return made[family]
     return get
 

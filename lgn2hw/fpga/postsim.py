@@ -153,8 +153,8 @@ def run_postsim(nl, core, bdir: Path, step, yosys, family: str, opts) -> bool:
     False when it was skipped (no simulator), so that the result is not cached."""
     import json
 
-    from .flow import _share_dir
-    res = simulate_mapped(nl, core, bdir, step.inputs[0], _share_dir(yosys) / family, opts)
+    from .toolchain import share_dir
+    res = simulate_mapped(nl, core, bdir, step.inputs[0], share_dir(yosys) / family, opts)
     (Path(bdir) / "postsim.json").write_text(json.dumps(res, sort_keys=True))
     return "skipped" not in res
 

