@@ -330,13 +330,15 @@ def add_run_parser(sub):
     p.add_argument("--port", required=True, help="serial port, e.g. /dev/ttyUSB1")
     p.add_argument("--baud", type=int, default=115200, help="baud rate (default: 115200, the boards' default)")
     p.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for an answer (default: 2)")
+    _force_arg(p)
     _common(p)
     p.set_defaults(func=cmd_run)
 
 
 def cmd_run(args):
-    from ._files import save_npy
+    from ._files import check_output_file, save_npy
     from .fpga import protocol
+    check_output_file(args.output, args.force)       # before minutes of streaming, not after
     x = _load_npy(args.inputs, "INPUTS")
     try:
         import serial
@@ -349,7 +351,7 @@ def cmd_run(args):
     with port:
         port.reset_input_buffer()
         info, classes, counts = protocol.run(port, x)
-    save_npy(args.output, counts if counts is not None else classes)
+    save_npy(args.output, counts if counts is not None else classes, force=args.force)
     print(f"wrote {args.output}: {len(classes)} answers, every one checked (CRC, status, class)")
 
 
