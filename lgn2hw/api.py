@@ -141,12 +141,14 @@ def compile_steps() -> tuple:
 
 def compile(model, out, *, board: str | None = None, device: str | None = None, package: str | None = None,
             passes: bool = True, stop_after: str | None = None, force: bool = False, cache: bool = True,
-            progress=None, warn=None, load_options: dict | None = None, **options) -> CompileResult:
+            progress=None, warn=None, load_options: dict | None = None, route_check: bool = True,
+            **options) -> CompileResult:
     """Compile ``model`` (a :class:`~lgn2hw.ir.Netlist`, or a checkpoint path read with ``load(path,
     **load_options)``) into the directory ``out``: Verilog and ``report.json``, and with a ``board`` or
     ``device`` the build through yosys and nextpnr to a bitstream. ``out`` must be absent, empty or an earlier
     lgn2hw output (``force=True`` writes into it anyway, keeping files lgn2hw does not write). It appears only
-    when everything succeeded. ``options``: see :class:`CompileOptions`."""
+    when everything succeeded. Before synthesis, a LUT and routability estimate refuses a core that will not fit
+    or route (``route_check=False`` skips it; :mod:`lgn2hw.fpga.route`). ``options``: see :class:`CompileOptions`."""
     from . import _files
     from .ir import Netlist
     opts = CompileOptions.from_kwargs(options)
@@ -178,6 +180,8 @@ def compile(model, out, *, board: str | None = None, device: str | None = None, 
     report.update(core.report)
     say("verilog", f"{', '.join(sorted(core.files))}: {core.report['gates']} gates in "
                    f"{len(core.report['stages'])} stages, latency {core.latency} cycles")
+    if (estimate := _precheck(nl, core.report, target, opts, stop_after, route_check, warn)) is not None:
+        report["route_check"] = estimate
     out = Path(out)
     with _files.output_dir(out, force) as tmp:
         for fname, text in core.files.items():
@@ -193,6 +197,14 @@ def compile(model, out, *, board: str | None = None, device: str | None = None, 
     verilog = [out / f for f in sorted(core.files)]
     bits = [p for p in report.get("build", {}).get("bitstreams", {}) if p.endswith((".bit", ".bin"))]
     return CompileResult(out, report, verilog, out / bits[0] if bits else None)
+
+
+def _precheck(nl, core_report, target, opts, stop_after, enabled, warn):
+    """The estimate before synthesis (LUTs, routing) for a build that goes on to place and route, or None."""
+    if target is None or not enabled or stop_after in ("verilog", "synth-core", "postsim", "synth"):
+        return None
+    from .fpga.route import precheck
+    return precheck(nl, core_report, target, lut_size=opts.lut_size, warn=warn)
 
 
 def _json(data) -> str:

@@ -95,6 +95,12 @@ def add_info_parser(sub):
                                     "the optimisation passes), op histogram")
     _model_args(p)
     p.add_argument("--json", action="store_true", help="print a JSON object instead of text")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--board", help="estimate LUTs and routability on this board's device (seconds, before "
+                                   "synthesis)")
+    g.add_argument("--device", help="the same on a bare part, e.g. LFE5U-85F")
+    p.add_argument("--ebr", default="auto", metavar="N|auto",
+                   help="ECP5 block RAMs the popcount would use, for the estimate (default: auto, as compile)")
     _pass_args(p)
     _common(p)
     p.set_defaults(func=cmd_info)
@@ -104,9 +110,18 @@ def cmd_info(args):
     from .ir.analysis import describe
     nl = _load(args)
     info = describe(nl)
-    _, report = _optimize(args, nl)
+    opt, report = _optimize(args, nl)
     if report is not None:
         report.annotate(info)
+    route = None
+    if args.board or args.device:
+        from .fpga.boards import load_board
+        from .fpga.devices import find_device
+        from .fpga.route import estimate_model
+        device = find_device(load_board(args.board).device if args.board else args.device)
+        ebr = None if args.ebr == "auto" else _ebr_count(args.ebr)
+        route = estimate_model(opt, device, ebr_blocks=ebr)
+        info["route"] = route.as_dict()
     if args.json:
         print(json.dumps(info, indent=2, sort_keys=True))
         return
@@ -129,6 +144,18 @@ def cmd_info(args):
     print("ops")
     for name, count in info["op_histogram"].items():
         print(f"  {name:<14} {count:>9}")
+    for line in route.lines() if route is not None else ():
+        print(line)
+
+
+def _ebr_count(text) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = -1
+    if n < 0:
+        raise UsageError(f"--ebr must be 'auto' or a number of block RAMs >= 0, not {text!r}")
+    return n
 
 
 # --- predict ------------------------------------------------------------------------------------------------
@@ -232,6 +259,9 @@ def _target_args(p):
                    help="further nextpnr arguments, as one string (e.g. '--no-tmdriv --tmg-ripup')")
     g.add_argument("--pnr-timeout", type=float, metavar="SECONDS",
                    help="stop place and route after this long with an error (default: no limit)")
+    g.add_argument("--no-route-check", action="store_true",
+                   help="build even when the estimate before synthesis says the core will not route (see "
+                        "'lgn2hw info MODEL --device D')")
     g.add_argument("--no-cache", action="store_true",
                    help="run every build step, even one whose inputs and tools are unchanged since a finished run "
                         "(default: reuse it from ~/.cache/lgn2hw/steps)")
@@ -252,7 +282,7 @@ def cmd_compile(args):
     result = compile(
         args.model, args.output, board=args.board, device=args.device, package=args.package,
         passes=not args.no_passes, stop_after=args.stop_after, force=args.force, cache=not args.no_cache,
-        load_options=_load_options(args),
+        load_options=_load_options(args), route_check=not args.no_route_check,
         progress=lambda step, msg: print(f"{step:<8} {msg}" if step == "verilog" else f"  {step:<10} {msg}",
                                          file=out, flush=True),
         warn=lambda msg: print(f"lgn2hw: warning: {msg}", file=sys.stderr, flush=True),
