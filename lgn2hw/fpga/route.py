@@ -191,9 +191,9 @@ def _bisect(n: int, weights: np.ndarray, pins: np.ndarray, levels: int, seed: in
     import pymetis
     xadj, adjncy, ew = _csr(n, pins)
     opts = pymetis.Options(seed=seed)
-    _, parts = pymetis.part_graph(1 << levels, xadj=xadj.tolist(), adjncy=adjncy.tolist(),
-                                  vweights=weights.tolist(), eweights=np.maximum(ew, 1).tolist(),
-                                  recursive=True, options=opts)
+    graph = pymetis.CSRAdjacency(xadj.tolist(), adjncy.tolist())
+    _, parts = pymetis.part_graph(1 << levels, graph, vweights=weights.tolist(),
+                                  eweights=np.maximum(ew, 1).tolist(), recursive=True, options=opts)
     return np.asarray(parts, np.int64)
 
 
