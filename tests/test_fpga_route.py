@@ -70,10 +70,10 @@ def test_block_rams_far_from_the_logic_add_demand(local_net):
     dev = find_device("LFE5U-85F")
     mapped = lut_map(local_net)[0]
     plain = route.estimate(mapped, dev)
-    bits = route.ebr_bits_for(mapped, dev, None)
-    assert bits > 0 and route.ebr_bits_for(mapped, dev, 0) == 0
-    assert route.ebr_bits_for(mapped, find_device("iCE40UP5K"), None) == 0
-    with_ebr = route.estimate(mapped, dev, ebr_bits=bits, ebr_blocks=dev.bram)
+    bits, blocks = route.ebr_plan(mapped, dev, None)
+    assert bits > 0 and 0 < blocks <= dev.bram and route.ebr_plan(mapped, dev, 0) == (0, 0)
+    assert route.ebr_plan(mapped, find_device("iCE40UP5K"), None) == (0, 0)
+    with_ebr = route.estimate(mapped, dev, ebr_bits=bits, ebr_blocks=blocks)
     assert with_ebr.ratio > plain.ratio
     few = route.estimate(mapped, dev, ebr_bits=48, ebr_blocks=2)     # a core that sits across one row
     assert few.ratio <= plain.ratio + 0.05

@@ -62,8 +62,6 @@ POPCOUNT_LUTS = {"ecp5": 1.55, "ice40": 3.4}
 POPCOUNT_LUTS_MIN = 0.5
 #: LUT4s per bit counted by a block RAM (the adders of the 4-bit counts)
 EBR_LUTS = 0.33
-#: ECP5 block RAM counting tables: input bits per group (one port)
-EBR_ADDR_BITS = 12
 
 VERDICTS = ("routes", "borderline", "will not route")
 
@@ -228,15 +226,20 @@ def _lut_estimate(family: str, gate_luts: int, counted: int, ebr_bits: int) -> t
     return int(round(est)), int(round(low))
 
 
-def ebr_bits_for(mapped, device: Device, ebr_blocks: int | None) -> int:
-    """Bits the backend counts in block RAMs (ECP5; ``None``: every block), as its plan does: groups of 12
-    bits of one class, two per block."""
+def ebr_plan(mapped, device: Device, ebr_blocks: int | None) -> tuple:
+    """(bits, blocks) the backend would count in block RAMs (ECP5; ``ebr_blocks`` None: every block), from its
+    own plan: groups of 12 bits of one class and polarity, two per block, over the bits counted once."""
     if device.family != "ecp5":
-        return 0
+        return 0, 0
+    from ..back._ebr import ADDR_BITS, plan_groups
     blocks = device.bram if ebr_blocks is None else min(int(ebr_blocks), device.bram)
-    per_class = np.bincount(mapped.out_class, minlength=mapped.n_classes)
-    groups = min(2 * blocks, int(sum(int(n) // EBR_ADDR_BITS for n in per_class)))
-    return groups * EBR_ADDR_BITS
+    nets = mapped.out_nets.astype(np.int64)
+    live = np.flatnonzero(nets >= 2)                                # the constant nets aside
+    key = nets[live] * 2 * max(mapped.n_classes, 1) + mapped.out_class[live] * 2 + mapped.out_invert[live]
+    _, first, count = np.unique(key, return_index=True, return_counts=True)
+    once = np.sort(live[first[count == 1]])                         # a bit counted twice has weight 2: no block
+    plan = plan_groups(mapped.out_class.tolist(), mapped.out_invert.tolist(), once.tolist(), blocks)
+    return len(plan.groups) * ADDR_BITS, len(plan.blocks)
 
 
 def estimate(mapped, device: Device, *, ebr_bits: int = 0, ebr_blocks: int = 0, ff: int | None = None,
@@ -313,8 +316,7 @@ def estimate_model(nl, device: Device, *, lut_size: int = 4, ebr_blocks: int | N
     default (``ebr_blocks`` None: every block RAM of an ECP5 device)."""
     from ..passes.lutmap import lut_map
     mapped = lut_map(nl, lut_size)[0] if lut_size else nl
-    bits = ebr_bits_for(mapped, device, ebr_blocks)
-    blocks = -(-bits // (2 * EBR_ADDR_BITS))
+    bits, blocks = ebr_plan(mapped, device, ebr_blocks)
     return estimate(mapped, device, ebr_bits=bits, ebr_blocks=blocks, seed=seed)
 
 
