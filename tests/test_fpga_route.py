@@ -87,9 +87,10 @@ def test_the_example_routes_where_it_was_built():
 
 def test_compile_refuses_a_core_too_large_in_seconds(random_net, tmp_path):
     t0 = time.monotonic()
-    with pytest.raises(FitError, match=r"^the core needs at least ~[\d,]+ LUT4 .*, iCE40HX1K-TQ144 has 1,280$"):
+    with pytest.raises(FitError, match=r"^the design needs ~[\d,]+ LUT4, iCE40HX1K-TQ144 has 1,280$") as err:
         lgn2hw.compile(random_net, tmp_path / "out", device="iCE40HX1K", package="TQ144")
     assert time.monotonic() - t0 < 30 and not (tmp_path / "out").exists()
+    assert err.value.hint.startswith("estimated before synthesis from ")
 
 
 def test_compile_refuses_a_core_that_will_not_route(random_net, tmp_path):

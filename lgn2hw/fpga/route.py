@@ -60,6 +60,8 @@ POPCOUNT_LUTS = {"ecp5": 1.55, "ice40": 3.4}
 #: a lower bound for the same, used to refuse a design as too large before synthesis (a full-adder tree needs at
 #: least one LUT per counted bit minus the count's width; half of it leaves room for packing we do not model)
 POPCOUNT_LUTS_MIN = 0.5
+#: refuse before synthesis when the LUT estimate exceeds the device by this factor (or the lower bound does at all)
+FIT_MARGIN = 1.2
 #: LUT4s per bit counted by a block RAM (the adders of the 4-bit counts)
 EBR_LUTS = 0.33
 
@@ -322,7 +324,8 @@ def estimate_model(nl, device: Device, *, lut_size: int = 4, ebr_blocks: int | N
 
 def precheck(nl, core_report: dict, target, *, lut_size: int = 4, warn=None) -> dict:
     """The check ``compile`` runs after emitting the core and before synthesis: LUTs and routing. Raises
-    :class:`~lgn2hw.errors.FitError` when the LUT lower bound exceeds the device, :class:`RouteError` when the
+    :class:`~lgn2hw.errors.FitError` when the LUT lower bound exceeds the device, or the estimate exceeds it by
+    ``FIT_MARGIN``; :class:`RouteError` when the
     estimate says the design will not route; warns when it is borderline. Returns the estimate as a dict."""
     from ..passes.lutmap import lut_map
     device = target.device
@@ -331,10 +334,11 @@ def precheck(nl, core_report: dict, target, *, lut_size: int = 4, warn=None) -> 
     ff = int(core_report.get("gate_registers", 0)) + int(core_report.get("input_registers", 0))
     est = estimate(mapped, device, ebr_bits=int(pc.get("ebr_bits", 0)), ebr_blocks=int(pc.get("ebr_blocks", 0)),
                    ff=ff or None)
-    if est.lut4_min > device.lut4:
-        raise FitError(f"the core needs at least ~{est.lut4_min:,} LUT4 ({est.gate_luts:,} gate LUTs and the "
-                       f"popcounts), {target.name} has {device.lut4:,}",
-                       hint="choose a larger device or board ('lgn2hw boards'), or a smaller model")
+    if est.lut4_min > device.lut4 or est.lut4 > FIT_MARGIN * device.lut4:
+        # the grammar of the fit step's error (flow.fit_check), which refused such designs after synthesis
+        raise FitError(f"the design needs ~{max(est.lut4, est.lut4_min):,} LUT4, {target.name} has {device.lut4:,}",
+                       hint=f"estimated before synthesis from {est.gate_luts:,} gate LUTs and {est.counted_bits:,} "
+                            "counted bits; choose a larger device or board ('lgn2hw boards'), or a smaller model")
     if est.verdict == VERDICTS[2]:
         raise RouteError(f"the core will not route on {target.name}: its wiring needs ~{est.demand:,} wires across "
                          f"a cut that has ~{est.supply:,} tracks (ratio {est.ratio:.2f}, limit {WONT_ROUTE_MIN:.2f}); "
