@@ -5,8 +5,8 @@ outcome, for designs of different sizes and wiring.
 
 Designs: cones of the shared 48K model (the gates that reach the first B output bits of class 0, 535 to 3,449
 gate LUTs, as ``bench_hwq --cones`` builds them), the whole model, synthetic networks with local wiring (6 layers;
-gate i of a layer reads two nets within +-24 positions of i * n_prev / n in the layer before; 10 two-input gate
-kinds at random, seed 0) and random wiring, and the example. Every design gets the estimate (as ``lgn2hw info
+gate i of a layer reads two nets within +-24 positions (or the radius named) of i * n_prev / n in the layer
+before; 10 two-input gate kinds at random, seed 0) and random wiring, and the example. Every design gets the estimate (as ``lgn2hw info
 --device D`` prints it, with METIS seeds 1..N to show its spread) and the measured nextpnr outcome: routed or not,
 Fmax, router iterations, place-and-route wall time, and where the measurement comes from (``route_builds.json``:
 built by this script; otherwise the earlier record it names, such as ``hwq_size.json`` or the shared findings).
@@ -57,7 +57,10 @@ DESIGNS = {
     "local-6x5000-250": (("local", 5000), "LFE5U-85F", 0, 250, ()),
     "local-6x5000-ebr": (("local", 5000), "LFE5U-85F", "auto", 100, ()),
     "local-6x6500": (("local", 6500), "LFE5U-85F", 0, 100, ()),
+    "local-6x2500-r250": (("local", 2500, 250), "LFE5U-85F", 0, 100, ()),
+    "random-6x500": (("random", 500), "LFE5U-85F", 0, 100, ()),
     "random-6x1000": (("random", 1000), "LFE5U-85F", 0, 100, ()),
+    "cone-c1b300": (("cone", 300), "LFE5U-85F", 0, 100, ()),
 }
 
 # outcomes measured before this script existed: design -> record
@@ -115,7 +118,7 @@ def netlist(recipe, cache: dict, model: Path | None):
         import lgn2hw
         nl = lgn2hw.optimize(lgn2hw.load(ROOT / "examples" / "digits_lgn.pt"))
     elif kind in ("local", "random"):
-        nl = local_net(recipe[1], random=kind == "random")
+        nl = local_net(recipe[1], random=kind == "random", radius=recipe[2] if len(recipe) > 2 else 24)
     else:
         if "shared" not in cache:
             from bench.bench_passes import mnist_netlist
