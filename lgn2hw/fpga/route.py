@@ -292,6 +292,20 @@ def estimate(mapped, device: Device, *, ebr_bits: int = 0, ebr_blocks: int = 0, 
                          [asdict(r) for r in rows])
 
 
+def _options(est: RouteEstimate, device: Device) -> list:
+    """What may make a design route, for the error's hint: only the options that apply to it."""
+    from .devices import DEVICES
+    out = []
+    if any(d.family == device.family and d.lut4 > device.lut4 for d in DEVICES.values()):
+        out.append("a larger device")
+    if est.ratio <= 1.15 * WONT_ROUTE_MIN:
+        out.append("a lower --freq with --nextpnr-opts=--no-tmdriv (wirelength-driven placement)")
+    if est.ebr_bits:
+        out.append("--ebr 0 (block-RAM counters far from the logic add wiring)")
+    out.append("a network trained with local wiring (lgn2hw train --connections local)")
+    return out
+
+
 def _rent(rows) -> float:
     """Rent exponent: slope of log(cut per bisection) against log(group size) over the levels."""
     pts = [(math.log(r.size), math.log(r.demand / r.groups)) for r in rows if r.demand > 0 and r.size >= 16]
@@ -343,9 +357,7 @@ def precheck(nl, core_report: dict, target, *, lut_size: int = 4, warn=None) -> 
         raise RouteError(f"the core will not route on {target.name}: its wiring needs ~{est.demand:,} wires across "
                          f"a cut that has ~{est.supply:,} tracks (ratio {est.ratio:.2f}, limit {WONT_ROUTE_MIN:.2f}); "
                          f"about {100 * est.fraction:.0f} % of this network would route",
-                         hint="a larger device, a lower --freq with --nextpnr-opts=--no-tmdriv, --ebr 0, or a "
-                              "network trained with local wiring (lgn2hw train --connections local); "
-                              "--no-route-check builds anyway")
+                         hint="; ".join(_options(est, device)) + "; --no-route-check builds anyway")
     if est.verdict == VERDICTS[1] and warn:
         warn(f"routing is borderline on {target.name}: ~{est.demand:,} wires across a cut of ~{est.supply:,} "
              f"tracks (ratio {est.ratio:.2f}); place and route may not finish (a lower --freq with "
