@@ -56,7 +56,6 @@ from dataclasses import dataclass, field
 from ..errors import UsageError
 from ._gates import bits_for
 
-
 DEFAULT_EVERY = 2
 STYLES = ("fa", "cin", "pack")
 DEFAULT_STYLE = "fa"
