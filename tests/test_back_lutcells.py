@@ -14,6 +14,7 @@ import pytest
 
 from lgn2hw.back import EmitOptions, _lutcells, emit_verilog
 from lgn2hw.errors import UsageError
+from lgn2hw.fpga.toolchain import require, share_dir
 from lgn2hw.ir import evaluate
 
 from netlists import naive_counts, random_layered
@@ -22,8 +23,9 @@ FAMILIES = ("ecp5", "ice40")
 TARGETS = {"ecp5": ("LFE5U-25F", "CABGA256"), "ice40": ("iCE40HX8K", "CT256")}
 # where each family's LUT cell is defined in yosys' share directory (what synth_ecp5 / synth_ice40 read), and
 # what the file needs defined to be read alone
-YOSYS_MODEL = {"ecp5": ("lattice/common_sim.vh", "LUT4", ""),
-               "ice40": ("ice40/cells_sim.v", "SB_LUT4", "`define ICE40_DEFAULT_ASSIGNMENT_0\n")}
+YOSYS_MODEL = {"ecp5": ("lattice/common_sim.vh", ("LUT4", "TRELLIS_FF"), ""),
+               "ice40": ("ice40/cells_sim.v", ("SB_LUT4", "SB_DFF"),
+                         "`define ICE40_DEFAULT_ASSIGNMENT_0\n`define SB_DFF_INIT initial Q = 0;\n")}
 
 
 def _net(seed=1, width=80, arity=4):
@@ -35,18 +37,20 @@ def _net(seed=1, width=80, arity=4):
 
 
 def _yosys():
-    from lgn2hw.fpga.toolchain import require
     return require("yosys")
 
 
 def _yosys_cell_model(family: str) -> str:
-    """The LUT cell's module as yosys ships it (the file synthesis reads), cut out of its library."""
-    from lgn2hw.fpga.flow import _share_dir
-    path, name, prefix = YOSYS_MODEL[family]
-    text = (_share_dir(_yosys()) / path).read_text()
-    m = re.search(rf"^module {name}\s*\(.*?^endmodule", text, flags=re.S | re.M)
-    assert m, f"no module {name} in yosys' {path}"
-    return prefix + m.group(0) + "\n"
+    """The LUT and flip-flop cells' modules as yosys ships them (the file synthesis reads), cut out of its
+    library."""
+    path, names, prefix = YOSYS_MODEL[family]
+    text = (share_dir(_yosys()) / path).read_text()
+    out = [prefix]
+    for name in names:
+        m = re.search(rf"^module {name}\s*\(.*?^endmodule", text, flags=re.S | re.M)
+        assert m, f"no module {name} in yosys' {path}"
+        out.append(m.group(0) + "\n")
+    return "".join(out)
 
 
 def test_init_repeats_the_table_over_unused_inputs():
@@ -92,7 +96,10 @@ def test_cells_deterministic_and_only_the_gate_module_changes(family):
     instances = re.findall(rf"^  {cell.name} #\(\.{cell.param}\(16'h[0-9A-F]{{4}}\)\) g\d+_\d+ \(",
                            a.files["lgn_core_gates.v"], flags=re.M)
     assert len(instances) == a.report["lut_cells"]["instances"] > 30
-    assert a.report["lut_cells"] == {"family": family, "cell": cell.name, "instances": len(instances)}
+    assert a.report["lut_cells"] == {"family": family, "cell": cell.name, "instances": len(instances),
+                                     "register_cell": cell.ff_name}
+    registers = re.findall(rf"^  {cell.ff_name}\b.* f\d+_\d+ \(", a.files["lgn_core_gates.v"], flags=re.M)
+    assert len(registers) == a.report["gate_registers"] and "always" not in a.files["lgn_core_gates.v"]
     assert a.latency == generic.latency
 
 
@@ -100,8 +107,8 @@ def test_cells_deterministic_and_only_the_gate_module_changes(family):
 @pytest.mark.parametrize("model", ["yosys", "lgn2hw"])
 @pytest.mark.parametrize("family", FAMILIES)
 def test_gate_module_equivalent_to_generic(family, model, tmp_path):
-    """yosys proves the primitive gate module equal to the generic one, register by register, with the LUT cell
-    modelled by yosys' own library and by the model lgn2hw gives RTL simulation."""
+    """yosys proves the primitive gate module equal to the generic one (by induction over the registers), with the
+    LUT and flip-flop cells modelled by yosys' own library and by the models lgn2hw gives RTL simulation."""
     nl = random_layered(np.random.default_rng(3), n_inputs=24, layers=4, width=40, classes=3, max_arity=4,
                         skip=True, fold_outputs=True)
     gold = emit_verilog(nl, EmitOptions(top="gold", pipeline=2))
@@ -114,7 +121,7 @@ def test_gate_module_equivalent_to_generic(family, model, tmp_path):
     (tmp_path / "eq.ys").write_text("\n".join([
         "read_verilog gate.v cell.v", "hierarchy -check -top gate_gates", "proc", "flatten",
         "read_verilog gold.v", "proc", "opt_clean", "equiv_make gold_gates gate_gates equiv",
-        "hierarchy -top equiv", "equiv_simple", "equiv_status -assert", ""]))
+        "hierarchy -top equiv", "equiv_simple", "equiv_induct", "equiv_status -assert", ""]))
     _yosys().run(["-q", "-l", "eq.log", "eq.ys"], tmp_path, tmp_path / "yosys.log", "equiv")
     log = (tmp_path / "eq.log").read_text()
     assert "Equivalence successfully proven!" in log
@@ -134,25 +141,27 @@ def test_equivalence_check_catches_a_changed_init(tmp_path):
     (tmp_path / "cell.v").write_text(_yosys_cell_model("ecp5"))
     (tmp_path / "eq.ys").write_text("read_verilog gate.v cell.v\nhierarchy -top gate_gates\nproc\nflatten\n"
                                     "read_verilog gold.v\nproc\nequiv_make gold_gates gate_gates equiv\n"
-                                    "hierarchy -top equiv\nequiv_simple\nequiv_status\n")
+                                    "hierarchy -top equiv\nequiv_simple\nequiv_induct\nequiv_status\n")
     _yosys().run(["-q", "-l", "eq.log", "eq.ys"], tmp_path, tmp_path / "yosys.log", "equiv")
     assert re.search(r"Of those cells \d+ are proven and [1-9]\d* are unproven", (tmp_path / "eq.log").read_text())
 
 
 @pytest.mark.needs("yosys", "iverilog")
-@pytest.mark.parametrize("family", FAMILIES)
-def test_core_with_yosys_cell_models_equals_interpreter(family, tmp_path):
+@pytest.mark.parametrize("family, features", [("ecp5", False), ("ice40", False), ("ecp5", True)])
+def test_core_with_yosys_cell_models_equals_interpreter(family, features, tmp_path):
     """The whole emitted core (not synthesized) under Icarus with yosys' cell library, as post-synthesis simulation
-    runs a mapped netlist: class counts equal the interpreter's on random inputs."""
+    runs a mapped netlist: class counts equal the interpreter's on random inputs (with raw features, on-chip
+    comparators, some of them constant, feed the input bank)."""
     from lgn2hw.fpga import BuildOptions
-    from lgn2hw.fpga.flow import _share_dir
     from lgn2hw.fpga.postsim import simulate_mapped
     nl = random_layered(np.random.default_rng(4), n_inputs=20, layers=3, width=48, classes=3, max_arity=4,
-                        skip=True, fold_outputs=True)
-    core = emit_verilog(nl, EmitOptions.for_target(family, 0, freq_mhz=100.0, pipeline=2))
+                        skip=True, fold_outputs=True, encoding=features)
+    core = emit_verilog(nl, EmitOptions.for_target(family, 0, freq_mhz=100.0, pipeline=2, features=features))
     assert core.report["lut_cells"]["instances"] > 30
+    if features:
+        assert re.search(r"^  always @\(posedge clk\) p0_\d+ <= 1'b[01];$", core.files["lgn_core_gates.v"], re.M)
     (tmp_path / "core.v").write_text("\n".join(core.files[n] for n in sorted(core.files)))
-    res = simulate_mapped(nl, core, tmp_path, "core.v", _share_dir(_yosys()) / family,
+    res = simulate_mapped(nl, core, tmp_path, "core.v", share_dir(_yosys()) / family,
                           BuildOptions(postsim_samples=120, postsim_sim="icarus"))
     assert res["equal"] and res["samples"] == 120
 

@@ -12,6 +12,7 @@ Layout of the generated module (``<top>_gates``)::
     wire l1_0 = (p0_0 & p0_3);                                      level 1, node 0 of the level
     wire l1_1; LUT4 #(.INIT(16'h6666)) g1_1 (.A(p0_1), ..., .Z(l1_1));   the same as a LUT primitive (a target)
     reg p1_0; ... always @(posedge clk) begin p1_0 <= l2_5; ... end       bank s closes stage s
+    wire p1_0; TRELLIS_FF #(...) f1_0 (.CLK(clk), .DI(l2_5), .Q(p1_0), ...);    a register as a primitive (a target)
     assign out_bits[t] = ~pS_i;                                     output bits with their inversion flags
 
 A node is written from its table in the LUT convention of the IR (bit ``m`` of the table for
@@ -88,7 +89,7 @@ def gates_verilog(nl: Netlist, sched: Schedule, module: str, header: str, *, fea
     number of LUT cells in it. With ``invert=False`` the bits leave without their inversion flags (the reader
     applies them). With a ``cell`` (:mod:`._lutcells`) every node of at most ``cell.size`` inputs is an instance of
     that LUT primitive, named ``g<level>_<i>``, instead of a sum of products (a constant or a copy of one input
-    stays a wire)."""
+    stays a wire), and every bank register an instance of its flip-flop primitive, ``f<bank>_<i>``."""
     first = nl.first_node_net
     S = sched.n_stages
     lines = [f"// {header}", f"module {module} (clk, {'in_features' if features else 'in_bits'}, out_bits);",
@@ -137,7 +138,7 @@ def gates_verilog(nl: Netlist, sched: Schedule, module: str, header: str, *, fea
                 src.append(f"(f0[{f * FEATURE_BITS + FEATURE_BITS - 1}:{f * FEATURE_BITS}] > 8'd{t})")
     else:
         src = [f"in_bits[{net - FIRST_INPUT_NET}]" for net in bank0.tolist()]
-    _bank(lines, 0, src)
+    _bank(lines, 0, src, cell)
 
     nodes = np.flatnonzero(sched.emit)
     n_cells = 0
@@ -168,7 +169,7 @@ def gates_verilog(nl: Netlist, sched: Schedule, module: str, header: str, *, fea
                 for p, t in zip(pos, text):
                     body[p] = t
             lines.extend(body)
-        _bank(lines, q, refs(sched.banks[q], q))
+        _bank(lines, q, refs(sched.banks[q], q), cell)
 
     # Output bits from the last bank, with their inversion flags.
     if n_out:
@@ -190,8 +191,18 @@ def counted_outputs(nl: Netlist, sched: Schedule) -> np.ndarray:
     return np.flatnonzero(sched.const[nl.out_nets] < 0)
 
 
-def _bank(lines: list, b: int, src: list) -> None:
+_CONSTANTS = ("1'b0", "1'b1")
+
+
+def _bank(lines: list, b: int, src: list, cell: LutCell | None = None) -> None:
+    """Register bank ``b`` loading ``src``: one ``always`` block, or with a ``cell`` one flip-flop primitive per
+    register (synthesis then has no processes to turn into flip-flops and no flip-flops to map)."""
     if not src:
+        return
+    if cell is not None:     # a constant (an on-chip comparator that always answers the same) stays for yosys
+        lines.extend(f"  wire p{b}_{i};" if s not in _CONSTANTS else f"  reg p{b}_{i};" for i, s in enumerate(src))
+        lines.extend(cell.register(f"f{b}_{i}", s, f"p{b}_{i}") if s not in _CONSTANTS else
+                     f"  always @(posedge clk) p{b}_{i} <= {s};" for i, s in enumerate(src))
         return
     lines.extend(f"  reg p{b}_{i};" for i in range(len(src)))
     lines.append("  always @(posedge clk) begin")

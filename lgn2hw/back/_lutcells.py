@@ -25,30 +25,44 @@ from ..errors import UsageError
 
 @dataclass(frozen=True)
 class LutCell:
+    """A family's LUT primitive and the D flip-flop primitive its gate registers become."""
     family: str
-    name: str           # the primitive's module name
+    name: str           # the LUT primitive's module name
     param: str          # its truth-table parameter
     inputs: tuple       # input ports, the least significant INIT index bit first
     output: str
+    ff_name: str        # the flip-flop primitive
+    ff_pins: tuple      # its clock, data and output ports
+    ff_params: str      # its parameters and tied inputs: what synthesis makes of a plain ``always @(posedge clk)``
+    ff_tied: tuple
     size: int = 4
 
     def instance(self, name: str, out: str, table: int, k: int, ins) -> str:
-        """One instance: cell ``name`` drives wire ``out`` with the k-input ``table`` of the nets ``ins``."""
+        """One LUT: cell ``name`` drives wire ``out`` with the k-input ``table`` of the nets ``ins``."""
         init = _init_text(self.size, table, k)
         pins = [f".{port}({net})" for port, net in zip(self.inputs, ins)]
         pins += [f".{port}(1'b0)" for port in self.inputs[k:]]
         return (f"  wire {out};\n  {self.name} #(.{self.param}({init})) {name} "
                 f"({', '.join(pins)}, .{self.output}({out}));")
 
+    def register(self, name: str, d: str, q: str) -> str:
+        """One flip-flop: cell ``name`` loads ``d`` into wire ``q`` on every rising edge of ``clk``."""
+        clk, din, out = self.ff_pins
+        pins = ", ".join([f".{clk}(clk)", f".{din}({d})", f".{out}({q})", *self.ff_tied])
+        return f"  {self.ff_name}{self.ff_params} {name} ({pins});"
+
 
 CELLS = {
-    "ecp5": LutCell("ecp5", "LUT4", "INIT", ("A", "B", "C", "D"), "Z"),
-    "ice40": LutCell("ice40", "SB_LUT4", "LUT_INIT", ("I0", "I1", "I2", "I3"), "O"),
+    "ecp5": LutCell("ecp5", "LUT4", "INIT", ("A", "B", "C", "D"), "Z", "TRELLIS_FF", ("CLK", "DI", "Q"),
+                    ' #(.GSR("DISABLED"), .CEMUX("1"), .CLKMUX("CLK"), .LSRMUX("LSR"), .REGSET("RESET"))',
+                    (".LSR(1'b0)",)),
+    "ice40": LutCell("ice40", "SB_LUT4", "LUT_INIT", ("I0", "I1", "I2", "I3"), "O", "SB_DFF", ("C", "D", "Q"),
+                     "", ()),
 }
 
 
 def lut_cell(family: str | None) -> LutCell | None:
-    """The LUT primitive of ``family``, None for None; a family without one is a usage error."""
+    """The primitives of ``family``, None for None; a family without them is a usage error."""
     if family is None:
         return None
     cell = CELLS.get(family)
@@ -104,10 +118,23 @@ SIM_MODELS = {
   parameter [15:0] INIT = 16'h0000;
   assign Z = INIT[{D, C, B, A}];
 endmodule
+module TRELLIS_FF (input CLK, input LSR, input CE, input DI, input M, output reg Q);
+  parameter GSR = "ENABLED";
+  parameter CEMUX = "1";
+  parameter CLKMUX = "CLK";
+  parameter LSRMUX = "LSR";
+  parameter SRMODE = "LSR_OVER_CE";
+  parameter REGSET = "RESET";
+  parameter LSRMODE = "LSR";
+  always @(posedge CLK) Q <= LSR ? 1'b0 : DI;     // the mode the gate registers use
+endmodule
 """,
     "ice40": """module SB_LUT4 (input I0, input I1, input I2, input I3, output O);
   parameter [15:0] LUT_INIT = 16'h0000;
   assign O = LUT_INIT[{I3, I2, I1, I0}];
+endmodule
+module SB_DFF (input C, input D, output reg Q);
+  always @(posedge C) Q <= D;
 endmodule
 """,
 }

@@ -12,12 +12,22 @@ from ..errors import UsageError
 from ..ir.analysis import live_nodes
 from ..ir.netlist import Netlist
 from ._core import ArgMax, LgnCore, count_shape
-from ._ebr import ADDR_BITS as EBR_ADDR_BITS, COUNT_BITS as EBR_COUNT_BITS, LATENCY as EBR_LATENCY
+from ._ebr import ADDR_BITS as EBR_ADDR_BITS
+from ._ebr import COUNT_BITS as EBR_COUNT_BITS
+from ._ebr import LATENCY as EBR_LATENCY
 from ._ebr import ebr_verilog, plan_groups
-from ._popcount import (DEFAULT_EVERY, DEFAULT_STYLE, check_style, merge_duplicates, popcount_latency,
-                        popcount_verilog, recommended_style)
-from ._lutcells import CELLS as LUT_CELLS, lut_cell
 from ._gates import FEATURE_BITS, bits_for, comparator_thresholds, counted_outputs, gates_verilog, log2_ceil
+from ._lutcells import CELLS as LUT_CELLS
+from ._lutcells import lut_cell
+from ._popcount import (
+    DEFAULT_EVERY,
+    DEFAULT_STYLE,
+    check_style,
+    merge_duplicates,
+    popcount_latency,
+    popcount_verilog,
+    recommended_style,
+)
 from ._schedule import schedule
 from ._yosys import TopConverter
 
@@ -280,7 +290,8 @@ def _emit(nl, opts, lut_size, live, skipped, levels, mode, ebr_blocks, converter
                           "luts": lut_stats["luts"], "depth": lut_stats["depth"], "engine": lut_stats["engine"]} if lut_stats else
                          {"skipped": f"{live:,} live gates exceed {LUT_MAP_MAX_NODES:,}"} if skipped else None)
     report["lut_cells"] = None if cell is None else {
-        "family": cell.family, "cell": cell.name, "instances": n_cells if plan.n_var_outputs else 0}
+        "family": cell.family, "cell": cell.name, "instances": n_cells if plan.n_var_outputs else 0,
+        "register_cell": cell.ff_name}
     report["popcount"] = {"style": opts.popcount_style, "inputs": int(sum(len(b) for b in unique)),
                           "merged_duplicates": int(sum(sum(w) - len(w) for w in weight)),
                           "ebr_blocks": len(ebr.blocks), "ebr_groups": len(ebr.groups),

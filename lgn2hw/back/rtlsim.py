@@ -120,6 +120,7 @@ def _runtime_cache(build_args) -> Path:
     """Where compiled Verilator runtime objects are kept between builds (they do not depend on the design and
     take most of a small build's time); keyed by the Verilator install, cocotb version and flags."""
     import hashlib
+
     import cocotb
     key = hashlib.sha256(json.dumps([_verilator_bin(), cocotb.__version__, list(build_args)]).encode()).hexdigest()
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
@@ -167,14 +168,14 @@ class RtlSim:
             (src / name).write_text(text)
             sources.append(src / name)
         if (self.emitted.report.get("popcount") or {}).get("ebr_blocks"):
-            from ._ebr import SIM_MODEL      # the block RAM the counting stage instantiates
+            from ._ebr import SIM_MODEL  # the block RAM the counting stage instantiates
             (src / "DP16KD_model.v").write_text(SIM_MODEL)
             sources.append(src / "DP16KD_model.v")
         cells = self.emitted.report.get("lut_cells")
         if cells:
-            from ._lutcells import SIM_MODELS    # the LUT primitive the gate module instantiates
-            (src / f"{cells['cell']}_model.v").write_text(SIM_MODELS[cells["family"]])
-            sources.append(src / f"{cells['cell']}_model.v")
+            from ._lutcells import SIM_MODELS  # the LUT and flip-flop primitives the gate module instantiates
+            (src / f"{cells['family']}_cells_model.v").write_text(SIM_MODELS[cells["family"]])
+            sources.append(src / f"{cells['family']}_cells_model.v")
         from cocotb_tools.runner import get_runner
         build_args = []
         cache = None
