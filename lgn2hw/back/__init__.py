@@ -8,12 +8,12 @@
 ``in_valid``       in     a sample is present this cycle (gaps allowed, never back-pressured)
 ``in_bits``        in     ``n_inputs`` bits, bit i = input i of the netlist (absent when ``n_inputs == 0``)
 ``in_features``    in     instead of ``in_bits`` with ``features=True``: raw feature f as an unsigned 8-bit
-       integer at ``[8*f +: 8]``; bit i = ``feature[f_i] > floor(threshold_i)`` on chip,
-       equal to the model's encoding for integer features 0..255
+                          integer at ``[8*f +: 8]``; bit i = ``feature[f_i] > floor(threshold_i)`` on chip,
+                          equal to the model's encoding for integer features 0..255
 ``out_valid``      out    the outputs carry the sample that had ``in_valid`` exactly ``latency`` cycles before
 ``out_class``      out    argmax of the counts; equal counts: the lowest class index wins
 ``out_counts``     out    optional; class c's exact count (class_offset included) at ``[c*CW +: CW]``,
-       two's complement when ``report["count_signed"]`` (only if an offset is negative)
+                          two's complement when ``report["count_signed"]`` (only if an offset is negative)
 =================  =====  ==================================================================================
 
 A sample accepted at clock edge t (``in_valid`` high) is on the outputs, with ``out_valid`` high, for the edge
