@@ -42,8 +42,13 @@ LGN2HW = [sys.executable, "-m", "lgn2hw"]
 
 
 def pnr_command(model: str, out: str) -> str:
-    return (f"lgn2hw compile {model} --device LFE5U-85F --package CABGA381 --freq 250 --ebr 0 --postsim 10000 "
-            f"-o {out}")
+    """The place-and-route check of a row's network: post-synthesis simulation on all 10,000 test images."""
+    return f"python -m bench.bench_wiring hw {model} -o {out}"
+
+
+def pnr_cli(model: str, out: str) -> str:
+    """The same build from the command line (its post-synthesis simulation draws random inputs)."""
+    return f"lgn2hw compile {model} --device LFE5U-85F --package CABGA381 --freq 250 --ebr 0 -o {out}"
 
 
 def cli_command(cfg, out: str) -> str:
@@ -114,6 +119,7 @@ def measure(model: Path, row: dict | None = None) -> dict:
     row["model"] = str(model)
     row["checkpoint_bytes"] = model.stat().st_size
     row["pnr_command"] = pnr_command(str(model), f"build/{model.stem}-85f")
+    row["pnr_cli"] = pnr_cli(str(model), f"build/{model.stem}-85f")
     return row
 
 
@@ -160,7 +166,7 @@ def hardware(model: Path, out: Path, label: str, timeout: float | None) -> dict:
     thresholds = tuple(ck["provenance"]["trainer"].get("thresholds") or ())
     ds = data.load("mnist", **({"crop": crop} if crop else {}), **({"thresholds": thresholds} if thresholds else {}))
     t0 = time.perf_counter()
-    row = {"label": label, "pnr_command": pnr_command(str(model), str(out)), "model": str(model)}
+    row = {"label": label, "model": str(model)}
     try:
         res = lgn2hw.compile(str(model), str(out), device="LFE5U-85F", package="CABGA381", freq=250.0, ebr=0,
                              features=False, postsim=len(ds.y_test), postsim_inputs=ds.test_bits, force=True,
@@ -195,6 +201,10 @@ def collect(paths, name: str) -> Path:
     for e in extra:         # a place-and-route row joins the training row of its label
         by_label.setdefault(e["label"], {"label": e["label"]}).update(e)
     rows = list(by_label.values())
+    for r in rows:
+        if r.get("model"):
+            out = f"build/{Path(r['model']).stem}-85f"
+            r["pnr_command"], r["pnr_cli"] = pnr_command(r["model"], out), pnr_cli(r["model"], out)
     rows.sort(key=lambda r: (r.get("gates") or 0, str(r.get("wiring")), r.get("label")))
     shown = [{**r, "route": "{verdict} {ratio}".format(**r["route_estimate"]) if r.get("route_estimate") else ""}
              for r in rows]
