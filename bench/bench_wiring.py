@@ -4,7 +4,6 @@
     python -m bench.bench_wiring measure MODEL.pt [--label L]                     # a row for a trained model
     python -m bench.bench_wiring collect [ROW.json ...]                           # rows -> bench/results/wiring.json
     python -m bench.bench_wiring hw MODEL.pt -o OUT [--label L]                   # place and route (long)
-    python -m bench.bench_wiring plan [--epochs-scale F]                          # the runs of the committed table
 
 ``train`` trains with lgn2hw's CPU trainer (the same code and defaults as ``lgn2hw train --dataset mnist``; the
 row records the equivalent command), logs every epoch's test accuracy of the discretised network and the elapsed
@@ -13,7 +12,8 @@ default passes, runs ``lgn2hw compile MODEL --stop-after verilog`` for the LUTs 
 ``lut_map.luts``) and evaluates the checkpoint on all 10,000 MNIST test images from the raw uint8 pixels through
 the input encoding stored in the checkpoint (what ``lgn2hw predict MODEL X.npy --raw`` does). Each run writes its
 row to ``--rows DIR`` (default /tmp/lgn2hw-wiring-rows) so that runs in parallel never write one file;
-``collect`` merges the rows into bench/results/wiring.json, sorted by gates, wiring and label.
+``collect`` merges the rows into bench/results/wiring.json, sorted by gates, wiring and label (the directory is
+``$LGN2HW_WIRING_ROWS`` when set).
 
 Place and route is not part of ``train`` or ``measure`` (it takes minutes to hours on this machine); each row
 carries lgn2hw's routability estimate (``lgn2hw info --device LFE5U-85F --ebr 0``, seconds) and the compile
