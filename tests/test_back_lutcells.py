@@ -151,15 +151,16 @@ def test_equivalence_check_catches_a_changed_init(tmp_path):
 def test_core_with_yosys_cell_models_equals_interpreter(family, features, tmp_path):
     """The whole emitted core (not synthesized) under Icarus with yosys' cell library, as post-synthesis simulation
     runs a mapped netlist: class counts equal the interpreter's on random inputs (with raw features, on-chip
-    comparators, some of them constant, feed the input bank)."""
+    comparators, some of them constant, feed the input bank, which stays generic)."""
     from lgn2hw.fpga import BuildOptions
     from lgn2hw.fpga.postsim import simulate_mapped
     nl = random_layered(np.random.default_rng(4), n_inputs=20, layers=3, width=48, classes=3, max_arity=4,
                         skip=True, fold_outputs=True, encoding=features)
     core = emit_verilog(nl, EmitOptions.for_target(family, 0, freq_mhz=100.0, pipeline=2, features=features))
     assert core.report["lut_cells"]["instances"] > 30
-    if features:
-        assert re.search(r"^  always @\(posedge clk\) p0_\d+ <= 1'b[01];$", core.files["lgn_core_gates.v"], re.M)
+    if features:        # the comparators and their register stay generic (yosys merges equal ones)
+        assert re.search(r"^    p0_\d+ <= 1'b[01];$", core.files["lgn_core_gates.v"], re.M)
+        assert not re.search(r"\.DI?\(\(f0", core.files["lgn_core_gates.v"])
     (tmp_path / "core.v").write_text("\n".join(core.files[n] for n in sorted(core.files)))
     res = simulate_mapped(nl, core, tmp_path, "core.v", share_dir(_yosys()) / family,
                           BuildOptions(postsim_samples=120, postsim_sim="icarus"))

@@ -138,7 +138,9 @@ def gates_verilog(nl: Netlist, sched: Schedule, module: str, header: str, *, fea
                 src.append(f"(f0[{f * FEATURE_BITS + FEATURE_BITS - 1}:{f * FEATURE_BITS}] > 8'd{t})")
     else:
         src = [f"in_bits[{net - FIRST_INPUT_NET}]" for net in bank0.tolist()]
-    _bank(lines, 0, src, cell)
+    # On-chip comparators stay generic: synthesis merges equal ones (inputs of the same feature and threshold) with
+    # their registers and drops constant ones, which flip-flop primitives would keep apart.
+    _bank(lines, 0, src, None if features else cell)
 
     nodes = np.flatnonzero(sched.emit)
     n_cells = 0
@@ -191,18 +193,14 @@ def counted_outputs(nl: Netlist, sched: Schedule) -> np.ndarray:
     return np.flatnonzero(sched.const[nl.out_nets] < 0)
 
 
-_CONSTANTS = ("1'b0", "1'b1")
-
-
 def _bank(lines: list, b: int, src: list, cell: LutCell | None = None) -> None:
     """Register bank ``b`` loading ``src``: one ``always`` block, or with a ``cell`` one flip-flop primitive per
     register (synthesis then has no processes to turn into flip-flops and no flip-flops to map)."""
     if not src:
         return
-    if cell is not None:     # a constant (an on-chip comparator that always answers the same) stays for yosys
-        lines.extend(f"  wire p{b}_{i};" if s not in _CONSTANTS else f"  reg p{b}_{i};" for i, s in enumerate(src))
-        lines.extend(cell.register(f"f{b}_{i}", s, f"p{b}_{i}") if s not in _CONSTANTS else
-                     f"  always @(posedge clk) p{b}_{i} <= {s};" for i, s in enumerate(src))
+    if cell is not None:
+        lines.extend(f"  wire p{b}_{i};" for i in range(len(src)))
+        lines.extend(cell.register(f"f{b}_{i}", s, f"p{b}_{i}") for i, s in enumerate(src))
         return
     lines.extend(f"  reg p{b}_{i};" for i in range(len(src)))
     lines.append("  always @(posedge clk) begin")
