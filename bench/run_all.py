@@ -65,6 +65,7 @@ SCRIPTS = {
         ("bench_hwq", ["--shared"], False),         # --shared alone: the benchmark model, skipped when absent
         ("bench_build", ["--shared"], False),
         ("bench_cache", [], False),                 # the 48K synthesis twice: fresh, then from the step cache
+        ("bench_route", ["--build", "all-new"], False),   # the routability estimate against nextpnr builds
     ],
 }
 HW_RUNTIME = ("several hours on 2 cores: bench_peers_hw about an hour (ABC9 mapping about 30 minutes, then "
@@ -171,6 +172,9 @@ SECTIONS = [
     ("build", "Hardware: lgn2hw compile per board (LUT4, FF, Fmax, latency)"),
     ("conv", "Convolutional models (training, exactness, one ECP5 build)"),
     ("cache", "Build-step cache: the same 48K compile twice (synthesis and post-synthesis simulation restored)"),
+    ("route", "Routability estimate against nextpnr on the LFE5U-85F and iCE40 (calibration)"),
+    ("route_builds", "Routability: the builds bench_route ran"),
+    ("wiring", "Wiring kinds on the full MNIST: accuracy, LUTs, routability (bench_wiring, run by hand)"),
 ]
 WALL_TIMES = [("run_all", "make bench"), ("run_all_hw", "make bench-hw")]       # the runner's own records
 
