@@ -46,7 +46,8 @@ def _record(path: Path) -> Path:
     return cache_dir() / "written" / key
 
 
-def _content_digest(path: Path) -> str:
+def file_digest(path) -> str:
+    """sha256 of a file's content, read in blocks."""
     import hashlib
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -61,12 +62,12 @@ def _remember(path: Path) -> None:
     with contextlib.suppress(OSError):
         rec = _record(path)
         rec.parent.mkdir(parents=True, exist_ok=True)
-        rec.write_text(_content_digest(path))
+        rec.write_text(file_digest(path))
 
 
 def _written_by_us(path: Path) -> bool:
     try:
-        return _record(path).read_text() == _content_digest(path)
+        return _record(path).read_text() == file_digest(path)
     except OSError:
         return False
 

@@ -22,6 +22,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .._files import file_digest
+
 
 @dataclass(frozen=True)
 class Step:
@@ -97,14 +99,6 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 #: The cache keeps at most this many bytes (``LGN2HW_BUILD_CACHE_MB`` changes it); the least recently used
 #: steps go first. A 48K-gate core's synthesis is ~90 MB (netlist JSON and Verilog).
 CACHE_LIMIT_MB = 4096
@@ -131,7 +125,7 @@ class StepCache:
             return None
         return _sha256(json.dumps({"step": step.as_dict(),
                                    "tools": {t: tools.get(t) for t in (step.tool, *step.uses) if t},
-                                   "inputs": {n: _file_digest(bdir / n) for n in step.inputs}},
+                                   "inputs": {n: file_digest(bdir / n) for n in step.inputs}},
                                   sort_keys=True).encode())
 
     def restore(self, key: str | None, step: Step, bdir: Path) -> dict | None:
