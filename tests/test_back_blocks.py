@@ -9,6 +9,7 @@ from amaranth.hdl import signed, unsigned
 from amaranth.sim import Simulator
 
 from lgn2hw.back import ArgMax, PopCount, count_shape, popcount_latency
+
 from netlists import stream
 
 

@@ -9,9 +9,9 @@ import subprocess
 import pytest
 
 from lgn2hw.back import PopCount
-from lgn2hw.back._popcount import (STYLES, _plan, build_popcount, merge_duplicates, popcount_latency,
-                                   popcount_verilog)
+from lgn2hw.back._popcount import STYLES, _plan, build_popcount, merge_duplicates, popcount_latency, popcount_verilog
 from lgn2hw.errors import UsageError
+
 from netlists import stream
 
 
@@ -218,6 +218,7 @@ def test_pack_chains():
     """pack: the adders of a level share carry chains of at most PACK_COLUMNS columns, one adder expression per
     chain; the fa and cin renderings keep one expression per adder."""
     import re
+
     from lgn2hw.back._popcount import PACK_COLUMNS
     adds = [op for level in _plan(800, style="pack").levels for op in level if op.kind == "add"]
     n_adds, n_cin = len(adds), sum(1 for op in adds if op.cin is not None)
