@@ -98,10 +98,12 @@ def _init_params(inverted: bool) -> str:
     return text
 
 
-def ebr_verilog(module: str, header: str, n_bits: int, plan: EbrPlan, rest: list, rest_invert: list) -> str:
+def ebr_verilog(module: str, header: str, n_bits: int, plan: EbrPlan, rest: list, rest_invert: list,
+                cell=None) -> str:
     """A module ``module(clk, bits, counts, rest)``: group g's count at ``counts[4*g +: 4]`` and the bits
     ``rest`` (positions in ``bits``, inverted where ``rest_invert``) at ``rest[i]``, all ``LATENCY`` cycles
-    after ``bits``."""
+    after ``bits``. With a ``cell`` (:mod:`._lutcells`) the two registers of the ``rest`` bits are its
+    flip-flop primitive."""
     n_groups = len(plan.groups)
     lines = [f"// {header}", f"module {module} (clk, bits, counts, rest);", "  input clk;",
              f"  input [{max(n_bits, 1) - 1}:0] bits;",
@@ -129,9 +131,14 @@ def ebr_verilog(module: str, header: str, n_bits: int, plan: EbrPlan, rest: list
     if not n_groups:
         lines.append("  assign counts = 1'b0;")
     if rest:
-        lines.append(f"  reg [{len(rest) - 1}:0] rest_d0, rest_d1;")
-        src = ", ".join(f"bits[{p}]" for p in reversed(rest))
-        lines.append(f"  always @(posedge clk) begin rest_d0 <= {{{src}}}; rest_d1 <= rest_d0; end")
+        if cell is not None:
+            lines.append(f"  wire [{len(rest) - 1}:0] rest_d0, rest_d1;")
+            lines += [cell.register(f"rest_f0_{i}", f"bits[{p}]", f"rest_d0[{i}]") for i, p in enumerate(rest)]
+            lines += [cell.register(f"rest_f1_{i}", f"rest_d0[{i}]", f"rest_d1[{i}]") for i in range(len(rest))]
+        else:
+            lines.append(f"  reg [{len(rest) - 1}:0] rest_d0, rest_d1;")
+            src = ", ".join(f"bits[{p}]" for p in reversed(rest))
+            lines.append(f"  always @(posedge clk) begin rest_d0 <= {{{src}}}; rest_d1 <= rest_d0; end")
         mask = "".join("1" if v else "0" for v in reversed(rest_invert))
         lines.append(f"  assign rest = rest_d1 ^ {len(rest)}'b{mask};")
     else:

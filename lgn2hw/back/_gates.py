@@ -161,7 +161,7 @@ def gates_verilog(nl: Netlist, sched: Schedule, module: str, header: str, *, fea
                     for p, t, ins in zip(pos, nl.tables[grp].tolist(), zip(*operand)):
                         wire = trivial(t, k)
                         if wire is None:
-                            text.append(cell.instance(f"g{lv}_{p}", f"l{lv}_{p}", t, k, ins))
+                            text.append(f"  wire l{lv}_{p};\n" + cell.instance(f"g{lv}_{p}", f"l{lv}_{p}", t, k, ins))
                             n_cells += 1
                         else:
                             text.append(f"  wire l{lv}_{p} = {wire.format(*ins)};")

@@ -298,7 +298,7 @@ def build_popcount(b, bits: list, offset: int, out_width: int, latency: int, tag
                 handle[id(op)] = b.const(0, 1)
                 continue
             if op.kind == "leaf":
-                expr = b.sum_bits([bits[i] for i in op.bits])
+                expr = b.sum_bits([bits[i] for i in op.bits], registered(level))
             elif op.kind == "pass":
                 (x,) = op.args
                 if not registered(level):
@@ -352,7 +352,7 @@ class VerilogBuilder:
         self.decls = []
         self.assigns = []
 
-    def sum_bits(self, grp):
+    def sum_bits(self, grp, registered=False):
         if len(grp) == 3:
             a, b, c = grp
             return f"{{({a} & {b}) | ({a} & {c}) | ({b} & {c}), {a} ^ {b} ^ {c}}}"
@@ -396,13 +396,51 @@ class VerilogBuilder:
         return name
 
 
+class CellBuilder(VerilogBuilder):
+    """:class:`VerilogBuilder` whose registers are a device family's flip-flop primitive, one per bit, and whose
+    registered full and half adders of input bits are two of its LUTs (:class:`._lutcells.LutCell`), with the
+    inversion of an input (``{~bits[t]}``) folded into their tables. Synthesis then has no processes to turn into
+    flip-flops and ABC9 no first level to map: it could not merge those LUTs with anything across the register
+    anyway."""
+
+    def __init__(self, cell):
+        super().__init__()
+        self.cell = cell
+        self.n_adders = 0
+
+    def sum_bits(self, grp, registered=False):
+        if not registered or len(grp) < 2:
+            return super().sum_bits(grp, registered)
+        name = f"fa{self.n_adders}"
+        self.n_adders += 1
+        k = len(grp)
+        inv = [ref.startswith("{~") for ref in grp]
+        ins = [ref[2:-1] if f else ref for ref, f in zip(grp, inv)]
+
+        def table(f):      # f of the k input values after their inversion, as a k-input LUT table
+            return sum(1 << m for m in range(1 << k) if f([((m >> j) & 1) ^ inv[j] for j in range(k)]))
+        carry = table(lambda v: sum(v) >= 2)
+        total = table(lambda v: sum(v) & 1)
+        self.decls.append(f"  wire [1:0] {name};")
+        self.decls.append(self.cell.instance(f"{name}_c", f"{name}[1]", carry, k, ins))
+        self.decls.append(self.cell.instance(f"{name}_s", f"{name}[0]", total, k, ins))
+        return name
+
+    def reg(self, expr, width, name):
+        self.decls.append(f"  wire [{width - 1}:0] {name}_d = {expr};")
+        self.decls.append(f"  wire [{width - 1}:0] {name};")
+        self.decls.extend(self.cell.register(f"{name}_f{i}", f"{name}_d[{i}]", f"{name}[{i}]")
+                          for i in range(width))
+        return name
+
+
 class AmaranthBuilder:
     """Renders :func:`build_popcount` as Amaranth statements in module ``m`` (domain ``sync``, no reset)."""
 
     def __init__(self, m):
         self.m = m
 
-    def sum_bits(self, grp):
+    def sum_bits(self, grp, registered=False):
         from amaranth.hdl import Cat
         if len(grp) == 3:
             a, b, c = grp
@@ -449,25 +487,30 @@ class AmaranthBuilder:
 
 def popcount_verilog(module: str, header: str, n_bits: int, class_bits: list, offsets: list, count_width: int,
                      latency: int, every: int = DEFAULT_EVERY, style: str = DEFAULT_STYLE,
-                     weights: list | None = None, inverted: list | None = None) -> str:
+                     weights: list | None = None, inverted: list | None = None, cell=None) -> str:
     """A module ``module(clk, bits, counts)``: class c's count (``count_width`` bits, two's complement) at
     ``counts[c*count_width +: count_width]``, ``latency`` cycles after ``bits``. ``weights``: per class, one
     positive int per position in ``class_bits[c]`` (default: every bit counts once). ``inverted``: per class,
-    one bool per position, True where ``bits[t]`` is driven by an inverted register (an area hint only)."""
-    b = VerilogBuilder()
+    one bool per position, True where ``bits[t]`` is driven by an inverted register (an area hint only).
+    ``cell``: a family's primitives (:mod:`._lutcells`); the registers are then its flip-flops, and the bits
+    arrive without their inversion: ``inverted`` says which to invert (see :class:`CellBuilder`)."""
+    b = VerilogBuilder() if cell is None else CellBuilder(cell)
     outs = []
     for c, positions in enumerate(class_bits):
-        refs = [f"bits[{t}]" for t in positions]
-        w = None if weights is None else weights[c]
         inv = None if inverted is None else inverted[c]
+        flip = inv if cell is not None and inv is not None else [False] * len(positions)
+        # an inverted bit in braces: one bit wide wherever it is used (inside a sum, ~ would act at the sum's width)
+        refs = [f"{{~bits[{t}]}}" if f else f"bits[{t}]" for t, f in zip(positions, flip)]
+        w = None if weights is None else weights[c]
         outs.append(build_popcount(b, refs, int(offsets[c]), count_width, latency, f"c{c}", every, style, w, inv))
     k = len(class_bits)
     lines = [f"// {header}", f"module {module} (clk, bits, counts);", "  input clk;",
              f"  input [{max(n_bits, 1) - 1}:0] bits;", f"  output [{k * count_width - 1}:0] counts;"]
     lines += b.decls
-    lines.append("  always @(posedge clk) begin")
-    lines += b.assigns
-    lines.append("  end")
+    if b.assigns:
+        lines.append("  always @(posedge clk) begin")
+        lines += b.assigns
+        lines.append("  end")
     lines += [f"  assign counts[{c * count_width + count_width - 1}:{c * count_width}] = {o};"
               for c, o in enumerate(outs)]
     lines += ["endmodule", ""]

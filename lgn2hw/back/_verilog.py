@@ -270,19 +270,21 @@ def _emit(nl, opts, lut_size, live, skipped, levels, mode, ebr_blocks, converter
     with ThreadPoolExecutor(max_workers=1) as pool:
         top = pool.submit(_amaranth_top, plan, converter)
         # With counting blocks the gate module hands over plain bits: the blocks' tables and the stage's delayed
-        # bits apply the inversion flags.
+        # bits apply the inversion flags. With LUT cells the popcount applies them all (in the tables of its
+        # first adders, where it can) and the gate module and the delayed bits hand over plain bits.
         cell = lut_cell(opts.lut_cells)
         gates_text, _, n_cells = gates_verilog(nl, sched, gates_module, HEADER, features=opts.features,
-                                      invert=not ebr.groups, cell=cell)
+                                               invert=not ebr.groups and cell is None, cell=cell)
         modules = {}
         if plan.n_var_outputs:
             modules[f"{gates_module}.v"] = gates_text
             if ebr.groups:
-                modules[f"{plan.ebr_module}.v"] = ebr_verilog(plan.ebr_module, HEADER, len(var_outputs), ebr,
-                                                              rest, [var_inv[t] for t in rest])
+                modules[f"{plan.ebr_module}.v"] = ebr_verilog(
+                    plan.ebr_module, HEADER, len(var_outputs), ebr, rest,
+                    [bool(var_inv[t]) and cell is None for t in rest], cell)
             modules[f"{plan.popcount_module}.v"] = popcount_verilog(
                 plan.popcount_module, HEADER, pc_width, pc_bits, plan.class_offset, plan.count_width,
-                tree_latency, opts.popcount_every, opts.popcount_style, pc_weights, pc_inverted)
+                tree_latency, opts.popcount_every, opts.popcount_style, pc_weights, pc_inverted, cell)
             modules[f"{plan.datapath_module}.v"] = _datapath_verilog(plan)
         files = {f"{opts.top}.v": top.result(), **modules}
     report = _report(nl, sched, plan, levels, mode, opts, files)
