@@ -298,7 +298,9 @@ def build_popcount(b, bits: list, offset: int, out_width: int, latency: int, tag
                 handle[id(op)] = b.const(0, 1)
                 continue
             if op.kind == "leaf":
-                expr = b.sum_bits([bits[i] for i in op.bits], registered(level))
+                grp = [bits[i] for i in op.bits]
+                # a builder may write a leaf adder whose result is registered its own way (CellBuilder)
+                expr = getattr(b, "registered_sum_bits", b.sum_bits)(grp) if registered(level) else b.sum_bits(grp)
             elif op.kind == "pass":
                 (x,) = op.args
                 if not registered(level):
@@ -352,7 +354,7 @@ class VerilogBuilder:
         self.decls = []
         self.assigns = []
 
-    def sum_bits(self, grp, registered=False):
+    def sum_bits(self, grp):
         if len(grp) == 3:
             a, b, c = grp
             return f"{{({a} & {b}) | ({a} & {c}) | ({b} & {c}), {a} ^ {b} ^ {c}}}"
@@ -408,9 +410,9 @@ class CellBuilder(VerilogBuilder):
         self.cell = cell
         self.n_adders = 0
 
-    def sum_bits(self, grp, registered=False):
-        if not registered or len(grp) < 2:
-            return super().sum_bits(grp, registered)
+    def registered_sum_bits(self, grp):
+        if len(grp) < 2:
+            return self.sum_bits(grp)
         name = f"fa{self.n_adders}"
         self.n_adders += 1
         k = len(grp)
@@ -440,7 +442,7 @@ class AmaranthBuilder:
     def __init__(self, m):
         self.m = m
 
-    def sum_bits(self, grp, registered=False):
+    def sum_bits(self, grp):
         from amaranth.hdl import Cat
         if len(grp) == 3:
             a, b, c = grp
