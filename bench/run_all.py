@@ -173,8 +173,6 @@ SECTIONS = [
     ("conv", "Convolutional models (training, exactness, one ECP5 build)"),
     ("cache", "Build-step cache: the same 48K compile twice (synthesis and post-synthesis simulation restored)"),
     ("route", "Routability estimate against nextpnr on the LFE5U-85F and iCE40 (calibration)"),
-    ("route_builds", "Routability: the builds bench_route ran"),
-    ("wiring", "Wiring kinds on the full MNIST: accuracy, LUTs, routability (bench_wiring, run by hand)"),
 ]
 WALL_TIMES = [("run_all", "make bench"), ("run_all_hw", "make bench-hw")]       # the runner's own records
 
