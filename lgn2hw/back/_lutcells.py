@@ -11,7 +11,9 @@ them (the popcounts, argmax and stream control), so the gates arrive in the mapp
 Both families index the INIT vector with the inputs read as a number, the first input least significant, as the IR
 does (``out = (table >> m) & 1`` with ``m = sum(in_j << j)``); yosys' own cell models confirm it (ECP5 ``LUT4``:
 ``Z = INIT[{D, C, B, A}]``; iCE40 ``SB_LUT4``: ``O = LUT_INIT[{I3, I2, I1, I0}]``). A cone of k < 4 inputs leaves
-the upper inputs tied to 0 and repeats its table over them, so the value is right whatever they carry.
+the upper inputs tied to 0 and repeats its table over them, so the value is right whatever they carry. (Left
+open they would save synthesis time, as ECP5's unused LSR does, but ``opt_lut_ins -tech lattice`` in yosys 0.70
+aborts on a LUT4 with an open input.)
 
 :data:`SIM_MODELS` are small behavioural models of the same two cells for RTL simulation of such a core (yosys'
 libraries hold much more than one cell); the tests check them against yosys' own models.
@@ -33,9 +35,9 @@ class LutCell:
     output: str
     ff_name: str        # the flip-flop primitive
     ff_pins: tuple      # its clock, data and output ports
-    ff_params: str      # its parameters: what synthesis makes of a plain ``always @(posedge clk)``
-    ff_tied: tuple      # inputs tied to constants (ECP5's LSR is left unconnected, which reads as 0 and saves
-    #                     synthesis a constant connection per flip-flop: ~8 % of the 48K core's time)
+    ff_params: str      # its parameters: what synthesis makes of a plain ``always @(posedge clk)`` (ECP5's LSR is
+    #                     left unconnected: it reads as 0, and a constant connection per flip-flop cost ~8 % of the
+    #                     48K core's synthesis time)
     size: int = 4
 
     def instance(self, name: str, out: str, table: int, k: int, ins) -> str:
@@ -43,21 +45,19 @@ class LutCell:
         ``ins``."""
         init = _init_text(self.size, table, k)
         pins = [f".{port}({net})" for port, net in zip(self.inputs, ins)]
-        pins += [f".{port}(1'b0)" for port in self.inputs[k:]]
+        pins += [f".{port}(1'b0)" for port in self.inputs[k:]]     # yosys' opt_lut_ins fails on an open input
         return f"  {self.name} #(.{self.param}({init})) {name} ({', '.join(pins)}, .{self.output}({out}));"
 
     def register(self, name: str, d: str, q: str) -> str:
         """One flip-flop: cell ``name`` loads ``d`` into wire ``q`` on every rising edge of ``clk``."""
         clk, din, out = self.ff_pins
-        pins = ", ".join([f".{clk}(clk)", f".{din}({d})", f".{out}({q})", *self.ff_tied])
-        return f"  {self.ff_name}{self.ff_params} {name} ({pins});"
+        return f"  {self.ff_name}{self.ff_params} {name} (.{clk}(clk), .{din}({d}), .{out}({q}));"
 
 
 CELLS = {
     "ecp5": LutCell("ecp5", "LUT4", "INIT", ("A", "B", "C", "D"), "Z", "TRELLIS_FF", ("CLK", "DI", "Q"),
-                    ' #(.GSR("DISABLED"), .CEMUX("1"), .CLKMUX("CLK"), .LSRMUX("LSR"), .REGSET("RESET"))', ()),
-    "ice40": LutCell("ice40", "SB_LUT4", "LUT_INIT", ("I0", "I1", "I2", "I3"), "O", "SB_DFF", ("C", "D", "Q"),
-                     "", ()),
+                    ' #(.GSR("DISABLED"), .CEMUX("1"), .CLKMUX("CLK"), .LSRMUX("LSR"), .REGSET("RESET"))'),
+    "ice40": LutCell("ice40", "SB_LUT4", "LUT_INIT", ("I0", "I1", "I2", "I3"), "O", "SB_DFF", ("C", "D", "Q"), ""),
 }
 
 
