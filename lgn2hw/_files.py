@@ -155,18 +155,15 @@ def output_dir(path, force: bool = False):
 
 def save_npy(path, array, force: bool = False) -> None:
     import numpy as np
-    check_output_file(path, force)
-    with atomic_path(path, ".npy") as tmp:
+
+    def write(tmp):
         with open(tmp, "wb") as f:
             np.save(f, array)
-    _remember(Path(path))
+    write_output(path, write, ".npy", force=force)
 
 
 def write_text(path, text: str, force: bool = False) -> None:
-    check_output_file(path, force)
-    with atomic_path(path) as tmp:
-        Path(tmp).write_text(text)
-    _remember(Path(path))
+    write_output(path, lambda tmp: Path(tmp).write_text(text), force=force)
 
 
 def write_output(path, write, suffix: str = "", force: bool = False) -> None:

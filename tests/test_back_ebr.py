@@ -14,8 +14,8 @@ from lgn2hw.back import EmitOptions, _ebr, emit_verilog
 from lgn2hw.back.rtlsim import simulate
 from lgn2hw.errors import ToolchainError
 from lgn2hw.fpga import BuildOptions, postsim, resolve_target, run_build
-from lgn2hw.fpga.flow import _share_dir
 from lgn2hw.fpga.toolchain import require
+from lgn2hw.fpga.toolchain import share_dir as _share_dir
 from lgn2hw.ir import evaluate
 
 from netlists import naive_counts, random_layered

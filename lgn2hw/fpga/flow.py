@@ -29,7 +29,6 @@ from pathlib import Path
 from ..errors import FitError, Lgn2hwError, ToolchainError
 from .boards import Target
 from .plan import BuildPlan, Step, StepCache, cache_root
-from .toolchain import share_dir as _share_dir  # noqa: F401  (tests and bench read the cell models here)
 
 SYNTH_CMD = {"ecp5": "synth_ecp5", "ice40": "synth_ice40"}
 
