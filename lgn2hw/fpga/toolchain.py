@@ -149,7 +149,7 @@ class Tool:
             f.flush()
             try:
                 proc = subprocess.Popen(self.command + list(args), cwd=cwd, stdout=f, stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL, start_new_session=True)
+                                        stdin=subprocess.DEVNULL, **_OWN_GROUP)
             except OSError as err:
                 raise ToolchainError(f"{self.name} cannot be run: {err.strerror}", hint=self.spec.install_hint(),
                                      **fields) from None
@@ -166,8 +166,14 @@ class Tool:
         return time.monotonic() - t0
 
 
+# A process group of its own, so that the tool and whatever it starts end together -- but in the caller's session:
+# a new session (setsid) would also be a new scheduler autogroup on Linux, where the tool's CPU share no longer
+# follows the nice value the user gave lgn2hw (`nice lgn2hw compile ...`).
+_OWN_GROUP = {"process_group": 0} if sys.version_info >= (3, 11) else {"preexec_fn": os.setpgrp}
+
+
 def end_process_group(proc) -> None:
-    """Kill ``proc``'s process group (started with ``start_new_session``) unless it is already gone."""
+    """Kill ``proc``'s process group (see ``_OWN_GROUP``) unless it is already gone."""
     import signal
     if proc.poll() is None:
         try:
