@@ -131,7 +131,7 @@ def train_one(args) -> dict:
     cfg = TrainConfig(dataset="mnist", layers=args.layers, width=args.width, epochs=args.epochs, lr=args.lr,
                       tau=args.tau, batch_size=args.batch_size, seed=args.seed, connections=args.connections,
                       threads=args.threads, thresholds=thresholds, crop=args.crop, shift=args.shift,
-                      parametrization=args.parametrization)
+                      parametrization=args.parametrization, init=args.init)
     out = Path(args.output)
     t0, c0 = time.perf_counter(), time.process_time()
 
@@ -144,7 +144,7 @@ def train_one(args) -> dict:
     save_checkpoint(result.checkpoint, out, force=True)
     row = {"label": args.label, "command": cli_command(cfg, str(out)), "dataset": "mnist", "wiring": args.connections,
            "layers": cfg.layers, "width": cfg.width, "gates": result.model.n_gates, "epochs": cfg.epochs,
-           "crop": cfg.crop, "thresholds": list(thresholds) if thresholds else None, "lr": cfg.lr,
+           "crop": cfg.crop, "thresholds": list(thresholds) if thresholds else None, "lr": cfg.lr, "init": cfg.init,
            "tau": result.checkpoint["provenance"]["trainer"]["tau"], "batch_size": cfg.batch_size,
            "threads": torch.get_num_threads(), "train_seconds": round(result.seconds, 1),
            "train_cpu_seconds": round(cpu, 1),
@@ -232,6 +232,7 @@ def main():
     t.add_argument("--crop", type=int, default=None)
     t.add_argument("--shift", type=int, default=0)
     t.add_argument("--parametrization", default="softmax")
+    t.add_argument("--init", default="residual")
     t.add_argument("--note", default="")
     t.add_argument("--rows", type=Path, default=ROWS)
     m = sub.add_parser("measure")
