@@ -153,6 +153,7 @@ class Tool:
             except OSError as err:
                 raise ToolchainError(f"{self.name} cannot be run: {err.strerror}", hint=self.spec.install_hint(),
                                      **fields) from None
+            _RUNNING.add(proc)
             try:
                 returncode = proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
@@ -160,10 +161,23 @@ class Tool:
                                      timed_out=True, **fields) from None
             finally:
                 end_process_group(proc)
+                _RUNNING.discard(proc)
         if returncode != 0:
             raise ToolchainError(f"{step}: {self.name} failed with exit status {returncode}: "
                                  f"{_last_error(log)}", **fields)
         return time.monotonic() - t0
+
+
+#: the tool processes running in this process (a sweep worker's builds run in threads: see end_running_tools)
+_RUNNING: set = set()
+
+
+def end_running_tools() -> int:
+    """End every tool this process is running; each build waiting on one fails at once. Returns how many."""
+    procs = list(_RUNNING)
+    for proc in procs:
+        end_process_group(proc)
+    return len(procs)
 
 
 def end_process_group(proc) -> None:
