@@ -247,7 +247,7 @@ def _task(plan: SweepPlan, point: Point | None, group: str, out: Path, stop_afte
     options = {**plan.options, "pipeline": s["pipeline"], "freq": s["freq"], "popcount_style": s["popcount_style"],
                "seed": s["seed"]}
     ca = plan.compile_args
-    return {"model": plan.model, "out": str(out), "target": target, "options": options, "stop_after": stop_after,
+    return {"sweep": plan.digest(), "model": plan.model, "out": str(out), "target": target, "options": options, "stop_after": stop_after,
             "passes": ca["passes"], "route_check": ca["route_check"], "cache": ca["cache"],
             "load_options": ca["load_options"], "point": point.name if point is not None else None, "group": group}
 
@@ -256,14 +256,16 @@ def run_task(task: dict) -> dict:
     """One build through :func:`lgn2hw.api.compile`; its row (``status`` ok or failed, with ``error``). Only an
     interruption (Ctrl-C, SIGTERM) passes through."""
     from .api import compile
+    from .fpga.toolchain import tagged
     warnings: list = []
     t0 = time.monotonic()
     row = {"point": task["point"], "group": task["group"], "out": task["out"], "host": _host()}
     try:
-        res = compile(task["model"], task["out"], **task["target"], passes=task["passes"],
-                      stop_after=task["stop_after"], cache=task["cache"],
-                      progress=lambda step, msg: None, warn=warnings.append, load_options=task["load_options"],
-                      route_check=task["route_check"], **task["options"])
+        with tagged(task["sweep"]):
+            res = compile(task["model"], task["out"], **task["target"], passes=task["passes"],
+                          stop_after=task["stop_after"], cache=task["cache"],
+                          progress=lambda step, msg: None, warn=warnings.append, load_options=task["load_options"],
+                          route_check=task["route_check"], **task["options"])
     except Lgn2hwError as err:
         row.update(status="failed", error=err.line(), error_step=err.step, wall_s=round(time.monotonic() - t0, 2))
         return row
@@ -311,22 +313,37 @@ def worker_setup(probe: str, tools: list) -> dict:
     return got
 
 
-def end_tools() -> int:
-    """On a worker: end the tool processes its builds are running (an interrupted sweep)."""
+def end_tools(sweep: str) -> int:
+    """On a worker: end the tool processes the builds of ``sweep`` are running (an interrupted sweep)."""
     from .fpga.toolchain import end_running_tools
-    return end_running_tools()
+    return end_running_tools(sweep)
 
 
 # --- executors ----------------------------------------------------------------------------------------------
-def _init_local_worker():
+_LOCAL = {"stop": None, "busy": False}
+
+
+def _init_local_worker(stop):
     import signal
 
     from .errors import Terminated
 
     def _terminate(signum, frame):
-        raise Terminated(signum)
+        if _LOCAL["busy"]:                  # unwinds the build: its tools end, its partial output goes
+            raise Terminated(signum)
+    _LOCAL["stop"] = stop
     signal.signal(signal.SIGINT, signal.SIG_IGN)       # the sweep's process decides; it ends the workers
-    signal.signal(signal.SIGTERM, _terminate)          # unwinds a build: its tools end, its partial output goes
+    signal.signal(signal.SIGTERM, _terminate)
+
+
+def _run_local(task: dict) -> dict:
+    _LOCAL["busy"] = True
+    try:
+        if _LOCAL["stop"].is_set():         # queued before the sweep stopped
+            return {"point": task["point"], "group": task["group"], "status": "not run"}
+        return run_task(task)
+    finally:
+        _LOCAL["busy"] = False
 
 
 class LocalExecutor:
@@ -337,19 +354,24 @@ class LocalExecutor:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
         self.jobs = jobs
-        self.pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
-                                        initializer=_init_local_worker)
+        ctx = multiprocessing.get_context("spawn")
+        self.stop_event = ctx.Event()
+        self.pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_local_worker,
+                                        initargs=(self.stop_event,))
+
+    def setup(self, probe, tools, warn) -> None:
+        """Nothing to check: the workers are this machine's processes (its tools were checked already)."""
 
     def describe(self) -> dict:
         return {"executor": "local", "workers": self.jobs}
 
     def submit(self, task: dict):
-        return self.pool.submit(run_task, task)
+        return self.pool.submit(_run_local, task)
 
     def stop(self) -> None:
         """End the running builds (SIGTERM: each unwinds, ending its tools) and drop the queued ones."""
-        procs = list(getattr(self.pool, "_processes", {}).values())
-        for p in procs:
+        self.stop_event.set()
+        for p in list((getattr(self.pool, "_processes", None) or {}).values()):
             if p.is_alive():
                 p.terminate()
         self.pool.shutdown(wait=True, cancel_futures=True)
@@ -363,24 +385,26 @@ class DaskExecutor:
     worker process suits builds, ``dask worker ADDRESS --nworkers N --nthreads 1``)."""
     name = "dask"
 
-    def __init__(self, address: str, probe: Path, tools: list, warn=None):
+    def __init__(self, address: str):
         try:
             from distributed import Client
         except ImportError:
             raise UsageError("--cluster needs Dask distributed", hint="pip install 'lgn2hw[cluster]'") from None
         try:
-            self.client = Client(address, timeout="20s", set_as_default=False)
+            self.client = Client(address, timeout="10s", set_as_default=False)
         except (OSError, TimeoutError, ValueError) as err:
             raise UsageError(f"cannot reach the Dask scheduler at {address}: {err}",
                              hint="start one with 'dask scheduler' and workers with 'dask worker ADDRESS "
                                   "--nthreads 1'") from None
         self.address = address
         self.futures: list = []
-        try:
-            self.workers = self._setup(str(probe), tools, warn)
-        except BaseException:
-            self.client.close()
-            raise
+        self.sweep = None
+        self.workers: dict = {}
+
+    def setup(self, probe: Path, tools: list, warn) -> None:
+        """Every worker checked (same lgn2hw, sees OUT, has the tools) and its YoWASP tools compiled."""
+        self.sweep = probe.read_text()
+        self.workers = self._setup(str(probe), tools, warn)
 
     def _setup(self, probe: str, tools: list, warn) -> dict:
         from . import __version__
@@ -421,9 +445,9 @@ class DaskExecutor:
         with contextlib.suppress(Exception):
             self.client.cancel(self.futures, force=True)
         with contextlib.suppress(Exception):
-            self.client.run(end_tools)
+            self.client.run(end_tools, self.sweep)
         with contextlib.suppress(Exception):
-            self.client.run(end_tools)
+            self.client.run(end_tools, self.sweep)
         self.close()
 
     def close(self) -> None:
@@ -491,22 +515,26 @@ def run_sweep(plan: SweepPlan, *, jobs: int = 1, cluster: str | None = None, for
         from .fpga.toolchain import require
         for name in tools:            # found and their version asked: missing tools said now, YoWASP compiled
             require(name)
-    _files.reset_output_dir(out, SWEEP_FILES, force)
-    (out / "points").mkdir()
-    probe = out / ".sweep-probe"
-    probe.write_text(plan.digest())
-    executor = None
+    executor = DaskExecutor(cluster) if cluster else None      # an unreachable scheduler: said before OUT exists
+    existed = out.exists()
     rows = [{"index": p.index, "point": p.name, "group": p.group, "settings": p.settings, "status": "not run"}
             for p in plan.points]
     shared: dict = {}
     data = {"plan_digest": plan.digest(), "plan": plan.as_dict(), "best_rule": BEST_RULE}
     t0 = time.monotonic()
     load0 = _loadavg()
-    complete = False
+    complete = started = False
+    best = None
+    probe = out / ".sweep-probe"
     try:
-        executor = DaskExecutor(cluster, probe, tools, warn) if cluster else LocalExecutor(jobs)
+        _files.reset_output_dir(out, SWEEP_FILES, force)
+        (out / "points").mkdir()
+        probe.write_text(plan.digest())
+        executor = executor or LocalExecutor(jobs)
+        executor.setup(probe, tools, warn)
         data["executor"] = executor.describe()
         event("start", {**data["executor"], "points": len(plan.points)})
+        started = True
         _drive(plan, executor, rows, shared, data, out, event)
         complete = True
     except (KeyboardInterrupt, Terminated):
@@ -518,9 +546,13 @@ def run_sweep(plan: SweepPlan, *, jobs: int = 1, cluster: str | None = None, for
         if executor is not None:
             executor.close()
         probe.unlink(missing_ok=True)
-        data.update(wall_s=round(time.monotonic() - t0, 2), load_avg_start=load0, load_avg_end=_loadavg(),
-                    complete=complete)
-        best = _finish(out, plan, rows, shared, data)
+        if not started:                # nothing ran (a worker without the tools): no sweep output
+            if not existed:
+                shutil.rmtree(out, ignore_errors=True)
+        else:
+            data.update(wall_s=round(time.monotonic() - t0, 2), load_avg_start=load0, load_avg_end=_loadavg(),
+                        complete=complete)
+            best = _finish(out, plan, rows, shared, data)
     return SweepResult(out, rows, best, complete, data)
 
 

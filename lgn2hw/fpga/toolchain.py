@@ -11,12 +11,14 @@ given relative paths only.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -153,7 +155,7 @@ class Tool:
             except OSError as err:
                 raise ToolchainError(f"{self.name} cannot be run: {err.strerror}", hint=self.spec.install_hint(),
                                      **fields) from None
-            _RUNNING.add(proc)
+            _RUNNING[proc] = getattr(_TAG, "value", None)
             try:
                 returncode = proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
@@ -161,20 +163,34 @@ class Tool:
                                      timed_out=True, **fields) from None
             finally:
                 end_process_group(proc)
-                _RUNNING.discard(proc)
+                _RUNNING.pop(proc, None)
         if returncode != 0:
             raise ToolchainError(f"{step}: {self.name} failed with exit status {returncode}: "
                                  f"{_last_error(log)}", **fields)
         return time.monotonic() - t0
 
 
-#: the tool processes running in this process (a sweep worker's builds run in threads: see end_running_tools)
-_RUNNING: set = set()
+#: the tool processes running in this process, with the tag of the work that started them (see tagged)
+_RUNNING: dict = {}
+_TAG = threading.local()
 
 
-def end_running_tools() -> int:
-    """End every tool this process is running; each build waiting on one fails at once. Returns how many."""
-    procs = list(_RUNNING)
+@contextlib.contextmanager
+def tagged(tag: str):
+    """Tools started in this thread inside the block carry ``tag``, so that :func:`end_running_tools` can end
+    one sweep's builds in a process that runs several (a Dask worker's threads)."""
+    old = getattr(_TAG, "value", None)
+    _TAG.value = tag
+    try:
+        yield
+    finally:
+        _TAG.value = old
+
+
+def end_running_tools(tag: str | None = None) -> int:
+    """End the tools this process runs (those started under ``tag``, or all); each build waiting on one fails at
+    once. Returns how many."""
+    procs = [p for p, t in list(_RUNNING.items()) if tag is None or t == tag]
     for proc in procs:
         end_process_group(proc)
     return len(procs)
