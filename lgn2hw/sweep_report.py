@@ -91,6 +91,10 @@ def pareto_svg(rows: list, title: str = "") -> str:
     return "\n".join(out) + "\n"
 
 
+def _fmt(v) -> str:
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
 def _cell(v, fmt="{}"):
     return "" if v is None else fmt.format(v)
 
@@ -100,7 +104,7 @@ def sweep_markdown(plan, data: dict, rows: list, best: dict | None) -> str:
     swept = [a for a, v in axes.items() if len(v) > 1]
     ex = data.get("executor") or {}
     L = [f"# lgn2hw sweep: {plan.model}", ""]
-    L += ["Axes: " + "; ".join(f"{a} {', '.join(str(x) for x in v)}" for a, v in axes.items()) + ".",
+    L += ["Axes: " + "; ".join(f"{a} {', '.join(_fmt(x) for x in v)}" for a, v in axes.items()) + ".",
           f"{len(rows)} points: {data['points_ok']} finished, {data['points_failed']} failed, "
           f"{data['points_not_run']} not run{'' if data.get('complete') else ' (the sweep was interrupted)'}. "
           f"Executor: {ex.get('executor', '?')} with {ex.get('workers', '?')} workers; wall {data['wall_s']:.1f} s "
@@ -123,7 +127,7 @@ def sweep_markdown(plan, data: dict, rows: list, best: dict | None) -> str:
         lat = (f"{r['latency_cycles']} cyc, {r['latency_ns']} ns" if r.get("latency_ns") is not None
                else _cell(r.get("latency_cycles"), "{} cyc"))
         met = {True: "yes", False: "no"}.get(r.get("timing_met"), "")
-        L.append("| " + " | ".join([f"`{r['point']}`{mark}"] + [str(r["settings"][a]) for a in swept]
+        L.append("| " + " | ".join([f"`{r['point']}`{mark}"] + [_fmt(r["settings"][a]) for a in swept]
                                    + [status, _cell(r.get("lut4"), "{:,}"), _cell(r.get("ff"), "{:,}"),
                                       _cell(r.get("fmax_mhz")), _cell(r.get("freq_target_mhz"), "{:g}"), met, lat,
                                       ", ".join(r.get("cached_steps") or []), _cell(r.get("wall_s"), "{:.1f}")])

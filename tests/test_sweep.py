@@ -173,6 +173,19 @@ def test_sigterm_keeps_finished_points(tiny_model, tmp_path):
     done = [r["point"] for r in data["rows"] if r["status"] == "ok"]
     assert sorted(p.name for p in (out / "points").iterdir()) == sorted(done)   # no half-written point
     assert (out / "sweep.md").is_file()
+    assert _processes_in(tmp_path) == []                                    # the running build's tools ended
+
+
+def _processes_in(folder: Path) -> list:
+    """Processes whose working directory lies in ``folder`` (a build's tools run in its build directory)."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if Path(os.readlink(proc / "cwd")).is_relative_to(folder):
+                found.append(proc.name)
+        except OSError:
+            continue
+    return found
 
 
 @pytest.mark.parametrize("argv, message", [
