@@ -23,9 +23,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench._common import ROOT, rel, write_json
+from bench._common import RESULTS, ROOT, rel, write_json
 
-EXAMPLE = ROOT / "examples" / "mnist_lgn.pt"
+EXAMPLE = ROOT / "examples" / "digits_lgn.pt"
 
 
 def _load():
@@ -91,6 +91,16 @@ def _bench(args, tmp: Path) -> None:
         seeds = args.seeds
     lgn = [sys.executable, "-m", "lgn2hw"]
     runs, per_seed = [], {s: {"seed": s} for s in range(1, seeds + 1)}
+    name = args.name or ("sweep_quick" if args.quick else "sweep")
+    cmd = " ".join(["lgn2hw sweep", rel(model) if not args.quick else "(a 12x24x2 random network)", *target, *options,
+                    f"--seeds 1-{seeds}", f"--jobs {args.jobs}"])
+
+    def save():           # after each run: an interrupted bench keeps what it measured
+        fm = sorted(r["fmax_compile"] for r in per_seed.values() if r.get("fmax_compile") is not None)
+        return write_json(name, {"command": cmd, "model": rel(model) if not args.quick else "random 12x24x2",
+                                 "runs": runs, "points": list(per_seed.values()), "cpus": os.cpu_count(),
+                                 "fmax_spread_mhz": {"min": fm[0], "max": fm[-1], "spread": round(fm[-1] - fm[0], 2)}
+                                 if fm else None})
 
     # 1. the builds one after another, as `compile --seed S` (the step cache: the first synthesises)
     seq_wall, seq_cpu, seq_load, synth = 0.0, 0.0, [_load(), None], 0
@@ -109,6 +119,7 @@ def _bench(args, tmp: Path) -> None:
     runs.append({"run": f"{seeds} x compile --seed S, one after another", "wall_s": round(seq_wall, 1),
                  "cpu_s": round(seq_cpu, 1), "vs_sequential": 1.0, "builds_that_synthesised": synth,
                  "load_start": seq_load[0], "load_end": seq_load[1]})
+    save()
 
     # 2. the sweep on local workers, 3. the same on a Dask cluster of local worker processes
     modes = [("local", [])] + ([] if args.no_dask else [("dask", None)])
@@ -141,8 +152,7 @@ def _bench(args, tmp: Path) -> None:
                                 f"pnr_s_{mode}": p["pnr_s"]})
             equal &= p["fmax_mhz"] == per_seed[s]["fmax_compile"] and p["bitstream"] == per_seed[s]["bitstream_compile"]
         if mode == "local":
-            keep = ROOT / "bench" / "results" / ("sweep_example" if not args.quick else "sweep_quick_example")
-            _keep_report(out, keep, args.quick)
+            _keep_report(out, RESULTS / name)
         runs.append({"run": f"lgn2hw sweep --seeds 1-{seeds} " + (f"--jobs {args.jobs}" if mode == "local" else
                                                                      f"--cluster (Dask, {args.jobs} local workers)"),
                      "wall_s": round(wall, 1), "cpu_s": round(cpu, 1) if mode == "local" else None,
@@ -151,17 +161,12 @@ def _bench(args, tmp: Path) -> None:
                      "sweep_wall_s": data["wall_s"]})
         print(f"sweep ({mode}): {wall:.1f} s = {wall / seq_wall:.2f} x sequential; synthesised {synth}x; points equal "
               f"to compile --seed S: {equal}", flush=True)
-    fm = sorted(r["fmax_compile"] for r in per_seed.values())
-    name = args.name or ("sweep_quick" if args.quick else "sweep")
-    cmd = " ".join(["lgn2hw sweep", rel(model) if not args.quick else "(a 12x24x2 random network)", *target, *options,
-                    f"--seeds 1-{seeds}"])
-    print(f"wrote {write_json(name, {'command': cmd, 'model': rel(model) if not args.quick else 'random 12x24x2', 'runs': runs, 'fmax_spread_mhz': {'min': fm[0], 'max': fm[-1], 'spread': round(fm[-1] - fm[0], 2)}, 'points': list(per_seed.values()), 'cpus': os.cpu_count()})}")
+        save()
+    print(f"wrote {save()}")
 
 
-def _keep_report(out: Path, dest: Path, quick: bool) -> None:
-    """The local sweep's sweep.md and pareto.svg, kept beside the JSON (the plot the closing note shows)."""
-    if quick:
-        return
+def _keep_report(out: Path, dest: Path) -> None:
+    """The local sweep's sweep.md and pareto.svg, kept beside the JSON (in a folder of the same name)."""
     dest.mkdir(parents=True, exist_ok=True)
     from bench._common import scrub
     for name in ("sweep.md", "pareto.svg"):

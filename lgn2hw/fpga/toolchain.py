@@ -102,6 +102,9 @@ def _builtin_command(spec: ToolSpec) -> list | None:
     return None
 
 
+_VERSIONS: dict = {}      # (command, version arguments) -> version line, for this process
+
+
 @dataclass
 class Tool:
     spec: ToolSpec
@@ -116,7 +119,10 @@ class Tool:
     def version(self) -> str:
         """The version line (asked once per Tool); raises ToolchainError when the tool is older than the minimum."""
         if self._version is None:
-            self._version = self._ask_version()
+            key = (tuple(self.command), self.spec.version_args)
+            if key not in _VERSIONS:        # asked once per process: a YoWASP tool takes seconds to start
+                _VERSIONS[key] = self._ask_version()
+            self._version = _VERSIONS[key]
         return self._version
 
     def _ask_version(self) -> str:
