@@ -172,3 +172,23 @@ def write_output(path, write, suffix: str = "", force: bool = False) -> None:
     with atomic_path(path, suffix) as tmp:
         write(tmp)
     _remember(Path(path))
+
+
+def reset_output_dir(path, entries, force: bool = False) -> None:
+    """Make ``path`` an lgn2hw output that lgn2hw fills in place, entry by entry, as work finishes (a sweep keeps
+    the points that finished when it is interrupted): the checks of :func:`check_output_dir`, then what an
+    earlier lgn2hw output listed is removed, and MARKER lists ``entries`` from now on."""
+    import json
+    import shutil
+    path = Path(path)
+    check_output_dir(path, force)
+    path.mkdir(parents=True, exist_ok=True)
+    listed = _listed(path)
+    for name in sorted(set(listed or []) | set(entries)) if listed is not None or force else []:
+        old = path / name
+        if old.is_dir() and not old.is_symlink():
+            shutil.rmtree(old)
+        elif old.exists() or old.is_symlink():
+            old.unlink()
+    with atomic_path(path / MARKER) as tmp:
+        tmp.write_text(json.dumps({"tool": "lgn2hw", "entries": sorted(entries)}, indent=1) + "\n")

@@ -6,6 +6,7 @@
     counts = lgn2hw.predict(net, x)                # (N, classes) int64 class counts
     result = lgn2hw.compile(net, "out", board="ecp5")
     result.bitstream, result.report["build"]["pnr"]["fmax_mhz"]
+    sweep = lgn2hw.sweep("model.pt", "sweep", board="ecp5", seeds="1-16", jobs=2)   # many builds, one table
 
 Nothing here prints. Progress goes to the ``progress`` callback (``progress(step, message)``) when one is given,
 and to the ``lgn2hw`` logger (INFO) otherwise; warnings to ``warn(message)`` or the logger (WARNING). Every
@@ -147,7 +148,8 @@ def compile(model, out, *, board: str | None = None, device: str | None = None, 
     **load_options)``) into the directory ``out``: Verilog and ``report.json``, and with a ``board`` or
     ``device`` the build through yosys and nextpnr to a bitstream. ``out`` must be absent, empty or an earlier
     lgn2hw output (``force=True`` writes into it anyway, keeping files lgn2hw does not write). It appears only
-    when everything succeeded. Before synthesis, a LUT and routability estimate refuses a core that will not fit
+    when everything succeeded. ``cache``: reuse unchanged build steps from the step cache (True), run them all
+    (False), or a directory to keep the cache in. Before synthesis, a LUT and routability estimate refuses a core that will not fit
     or route (``route_check=False`` skips it; :mod:`lgn2hw.fpga.route`). ``options``: see :class:`CompileOptions`."""
     from . import _files
     from .ir import Netlist
@@ -197,6 +199,25 @@ def compile(model, out, *, board: str | None = None, device: str | None = None, 
     verilog = [out / f for f in sorted(core.files)]
     bits = [p for p in report.get("build", {}).get("bitstreams", {}) if p.endswith((".bit", ".bin"))]
     return CompileResult(out, report, verilog, out / bits[0] if bits else None)
+
+
+def sweep(model, out, *, board: str | None = None, device: str | None = None, package: str | None = None,
+          seeds="1", pipeline="auto", freq=None, popcount_style=None, boards=None, jobs: int = 1,
+          cluster: str | None = None, cache: bool = True, cache_dir=None, stop_after: str | None = None,
+          passes: bool = True, force: bool = False, route_check: bool = True, load_options: dict | None = None,
+          on_event=None, warn=None, **options):
+    """Many builds of ``model`` (a checkpoint path) into ``out``: one :func:`compile` per point of the axes
+    ``seeds`` (``"1-16"`` or a list), ``pipeline``, ``freq``, ``popcount_style`` and ``boards`` (comma-separated
+    strings or lists), ``jobs`` at a time on this machine or on the Dask cluster at ``cluster``; points that differ
+    only in their seed synthesise once. ``cache_dir``: the step cache the builds share (default: each machine's).
+    Returns a :class:`~lgn2hw.sweeps.SweepResult`; see :mod:`lgn2hw.sweeps` for the outputs and the best point."""
+    from .sweeps import plan_sweep, run_sweep
+    plan = plan_sweep(Path(model).resolve(), Path(out).resolve(), board=board, device=device, package=package,
+                      seeds=seeds, pipeline=pipeline, freq=freq, popcount_style=popcount_style, boards=boards,
+                      stop_after=stop_after, passes=passes, route_check=route_check,
+                      cache=(str(Path(cache_dir).resolve()) if cache_dir is not None else True) if cache else False,
+                      load_options=load_options, **options)
+    return run_sweep(plan, jobs=jobs, cluster=cluster, force=force, on_event=on_event, warn=warn)
 
 
 def _precheck(nl, core_report, target, opts, stop_after, enabled, warn):

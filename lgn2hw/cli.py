@@ -300,6 +300,120 @@ def cmd_compile(args):
     print(f"wrote {args.output}/")
 
 
+# --- sweep --------------------------------------------------------------------------------------------------
+def add_sweep_parser(sub):
+    from .api import compile_steps
+    p = sub.add_parser("sweep", help="many builds at once: seeds and settings, on this machine or a Dask cluster; "
+                                     "a table, a Pareto plot and the best point in OUT/")
+    _model_args(p)
+    p.add_argument("-o", "--output", required=True, metavar="OUT",
+                   help="output directory: points/, shared/, sweep.json, sweep.md, pareto.svg, best/")
+    g = p.add_argument_group("axes (comma-separated values; the points are every combination)")
+    g.add_argument("--seeds", default="1", metavar="LIST", help="place-and-route seeds, e.g. 1-16 or 1,3,7-9 "
+                                                                 "(default: 1)")
+    g.add_argument("--pipeline", default="auto", metavar="LIST", help="logic levels per stage, or auto (default)")
+    g.add_argument("--freq", metavar="LIST", help="target clocks in MHz (default: the board's clock)")
+    g.add_argument("--popcount-style", metavar="LIST", help="fa, cin, pack (default: the target family's)")
+    g.add_argument("--boards", metavar="LIST", help="boards, instead of one --board or --device")
+    t = p.add_argument_group("target and every point's options (as 'compile')")
+    t.add_argument("--board", help="board name or alias (ecp5, ice40); see 'lgn2hw boards'")
+    t.add_argument("--device", help="bare part, e.g. LFE5U-85F: the core alone, out of context")
+    t.add_argument("--package", help="package of --device, e.g. CABGA381")
+    t.add_argument("--stop-after", choices=compile_steps(), metavar="STEP",
+                   help=f"last step of every point: {', '.join(compile_steps())}")
+    t.add_argument("--ebr", default="auto", metavar="N|auto", help="ECP5 block RAMs for counting tables")
+    t.add_argument("--lut-size", type=int, default=4, metavar="K", help="LUT cone size (default: 4)")
+    t.add_argument("--postsim", type=int, default=256, metavar="N", help="post-synthesis samples (default: 256)")
+    t.add_argument("--router", choices=("router1", "router2"), help="nextpnr router")
+    t.add_argument("--nextpnr-opts", default="", metavar="ARGS", help="further nextpnr arguments, as one string")
+    t.add_argument("--pnr-timeout", type=float, metavar="SECONDS", help="stop one place and route after this long")
+    t.add_argument("--strict-timing", action="store_true", help="a point that misses its clock fails")
+    t.add_argument("--no-route-check", action="store_true", help="build even when the estimate says no route")
+    x = p.add_argument_group("execution")
+    x.add_argument("--jobs", "-j", type=int, default=2, metavar="N", help="builds at once on this machine "
+                                                                          "(default: 2)")
+    x.add_argument("--cluster", metavar="ADDRESS",
+                   help="run the builds on the Dask distributed scheduler at ADDRESS (e.g. tcp://host:8786); "
+                        "workers need lgn2hw, the tools, and MODEL and OUT at the same paths")
+    x.add_argument("--cache-dir", metavar="DIR", help="the step cache the points share (default: each machine's "
+                                                      "~/.cache/lgn2hw/steps; on a cluster, one on a shared disk)")
+    x.add_argument("--no-cache", action="store_true", help="run every step of every point (synthesis N times)")
+    _pass_args(p)
+    _common(p)
+    p.set_defaults(func=cmd_sweep)
+
+
+def _point_line(r) -> str:
+    if r["status"] != "ok":
+        return f"{r['point']:<24} {r['status']}: {r.get('error', '')}"
+    if r.get("fmax_mhz") is None:
+        return f"{r['point']:<24} ok  LUT4 {r['lut4'] or 0:,}  {r['wall_s']:.1f} s"
+    return (f"{r['point']:<24} ok  LUT4 {r['lut4']:,}  Fmax {r['fmax_mhz']} MHz "
+            f"({'met' if r['timing_met'] else 'NOT met'})  latency {r['latency_cycles']} cyc  {r['wall_s']:.1f} s")
+
+
+def cmd_sweep(args):
+    from tqdm import tqdm
+
+    from .api import sweep
+    from .errors import Terminated
+    bar = None
+    finished = [0]
+    total = [0]
+
+    def on_event(kind, data):
+        nonlocal bar
+        if kind == "start":
+            where = (f"Dask cluster {data['scheduler']}, {data['workers']} workers" if data["executor"] == "dask"
+                     else f"{data['workers']} local workers")
+            total[0] = data["points"]
+            print(f"sweep    {data['points']} points on {where}", file=sys.stderr, flush=True)
+            bar = tqdm(total=data["points"], unit="build", file=sys.stderr, dynamic_ncols=True)
+        elif kind == "shared":
+            bar.write(f"shared steps of {data['group']}: {data['wall_s']:.1f} s" if data["status"] == "ok"
+                      else f"shared steps of {data['group']} failed: {data['error']}", file=sys.stderr)
+        elif kind == "point":
+            finished[0] += 1
+            bar.write(_point_line(data), file=sys.stderr)
+            bar.update(1)
+
+    try:
+        result = sweep(args.model, args.output, board=args.board, device=args.device, package=args.package,
+                       seeds=args.seeds, pipeline=args.pipeline, freq=args.freq, popcount_style=args.popcount_style,
+                       boards=args.boards, jobs=args.jobs, cluster=args.cluster, cache=not args.no_cache,
+                       cache_dir=args.cache_dir, stop_after=args.stop_after, passes=not args.no_passes,
+                       force=args.force, route_check=not args.no_route_check, load_options=_load_options(args),
+                       on_event=on_event, warn=lambda msg: print(f"lgn2hw: warning: {msg}", file=sys.stderr,
+                                                                 flush=True),
+                       ebr=args.ebr, lut_size=args.lut_size, postsim=args.postsim, router=args.router,
+                       nextpnr_opts=_split_opts(args.nextpnr_opts, "--nextpnr-opts"), pnr_timeout=args.pnr_timeout,
+                       strict_timing=args.strict_timing)
+    except (KeyboardInterrupt, Terminated):
+        if bar is not None:
+            bar.close()
+            bar = None
+            print(f"lgn2hw: {finished[0]} of {total[0]} points finished; kept in {args.output}/sweep.json",
+                  file=sys.stderr)
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+    ok = [r for r in result.rows if r["status"] == "ok"]
+    if not ok:
+        first = next((r for r in result.rows if r.get("error")), {"error": "?"})
+        raise Lgn2hwError(f"every point of the sweep failed; the first: {first['error']}",
+                          hint=f"see {args.output}/sweep.md")
+    if result.failed:
+        print(f"lgn2hw: warning: {len(result.failed)} of {len(result.rows)} points failed (rows in "
+              f"{args.output}/sweep.md)", file=sys.stderr)
+    b = result.best
+    if b is not None:
+        print(f"best     {b['point']}: Fmax {b['fmax_mhz']} MHz, LUT4 {b['lut4']:,}, latency "
+              f"{b['latency_cycles']} cycles -> {args.output}/best/")
+    print(f"wall     {result.data['wall_s']:.1f} s for {len(result.rows)} builds")
+    print(f"wrote {args.output}/sweep.json, sweep.md, pareto.svg")
+
+
 # --- boards -------------------------------------------------------------------------------------------------
 def add_boards_parser(sub):
     p = sub.add_parser("boards", help="list the boards and bare devices with their capacity")
@@ -433,8 +547,8 @@ def build_parser():
     parser = _Parser(prog="lgn2hw", description="Compile trained logic gate networks to FPGA hardware.")
     parser.add_argument("--version", action="version", version=f"lgn2hw {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for add in (add_info_parser, add_predict_parser, add_compile_parser, add_train_parser, add_wiring_parser,
-                add_boards_parser, add_flash_parser, add_run_parser):
+    for add in (add_info_parser, add_predict_parser, add_compile_parser, add_sweep_parser, add_train_parser,
+                add_wiring_parser, add_boards_parser, add_flash_parser, add_run_parser):
         add(sub)
     return parser
 

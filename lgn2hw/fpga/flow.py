@@ -42,7 +42,8 @@ class BuildOptions:
     postsim_inputs: object = None      # (N, width) uint8 sample inputs; random when None
     postsim_sim: str = "auto"          # post-synthesis simulator: auto, icarus or verilator (see postsim.py)
     stop_after: str | None = None      # the last step to run (BUILD_STEPS); None: all
-    cache: bool = True                 # reuse finished steps from the step cache (plan.StepCache)
+    cache: object = True               # reuse finished steps from the step cache (plan.StepCache): True, False,
+    #                                    or the cache's directory (default: plan.cache_root())
     progress: object = None            # callable(step, message)
     warn: object = None                # callable(message)
     timeout_s: float | None = None
@@ -209,7 +210,7 @@ def _run_plan(plan: BuildPlan, nl, core, target: Target, out: Path, opts: BuildO
     family = target.family
     freq = _freq(target, opts)
     times: dict = {}
-    cache = StepCache(cache_root() if opts.cache else None)
+    cache = StepCache((cache_root() if opts.cache is True else Path(opts.cache)) if opts.cache else None)
     rep.update({"target": target.name, "family": family, "device": target.device.name,
                 "package": target.package, "speed": target.speed, "board": target.board.name if target.board
                 else None, "freq_target_mhz": freq, "seed": opts.seed, "times_s": times,

@@ -9,7 +9,8 @@ second, not after synthesis.
 :class:`StepCache` keeps the outputs of finished steps under ``~/.cache/lgn2hw/steps`` (``LGN2HW_BUILD_CACHE``
 moves it), keyed by the step, its tool's identity and the content of every file it reads: a step whose inputs and
 tool are unchanged is restored instead of run (a seed sweep synthesises once). The tools are deterministic (fixed
-seeds), so a restored step gives the bytes a fresh run would.
+seeds), so a restored step gives the bytes a fresh run would. Builds running at once may share the cache: an entry
+is written under a temporary name and renamed into place whole, so a reader sees all of it or none.
 """
 from __future__ import annotations
 
@@ -172,8 +173,11 @@ class StepCache:
         entries = []
         for entry in self.root.iterdir():
             if entry.is_dir() and not entry.name.startswith("."):
-                size = sum(f.stat().st_size for f in entry.iterdir() if f.is_file())
-                entries.append((entry.stat().st_mtime, size, entry))
+                try:        # another build (a sweep's point) may be pruning the same cache
+                    size = sum(f.stat().st_size for f in entry.iterdir() if f.is_file())
+                    entries.append((entry.stat().st_mtime, size, entry))
+                except OSError:
+                    continue
         total = sum(size for _, size, _ in entries)
         for _, size, entry in sorted(entries):
             if total <= limit * 1e6:

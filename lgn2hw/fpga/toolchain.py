@@ -11,12 +11,14 @@ given relative paths only.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,6 +102,9 @@ def _builtin_command(spec: ToolSpec) -> list | None:
     return None
 
 
+_VERSIONS: dict = {}      # (command, version arguments) -> version line, for this process
+
+
 @dataclass
 class Tool:
     spec: ToolSpec
@@ -114,7 +119,10 @@ class Tool:
     def version(self) -> str:
         """The version line (asked once per Tool); raises ToolchainError when the tool is older than the minimum."""
         if self._version is None:
-            self._version = self._ask_version()
+            key = (tuple(self.command), self.spec.version_args)
+            if key not in _VERSIONS:        # asked once per process: a YoWASP tool takes seconds to start
+                _VERSIONS[key] = self._ask_version()
+            self._version = _VERSIONS[key]
         return self._version
 
     def _ask_version(self) -> str:
@@ -153,6 +161,7 @@ class Tool:
             except OSError as err:
                 raise ToolchainError(f"{self.name} cannot be run: {err.strerror}", hint=self.spec.install_hint(),
                                      **fields) from None
+            _RUNNING[proc] = getattr(_TAG, "value", None)
             try:
                 returncode = proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
@@ -160,6 +169,7 @@ class Tool:
                                      timed_out=True, **fields) from None
             finally:
                 end_process_group(proc)
+                _RUNNING.pop(proc, None)
         if returncode != 0:
             raise ToolchainError(f"{step}: {self.name} failed with exit status {returncode}: "
                                  f"{_last_error(log)}", **fields)
@@ -170,6 +180,32 @@ class Tool:
 # a new session (setsid) would also be a new scheduler autogroup on Linux, where the tool's CPU share no longer
 # follows the nice value the user gave lgn2hw (`nice lgn2hw compile ...`).
 _OWN_GROUP = {"process_group": 0} if sys.version_info >= (3, 11) else {"preexec_fn": os.setpgrp}
+
+
+#: the tool processes running in this process, with the tag of the work that started them (see tagged)
+_RUNNING: dict = {}
+_TAG = threading.local()
+
+
+@contextlib.contextmanager
+def tagged(tag: str):
+    """Tools started in this thread inside the block carry ``tag``, so that :func:`end_running_tools` can end
+    one sweep's builds in a process that runs several (a Dask worker's threads)."""
+    old = getattr(_TAG, "value", None)
+    _TAG.value = tag
+    try:
+        yield
+    finally:
+        _TAG.value = old
+
+
+def end_running_tools(tag: str | None = None) -> int:
+    """End the tools this process runs (those started under ``tag``, or all); each build waiting on one fails at
+    once. Returns how many."""
+    procs = [p for p, t in list(_RUNNING.items()) if tag is None or t == tag]
+    for proc in procs:
+        end_process_group(proc)
+    return len(procs)
 
 
 def end_process_group(proc) -> None:
