@@ -80,7 +80,8 @@ def build(name: str, nl, placement: str, pnr_timeout: float) -> dict:
                    place_s=round(b["times_s"].get("place", 0.0), 1), synth_s=round(b["times_s"]["synth-core"], 1),
                    cached=b["cached_steps"], lut4=b["synth"]["lut4"], ff=b["synth"]["ff"],
                    gate_luts=r.report["lut_map"]["luts"], latency_cycles=b["latency_cycles"],
-                   **{k: v for k, v in b.get("placement", {}).items() if k in ("cells_placed", "tiles")},
+                   **{k: v for k, v in b.get("placement", {}).items()
+                      if k in ("cells_placed", "tiles", "nodes", "density", "ratio")},
                    **_router(out / "build" / "pnr.log"), **critical_path(out / "build" / "pnr.log"))
     except lgn2hw.Lgn2hwError as err:
         row.update(routed=False, error=scrub(str(err))[:300], **_router(Path(f"{out}.logs") / "pnr.log"))
@@ -95,6 +96,7 @@ def record(path: Path, row: dict) -> None:
     data = json.loads(path.read_text()) if path.exists() else {"rows": []}
     rows = [r for r in data["rows"] if (r["design"], r["placement"]) != (row["design"], row["placement"])]
     data["rows"] = rows + [row]
+    data["when"] = time.strftime("%Y-%m-%d")
     data["bars"] = bars(data["rows"])
     path.write_text(json.dumps(data, indent=2) + "\n")
 
@@ -115,14 +117,73 @@ def bars(rows) -> dict:
     return out
 
 
+FRONTIER_WIDTHS = (100, 200, 300, 500, 800, 1200, 2000, 3000, 5000, 6500)
+FRONTIER_DEVICES = ("iCE40HX8K", "LFE5U-85F")
+# real nextpnr runs for the frontier: (wiring, width, device, package, freq MHz)
+FRONTIER_BUILDS = (("random", 100, "iCE40HX8K", "CT256", 100), ("random", 300, "iCE40HX8K", "CT256", 100),
+                   ("local", 300, "iCE40HX8K", "CT256", 100), ("local", 500, "iCE40HX8K", "CT256", 100))
+
+
+def frontier(builds: bool, pnr_timeout: float) -> dict:
+    """Synthetic 6-layer networks (400 inputs, 10 classes; bench_route.local_net) of random and local wiring against
+    the estimate on each device: verdict, ratio, LUT estimate; the largest width called "routes" that also fits
+    the device's LUTs; with ``builds``, a few real nextpnr runs (no block RAMs, bare device)."""
+    import lgn2hw
+    from bench.bench_route import local_net
+    from lgn2hw.fpga import route
+    from lgn2hw.fpga.devices import find_device
+    rows, largest = [], {}
+    for wiring in ("random", "local"):
+        for width in FRONTIER_WIDTHS:
+            nl = local_net(width, random=wiring == "random")
+            for dev in FRONTIER_DEVICES:
+                device = find_device(dev)
+                e = route.estimate_model(nl, device, ebr_blocks=0)
+                fits = e.lut4 <= device.lut4
+                rows.append({"wiring": wiring, "width": width, "device": dev, "gate_luts": e.gate_luts,
+                             "lut4_estimate": e.lut4, "fits": fits, "verdict": e.verdict,
+                             "ratio": round(e.ratio, 3)})
+                if fits and e.verdict == "routes":
+                    key = f"{wiring} {dev}"
+                    largest[key] = max(largest.get(key, 0), e.gate_luts)
+    measured = []
+    for wiring, width, dev, pkg, freq in (FRONTIER_BUILDS if builds else ()):
+        nl = local_net(width, random=wiring == "random")
+        (ROOT / "build").mkdir(exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix="frontier-", dir=ROOT / "build"))
+        row = {"wiring": wiring, "width": width, "device": f"{dev}-{pkg}", "freq_target_mhz": freq}
+        t0 = time.monotonic()
+        try:
+            r = lgn2hw.compile(nl, tmp / "out", device=dev, package=pkg, freq=freq, postsim=0, ebr=0,
+                               pnr_timeout=pnr_timeout, route_check=False)
+            b = r.report["build"]
+            row.update(routed=True, fmax_mhz=b["pnr"]["fmax_mhz"], pnr_s=round(b["times_s"]["pnr"], 1),
+                       lut4=b["synth"]["lut4"], gate_luts=r.report["lut_map"]["luts"])
+        except lgn2hw.Lgn2hwError as err:
+            row.update(routed=False, error=scrub(str(err))[:300])
+        row["wall_s"] = round(time.monotonic() - t0, 1)
+        shutil.rmtree(tmp, ignore_errors=True)
+        print(json.dumps(row), flush=True)
+        measured.append(row)
+    return {"estimates": rows, "largest_routes_gate_luts": largest, "builds": measured}
+
+
 def main_() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", type=Path, default=MODEL, help="the shared 48K model (for the cones)")
     ap.add_argument("--designs", default=",".join(DESIGNS))
     ap.add_argument("--placements", default="lgn2hw,nextpnr")
     ap.add_argument("--pnr-timeout", type=float, default=1800)
+    ap.add_argument("--frontier", choices=("estimate", "builds"),
+                    help="instead of the placements: the frontier of random and local wiring on iCE40 HX8K and the "
+                         "LFE5U-85F from the estimate (and with 'builds' a few real nextpnr-ice40 runs)")
     ap.add_argument("-o", "--output", type=Path, default=RESULTS / "placement.json")
     args = ap.parse_args()
+    if args.frontier:
+        data = json.loads(args.output.read_text()) if args.output.exists() else {"rows": []}
+        data["frontier"] = frontier(args.frontier == "builds", args.pnr_timeout)
+        args.output.write_text(json.dumps(data, indent=2) + "\n")
+        return
     from bench.bench_route import netlist
     shared = have_model(args.model, "the cones of the 48K model")
     cache: dict = {}

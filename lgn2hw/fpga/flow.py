@@ -329,9 +329,17 @@ def _placement(target: Target, opts: BuildOptions) -> str:
 
 
 def _keep_faster(step, run, tool_step, target, bdir, opts, freq, used, latency, rep):
-    """``--placement auto``: place and route again on nextpnr's placement; keep its files under the usual names
-    when it is faster (or when lgn2hw's placement did not route)."""
+    """``--placement auto``: place and route again on nextpnr's placement, unless lgn2hw's routed and the estimate
+    says nextpnr's will not; keep its files under the usual names when it is faster (or when lgn2hw's placement did
+    not route)."""
     first = rep.get("pnr")
+    from .route import WONT_ROUTE_MIN
+    if first is not None and rep["placement"].get("ratio_at_nextpnr_density", 0) > WONT_ROUTE_MIN:
+        # the estimate of the gate logic's cuts at nextpnr's density says its placement will not route: spare
+        # the run (a doomed nextpnr run of a large design takes the better part of an hour)
+        rep["placement"]["kept"] = "lgn2hw"
+        rep["placement"]["nextpnr"] = "not run: the estimate at nextpnr's density says it will not route"
+        return
     alt: dict = {}
     try:
         _place_and_route(step, run, tool_step, target, bdir, opts, freq, used, latency, alt)

@@ -277,7 +277,9 @@ def place(doc: dict, grid: Grid, density: float | None = None, seed: int = 1, in
         density = DENSITY_RANGE[1] if ratio1 <= 0 else (TARGET_RATIO / ratio1) ** 2
         density = float(min(max(density, DENSITY_RANGE[0]), DENSITY_RANGE[1]))
     if info is not None:
-        info.update(nodes=len(nodes), density=round(density, 3), ratio=round(ratio1 * math.sqrt(density), 3))
+        from .route import DENSITY as HEAP_DENSITY
+        info.update(nodes=len(nodes), density=round(density, 3), ratio=round(ratio1 * math.sqrt(density), 3),
+                    ratio_at_nextpnr_density=round(ratio1 * math.sqrt(HEAP_DENSITY), 3))
     cells = doc["modules"][_top(doc)]["cells"]
     fixed = {n.lut for n in nodes if n.lut} | {n.ff for n in nodes if n.ff}
     n_other = sum(1 for n, c in cells.items() if n not in fixed and c["type"] == grid.lut)
