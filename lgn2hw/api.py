@@ -95,6 +95,7 @@ class CompileOptions:
     nextpnr_opts: tuple = ()
     pnr_timeout: float | None = None
     timeout: float | None = None       # any one tool run
+    placement: str = "nextpnr"         # nextpnr, lgn2hw or auto (lgn2hw.fpga.placement)
 
     @classmethod
     def from_kwargs(cls, options: dict) -> "CompileOptions":
@@ -104,6 +105,8 @@ class CompileOptions:
             raise UsageError(f"compile takes no option {unknown[0]!r} (options: {', '.join(sorted(names))})")
         opts = cls(**options)
         opts.nextpnr_opts = tuple(str(a) for a in opts.nextpnr_opts)
+        from .fpga.placement import check_placement
+        check_placement(opts.placement)
         if opts.pnr_timeout is not None and not opts.pnr_timeout > 0:
             raise UsageError(f"pnr timeout must be a positive number of seconds, not {opts.pnr_timeout:g}")
         return opts
@@ -263,7 +266,7 @@ def _build(nl, core, target, tmp: Path, out: Path, opts: CompileOptions, freq, s
                          postsim_samples=opts.postsim, postsim_inputs=opts.postsim_inputs,
                          postsim_sim=opts.postsim_sim, stop_after=stop_after, progress=say, warn=warn,
                          timeout_s=opts.timeout, router=opts.router, nextpnr_opts=opts.nextpnr_opts,
-                         pnr_timeout_s=opts.pnr_timeout, cache=cache)
+                         pnr_timeout_s=opts.pnr_timeout, cache=cache, placement=opts.placement)
     try:
         return compile_for_target(nl, core, target, tmp, bopts)
     except Lgn2hwError as err:

@@ -257,6 +257,9 @@ def _target_args(p):
                    help="nextpnr router (default: nextpnr's own, router1; router2 copes better with congestion)")
     g.add_argument("--nextpnr-opts", default="", metavar="ARGS",
                    help="further nextpnr arguments, as one string (e.g. '--no-tmdriv --tmg-ripup')")
+    g.add_argument("--placement", choices=("nextpnr", "lgn2hw", "auto"), default="nextpnr",
+                   help="who places the gate logic: nextpnr (default), lgn2hw (a min-cut placement given to nextpnr "
+                        "as fixed sites; LFE5U-85F), or auto (both, the faster result kept)")
     g.add_argument("--pnr-timeout", type=float, metavar="SECONDS",
                    help="stop place and route after this long with an error (default: no limit)")
     g.add_argument("--no-route-check", action="store_true",
@@ -289,7 +292,8 @@ def cmd_compile(args):
         pipeline=args.pipeline, freq=args.freq, top=args.top, features=args.features, lut_size=args.lut_size,
         popcount_style=args.popcount_style, ebr=args.ebr, seed=args.seed, strict_timing=args.strict_timing,
         postsim=args.postsim, postsim_sim=args.postsim_sim, router=args.router,
-        nextpnr_opts=_split_opts(args.nextpnr_opts, "--nextpnr-opts"), pnr_timeout=args.pnr_timeout)
+        nextpnr_opts=_split_opts(args.nextpnr_opts, "--nextpnr-opts"), pnr_timeout=args.pnr_timeout,
+        placement=args.placement)
     summary = result.summary() if "pnr" in result.report.get("build", {}) else {}
     if args.json:
         print(json.dumps(summary or {"out": str(result.out), "steps": result.report["steps"]}, indent=2,

@@ -12,6 +12,8 @@ synth-core  ``<core>.syn.v`` (mapped netlist, what post-synthesis simulation run
 postsim     the mapped core netlist simulated (Icarus or Verilator) on sample inputs, equal to the interpreter
 synth       board targets: ``top.json`` with the mapped core inside the harness; ``synth.log``
 fit         LUT4 / FF / IO / BRAM from the synthesized netlist against the target's capacity (FitError)
+place       ``--placement lgn2hw|auto``: ``placed.json``, the netlist with lgn2hw's placement of the gate logic as
+            ``BEL`` attributes (:mod:`lgn2hw.fpga.placement`)
 pnr         nextpnr with ``--seed``, ``--freq`` and ``--report pnr.json``; ``pnr.log``
 bitstream   ECP5: ``<name>.bit`` and ``<name>.svf``; iCE40: ``<name>.bin`` (copied to ``<out>/``)
 =========== =====================================================================================================
@@ -50,10 +52,11 @@ class BuildOptions:
     router: str | None = None          # nextpnr --router (router1, router2); None: nextpnr's default
     nextpnr_opts: tuple = ()           # further nextpnr arguments, passed as they are (e.g. ("--no-tmdriv",))
     pnr_timeout_s: float | None = None  # place and route alone; None: timeout_s
+    placement: str = "nextpnr"         # nextpnr, lgn2hw (placement.py's BEL attributes) or auto (both, the faster)
 
 
 # every step a build may have, in order; a plan holds the ones its target needs
-BUILD_STEPS = ("synth-core", "postsim", "synth", "fit", "pnr", "bitstream")
+BUILD_STEPS = ("synth-core", "postsim", "synth", "fit", "place", "pnr", "bitstream")
 
 
 @dataclass
@@ -152,7 +155,12 @@ def plan_build(nl, core, target: Target, opts: BuildOptions, harness_cfg=None) -
         top_json = "core.json"
     steps.append(Step("fit", None, inputs=(top_json,), cache=False))
     freq = _freq(target, opts)
-    args = ["--quiet", "--log", "pnr.log", "--json", top_json, "--seed", str(opts.seed), "--freq", f"{freq:g}",
+    placement = _placement(target, opts)
+    if placement != "nextpnr":
+        steps.append(Step("place", None, ("lgn2hw.fpga.placement", "density=auto", f"seed={opts.seed}"),
+                          inputs=(top_json,), outputs=("placed.json",), cache=False))
+    pnr_json = "placed.json" if placement != "nextpnr" else top_json
+    args = ["--quiet", "--log", "pnr.log", "--json", pnr_json, "--seed", str(opts.seed), "--freq", f"{freq:g}",
             "--report", "pnr.json", "--timing-allow-fail", target.device.nextpnr_device]
     if opts.router:
         args += ["--router", opts.router]
@@ -166,8 +174,17 @@ def plan_build(nl, core, target: Target, opts: BuildOptions, harness_cfg=None) -
         args += ["--package", target.package.lower()]
         args += ["--pcf", "top.pcf", "--asc", "top.asc"] if target.board else ["--asc", "top.asc"]
     steps.append(Step("pnr", f"nextpnr-{family}", tuple(args),
-                      inputs=(top_json,) + ((constraints,) if constraints else ()),
+                      inputs=(pnr_json,) + ((constraints,) if constraints else ()),
                       outputs=("pnr.json", "pnr.log", "pnr.run.log") + ((placed,) if placed else ())))
+    if placement == "auto":
+        # the same run on nextpnr's own placement, into files of its own; the faster of the two is kept
+        alt = [a.replace("pnr.", "pnr-nextpnr.").replace("top.config", "top-nextpnr.config")
+               .replace("top.asc", "top-nextpnr.asc") for a in args]
+        alt[alt.index("--json") + 1] = top_json
+        steps.append(Step("pnr-nextpnr", f"nextpnr-{family}", tuple(alt),
+                          inputs=(top_json,) + ((constraints,) if constraints else ()),
+                          outputs=tuple(o.replace("pnr.", "pnr-nextpnr.").replace("top.", "top-nextpnr.")
+                                        for o in steps[-1].outputs)))
     name = target.name
     if family == "ecp5" and target.board:
         steps.append(Step("bitstream", "ecppack", ("--input", "top.config", "--bit", f"{name}.bit",
@@ -177,11 +194,13 @@ def plan_build(nl, core, target: Target, opts: BuildOptions, harness_cfg=None) -
         steps.append(Step("bitstream", "icepack", ("top.asc", f"{name}.bin"),
                           inputs=("top.asc",), outputs=(f"{name}.bin", "bitstream.run.log")))
     if opts.stop_after:
-        if opts.stop_after not in [s.name for s in steps]:
+        names = [s.name for s in steps]
+        if opts.stop_after not in names:
             from ..errors import UsageError
-            raise UsageError(f"stop after must be one of {', '.join(s.name for s in steps)} for {target.name}, "
-                             f"not {opts.stop_after!r}")
-        steps = steps[:[s.name for s in steps].index(opts.stop_after) + 1]
+            raise UsageError(f"stop after must be one of {', '.join(n for n in names if n != 'pnr-nextpnr')} for "
+                             f"{target.name}, not {opts.stop_after!r}")
+        last = names.index(opts.stop_after) + 1
+        steps = steps[:last + (last < len(names) and names[last] == "pnr-nextpnr")]
     return BuildPlan(files=files, steps=steps)
 
 
@@ -216,7 +235,8 @@ def _run_plan(plan: BuildPlan, nl, core, target: Target, out: Path, opts: BuildO
                 else None, "freq_target_mhz": freq, "seed": opts.seed, "times_s": times,
                 "plan_digest": plan.digest(), "tools": dict(plan.tools), "steps": [s.name for s in plan.steps],
                 "cached_steps": [],
-                "pnr_options": {"router": opts.router, "extra": list(opts.nextpnr_opts)}})
+                "pnr_options": {"router": opts.router, "extra": list(opts.nextpnr_opts),
+                                "placement": _placement(target, opts)}})
 
     def run(step: Step, action, message: str):
         """Restore ``step`` from the cache or run ``action()``; its wall time goes to the report."""
@@ -263,8 +283,22 @@ def _run_plan(plan: BuildPlan, nl, core, target: Target, out: Path, opts: BuildO
             rep["synth"] = {"cells": counts["cells"], **used}
             rep["fit"] = fit_check(target, used, "the design")
             _say(opts, "fit", ", ".join(f"{k} {u:,}/{c:,}" for k, (u, c) in rep["fit"].items()))
+        elif step.name == "place":
+            from .placement import grid_for, write_placed
+            t0 = time.monotonic()
+            _say(opts, "place", f"lgn2hw's placement of the gate logic ({opts.placement})")
+            rep["placement"] = write_placed(bdir / top_json_of(plan), bdir / "placed.json",
+                                            grid_for(target.device.name), seed=opts.seed)
+            times["place"] = time.monotonic() - t0
+        elif step.name == "pnr" and plan.step("pnr-nextpnr"):
+            try:        # --placement auto: a failure on lgn2hw's placement leaves nextpnr's to try
+                _place_and_route(step, run, tool_step, target, bdir, opts, freq, used, core.latency, rep)
+            except (ToolchainError, FitError) as err:
+                rep["placement"]["lgn2hw_error"] = str(err)
         elif step.name == "pnr":
             _place_and_route(step, run, tool_step, target, bdir, opts, freq, used, core.latency, rep)
+        elif step.name == "pnr-nextpnr":
+            _keep_faster(step, run, tool_step, target, bdir, opts, freq, used, core.latency, rep)
         elif step.name == "bitstream":
             run(step, tool_step(step), step.tool)
     result = BuildResult(rep)
@@ -276,6 +310,56 @@ def _run_plan(plan: BuildPlan, nl, core, target: Target, out: Path, opts: BuildO
     if "pnr" in rep:
         rep["bitstreams"] = {p: _sha256(out / p) for p in result.bitstreams}
     return result
+
+
+def top_json_of(plan: BuildPlan) -> str:
+    """The synthesized netlist place and route reads (``top.json`` for a board, ``core.json`` out of context)."""
+    return plan.step("fit").inputs[0]
+
+
+def _placement(target: Target, opts: BuildOptions) -> str:
+    """The placement a build uses: ``auto`` is nextpnr's alone where lgn2hw knows no grid for the device."""
+    from .placement import GRIDS, check_placement
+    placement = check_placement(opts.placement)
+    if placement == "lgn2hw":
+        from .placement import grid_for
+        grid_for(target.device.name)            # a device without a known grid is a usage error, said early
+    if placement == "auto" and target.device.name not in GRIDS:
+        return "nextpnr"
+    return placement
+
+
+def _keep_faster(step, run, tool_step, target, bdir, opts, freq, used, latency, rep):
+    """``--placement auto``: place and route again on nextpnr's placement, unless lgn2hw's routed and the estimate
+    says nextpnr's will not; keep its files under the usual names when it is faster (or when lgn2hw's placement did
+    not route)."""
+    first = rep.get("pnr")
+    from .route import WONT_ROUTE_MIN
+    if first is not None and rep["placement"].get("ratio_at_nextpnr_density", 0) > WONT_ROUTE_MIN:
+        # the estimate of the gate logic's cuts at nextpnr's density says its placement will not route: spare
+        # the run (a doomed nextpnr run of a large design takes the better part of an hour)
+        rep["placement"]["kept"] = "lgn2hw"
+        rep["placement"]["nextpnr"] = "not run: the estimate at nextpnr's density says it will not route"
+        return
+    alt: dict = {}
+    try:
+        _place_and_route(step, run, tool_step, target, bdir, opts, freq, used, latency, alt)
+    except ToolchainError as err:
+        if first is None:
+            raise
+        rep["placement"]["nextpnr"] = {"error": str(err)}
+        return
+    fa = alt["pnr"]["fmax_mhz"] or 0.0
+    fl = (first or {}).get("fmax_mhz") or 0.0
+    rep["placement"]["fmax_mhz"] = {"lgn2hw": fl or None, "nextpnr": fa or None}
+    if first is None or fa > fl:
+        for o in step.outputs:
+            shutil.copyfile(bdir / o, bdir / o.replace("pnr-nextpnr.", "pnr.").replace("top-nextpnr.", "top."))
+        rep.update({k: alt[k] for k in ("pnr", "timing_met", "latency_cycles", "latency_ns",
+                                        "throughput_samples_per_s")})
+        rep["placement"]["kept"] = "nextpnr"
+    else:
+        rep["placement"]["kept"] = "lgn2hw"
 
 
 def _place_and_route(step, run, tool_step, target, bdir, opts, freq, used, latency, rep):
@@ -290,10 +374,11 @@ def _place_and_route(step, run, tool_step, target, bdir, opts, freq, used, laten
             raise ToolchainError(f"pnr: nextpnr-{family} did not route within {limit:.0f} s",
                                  hint="a large trained network may not route at this clock: try a lower --freq, "
                                       "--router router2, or --nextpnr-opts=--no-tmdriv",
-                                 step="pnr", tool=err.tool, log=bdir / "pnr.log", timed_out=True) from None
+                                 step="pnr", tool=err.tool, log=bdir / step.outputs[1], timed_out=True) from None
         # packing can need more cells than synthesis suggests (iCE40: a flip-flop without a LUT takes a whole
         # logic cell); nextpnr then fails to place: say so as a fit error
-        log = (bdir / "pnr.log").read_text(errors="replace") if (bdir / "pnr.log").exists() else ""
+        log_path = bdir / step.outputs[1]
+        log = log_path.read_text(errors="replace") if log_path.exists() else ""
         m = re.search(r"Failed to expand region .* of (\d+) (\w+)", log)
         if m:
             raise FitError(f"the design needs {int(m.group(1)):,} {m.group(2)} after packing, {target.name} has "
@@ -301,7 +386,7 @@ def _place_and_route(step, run, tool_step, target, bdir, opts, freq, used, laten
                            f"share them)", hint="choose a larger device or board ('lgn2hw boards'), or a smaller "
                            "model", step="pnr") from None
         raise
-    pnr = json.loads((bdir / "pnr.json").read_text())
+    pnr = json.loads((bdir / step.outputs[0]).read_text())
     fmax = _fmax(pnr)
     util = {k: [v.get("used"), v.get("available")] for k, v in pnr.get("utilization", {}).items()
             if v.get("used")}

@@ -1,0 +1,346 @@
+"""A placement of the core's gate logic computed by lgn2hw, handed to nextpnr as ``BEL`` attributes.
+
+nextpnr places a gate network as a bag of cells: timing-driven and wirelength-driven, but blind to the fact that
+the network is a pipeline of layers whose wires run from one layer to the next. lgn2hw knows that structure, and
+writes it into the synthesized netlist (yosys' JSON) before place and route:
+
+1. *Nodes*: every gate LUT of the gate module (``<gates>.g<level>_<i>``) together with the flip-flop it drives
+   (``<gates>.f<bank>_<j>``, the register that closes its stage), and every other register of the gate module (the
+   input register and the registers that carry a bit past a stage) on its own. nextpnr's ECP5 packer pairs a
+   flip-flop with the LUT that drives its data input (``ecp5/pack.cc``, ``pack_ffs``), so the two must sit in the
+   same slice, the flip-flop at the LUT's index (``SLICEA.K0`` with ``SLICEA.FF0``).
+2. *Bands*: a node's depth is one more than its deepest source (input registers: 0); each depth is a band of
+   columns, left to right, its width in proportion to its nodes.
+3. *Order*: within a band the nodes are sorted by the mean position of their sources, then by that of their
+   readers, alternately (the barycentre heuristic of layered graph drawing, Sugiyama et al. 1981), and laid out
+   row by row, each row spread over the band's tiles. A locally wired network keeps its order, so its wires
+   are short and run across the bands; a randomly wired one at least has every wire between neighbouring bands.
+4. The region: a rectangle of the device's logic tiles, as square as the rows allow, filled to ``density`` with
+   gate nodes and centred on the die, with room on its right for the popcounts, which nextpnr places itself
+   (as it does the argmax and the stream control) around the fixed cells.
+
+Constraints are hard (nextpnr binds a cell with a ``BEL`` attribute with user strength and never moves it;
+YoWASP's nextpnr has no Python for regions; ``docs/toolchain-notes.md``). The same netlist gives the same
+placement: every sort breaks ties by name.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import UsageError
+
+PLACEMENTS = ("nextpnr", "lgn2hw", "auto")
+
+_GATE_LUT = re.compile(r"(?:^|\.)gates\.g(\d+)_(\d+)$")
+_GATE_FF = re.compile(r"(?:^|\.)gates\.f(\d+)_(\d+)$")
+_COUNT_LUT = re.compile(r"(?:^|\.)popcount\.fa(\d+)_([cs])$")     # the popcount's first adders (LUT cells)
+
+
+@dataclass(frozen=True)
+class Grid:
+    """The logic tiles of one device as nextpnr names their sites."""
+    family: str
+    device: str          # a device of this grid (lgn2hw.fpga.devices), for its routing tracks
+    xs: tuple            # columns of logic tiles
+    ys: tuple            # rows of logic tiles
+    slots: int           # LUT + flip-flop pairs per tile
+    lut: str             # LUT cell type in the synthesized netlist
+    ff: tuple            # flip-flop cell types
+
+    def bels(self, x: int, y: int, slot: int) -> tuple:
+        """(LUT site, flip-flop site) of pair ``slot`` of tile (x, y)."""
+        if self.family == "ecp5":
+            site = f"X{x}/Y{y}/SLICE{'ABCD'[slot // 2]}"
+            return f"{site}.K{slot % 2}", f"{site}.FF{slot % 2}"
+        site = f"X{x}/Y{y}/lc{slot}"       # iCE40: one logic cell holds the LUT and its flip-flop
+        return site, site
+
+
+# Logic tile rows and columns, probed with nextpnr 0.11 (a LUT and its flip-flop given a BEL at every column and
+# row in turn: nextpnr stops with "No Bel named ..." where there is no slice): on the LFE5U-85F the rows 10, 22,
+# ..., 82 hold block RAM and DSP, rows 0-1 and 94 and columns 0-1 and 124-125 the IO ring.
+_ECP5_85_ROWS = tuple(y for y in range(2, 94) if (y - 10) % 12 != 0)
+GRIDS = {
+    "LFE5U-85F": Grid("ecp5", "LFE5U-85F", tuple(range(2, 124)), _ECP5_85_ROWS, 8, "LUT4", ("TRELLIS_FF",)),
+}
+for _name in ("LFE5UM-85F", "LFE5UM5G-85F"):
+    GRIDS[_name] = GRIDS["LFE5U-85F"]
+
+# The region's density (nodes per LUT + flip-flop pair) is chosen so that the estimate of the bisection's worst
+# cut (worst_ratio) is at most TARGET_RATIO, within DENSITY_RANGE: the calibration of lgn2hw.fpga.route says
+# "routes" up to 0.48; the cone of 2,514 gate LUTs at density 0.5 (ratio 0.46) routed, but after 30,607 arc
+# iterations of router1 (bench/results/placement.json)
+TARGET_RATIO = 0.40
+DENSITY_RANGE = (0.25, 0.75)
+
+
+def grid_for(device_name: str) -> Grid:
+    grid = GRIDS.get(device_name)
+    if grid is None:
+        raise UsageError(f"lgn2hw's placement knows the logic grid of {', '.join(sorted(GRIDS))}, "
+                         f"not {device_name}", hint="use --placement nextpnr")
+    return grid
+
+
+def check_placement(placement: str) -> str:
+    if placement not in PLACEMENTS:
+        raise UsageError(f"placement must be one of {', '.join(PLACEMENTS)}, not {placement!r}")
+    return placement
+
+
+@dataclass
+class Node:
+    name: str            # the LUT's name, or the flip-flop's for a register on its own
+    lut: str | None
+    ff: str | None
+    sources: list        # indices of source nodes
+    depth: int = 0
+
+
+def _top(doc: dict) -> str:
+    tops = [n for n, m in doc["modules"].items() if str(m.get("attributes", {}).get("top", "0")).strip("0")]
+    if len(tops) != 1:
+        raise ValueError(f"the netlist has {len(tops)} top modules")
+    return tops[0]
+
+
+def _key(name: str) -> tuple:
+    """Sort key of a gate-module cell name: (kind, level or bank, index)."""
+    m = _COUNT_LUT.search(name)
+    if m:
+        return ("p", int(m.group(1)), 0 if m.group(2) == "c" else 1, name)
+    m = _GATE_LUT.search(name)
+    kind = "g" if m else "f"
+    m = m or _GATE_FF.search(name)
+    if m is None:
+        return ("z", 0, 0, name)
+    return (kind, int(m.group(1)), int(m.group(2)), name)
+
+
+def nodes_of(doc: dict, grid: Grid) -> list:
+    """The gate module's nodes (see the module docstring), in a fixed order, with their sources."""
+    cells = doc["modules"][_top(doc)]["cells"]
+    luts = sorted((n for n, c in cells.items() if c["type"] == grid.lut
+                   and (_GATE_LUT.search(n) or _COUNT_LUT.search(n))), key=_key)
+    out_port = {"LUT4": "Z", "SB_LUT4": "O"}[grid.lut]
+    d_port = {"TRELLIS_FF": "DI"}.get(grid.ff[0], "D")
+    driver: dict = {}
+    for n in luts:
+        driver[cells[n]["connections"][out_port][0]] = n
+    # the gate module's registers, and the popcount's registers of its first adders
+    ffs = sorted((n for n, c in cells.items() if c["type"] in grid.ff and (
+        _GATE_FF.search(n) or (_COUNT_LUT.search(driver.get(c["connections"][d_port][0], "")) is not None))),
+        key=_key)
+    for n in ffs:
+        driver[cells[n]["connections"]["Q"][0]] = n
+    paired = {}                         # LUT -> the first flip-flop (by name) its output loads
+    for n in ffs:
+        src = driver.get(cells[n]["connections"][d_port][0])
+        if src is not None and src in cells and cells[src]["type"] == grid.lut and src not in paired:
+            paired[src] = n
+    nodes, index = [], {}
+    for n in luts:
+        index[n] = len(nodes)
+        if n in paired:
+            index[paired[n]] = len(nodes)
+        nodes.append(Node(n, n, paired.get(n), []))
+    for n in ffs:
+        if n not in index:
+            index[n] = len(nodes)
+            nodes.append(Node(n, None, n, []))
+    for node in nodes:
+        if node.lut is not None:
+            bits = [b for p, bs in cells[node.lut]["connections"].items() if p != out_port for b in bs]
+        else:
+            bits = cells[node.ff]["connections"][d_port]
+        srcs = {index[driver[b]] for b in bits if isinstance(b, int) and b in driver}
+        me = index[node.name]
+        node.sources = sorted(s for s in srcs if s != me)
+    # depth: sources first (the gate module is a feed-forward pipeline; a cycle would be a bug elsewhere)
+    order = _topological(nodes)
+    for i in order:
+        nodes[i].depth = 1 + max((nodes[s].depth for s in nodes[i].sources), default=-1)
+    return nodes
+
+
+def _topological(nodes: list) -> list:
+    indeg = [len(n.sources) for n in nodes]
+    readers: list = [[] for _ in nodes]
+    for i, n in enumerate(nodes):
+        for s in n.sources:
+            readers[s].append(i)
+    ready = [i for i, d in enumerate(indeg) if d == 0]
+    order = []
+    while ready:
+        i = ready.pop()
+        order.append(i)
+        for r in readers[i]:
+            indeg[r] -= 1
+            if indeg[r] == 0:
+                ready.append(r)
+    if len(order) != len(nodes):
+        raise ValueError("the gate module's cells form a cycle")
+    return order
+
+
+def _graph(nodes: list):
+    """CSR adjacency of the node graph for METIS (each node joined to its sources; parallel edges summed)."""
+    n = len(nodes)
+    pairs = {}
+    for i, node in enumerate(nodes):
+        for s in node.sources:
+            a, b = min(i, s), max(i, s)
+            pairs[(a, b)] = pairs.get((a, b), 0) + 1
+    adj: list = [[] for _ in range(n)]
+    for (a, b), w in sorted(pairs.items()):
+        adj[a].append((b, w))
+        adj[b].append((a, w))
+    xadj, adjncy, ew = [0], [], []
+    for row in adj:
+        row.sort()
+        adjncy += [b for b, _ in row]
+        ew += [w for _, w in row]
+        xadj.append(len(adjncy))
+    return xadj, adjncy, ew
+
+
+def bisect(nodes: list, leaf: int = 8, seed: int = 1):
+    """(levels, part of each node): METIS' recursive bisection of the node graph into ``2**levels`` parts of
+    about ``leaf`` nodes; part ``p`` is on the first side of its level-``l`` cut when bit ``levels - l`` of ``p``
+    is 0 (as in :mod:`lgn2hw.fpga.route`)."""
+    import pymetis
+    levels = max(1, math.ceil(math.log2(max(2, len(nodes)) / leaf)))
+    if len(nodes) < 2:
+        return levels, np.zeros(len(nodes), np.int64)
+    xadj, adjncy, ew = _graph(nodes)
+    _, parts = pymetis.part_graph(1 << levels, pymetis.CSRAdjacency(xadj, adjncy), eweights=ew, recursive=True,
+                                  options=pymetis.Options(seed=seed))
+    return levels, np.asarray(parts, np.int64)
+
+
+def worst_ratio(nodes: list, parts: np.ndarray, levels: int, grid: Grid, tracks: int) -> float:
+    """The routing estimate of :mod:`lgn2hw.fpga.route` on this bisection, at density 1: the largest ratio of the
+    nets a group's cut splits to the tracks across its cut line, over the groups of at least 128 nodes. At density
+    ``d`` the ratio is this times ``sqrt(d)`` (a group's region grows as ``1/d``, its side as ``1/sqrt(d)``)."""
+    src = np.array([s for i, n in enumerate(nodes) for s in n.sources] + list(range(len(nodes))), np.int64)
+    pin = np.array([i for i, n in enumerate(nodes) for _ in n.sources] + list(range(len(nodes))), np.int64)
+    worst = 0.0
+    for lv in range(1, levels + 1):
+        child = parts >> (levels - lv)
+        parent = child >> 1
+        key = np.unique(src * (1 << lv) + child[pin])
+        net, ch = key >> lv, key & ((1 << lv) - 1)
+        par_key, counts = np.unique(net * (1 << lv) + (ch >> 1), return_counts=True)
+        cut_groups = (par_key[counts == 2]) & ((1 << lv) - 1)
+        demand = np.bincount(cut_groups, minlength=1 << (lv - 1))
+        size = np.bincount(parent, minlength=1 << (lv - 1))
+        tiles = size / grid.slots
+        side = np.sqrt(tiles if lv % 2 else tiles / 2)
+        ok = size >= 128
+        if ok.any():
+            worst = max(worst, float(np.max(demand[ok] / (np.maximum(side[ok], 1.0) * tracks))))
+    return worst
+
+
+def plan_region(grid: Grid, n_nodes: int, n_other: int, density: float) -> tuple:
+    """(columns, rows, first column) of the rectangle of logic tiles for the gate nodes: ``n_nodes / density``
+    pairs, as square as the rows allow, placed so that it and ``n_other`` further LUTs (placed by nextpnr,
+    mostly to its right, where the last layer's bits are counted) are centred on the die."""
+    tiles = max(1, math.ceil(n_nodes / (grid.slots * density)))
+    rows = min(len(grid.ys), max(1, math.ceil(math.sqrt(tiles))))
+    cols = math.ceil(tiles / rows)
+    if cols > len(grid.xs):
+        raise UsageError(f"the gate logic needs {cols} columns of logic tiles at density {density:g}; the device "
+                         f"has {len(grid.xs)}", hint="use --placement nextpnr")
+    other_cols = math.ceil(n_other / (grid.slots * 0.7 * rows))
+    start = max(0, min(len(grid.xs) - cols, (len(grid.xs) - cols - other_cols) // 2))
+    return cols, rows, start
+
+
+def place(doc: dict, grid: Grid, density: float | None = None, seed: int = 1, info: dict | None = None) -> dict:
+    """{cell name: BEL} for the gate module's cells of the synthesized netlist ``doc`` (yosys' JSON): min-cut
+    placement, the node graph and the region's sites bisected together. ``density``: None chooses it from the
+    estimate (TARGET_RATIO); ``info`` receives the figures."""
+    nodes = nodes_of(doc, grid)
+    if not nodes:
+        return {}
+    levels, parts = bisect(nodes, seed=seed)
+    from .devices import find_device
+    ratio1 = worst_ratio(nodes, parts, levels, grid, find_device(grid.device).tracks_per_tile)
+    if density is None:
+        density = DENSITY_RANGE[1] if ratio1 <= 0 else (TARGET_RATIO / ratio1) ** 2
+        density = float(min(max(density, DENSITY_RANGE[0]), DENSITY_RANGE[1]))
+    if info is not None:
+        from .route import DENSITY as HEAP_DENSITY
+        info.update(nodes=len(nodes), density=round(density, 3), ratio=round(ratio1 * math.sqrt(density), 3),
+                    ratio_at_nextpnr_density=round(ratio1 * math.sqrt(HEAP_DENSITY), 3))
+    cells = doc["modules"][_top(doc)]["cells"]
+    fixed = {n.lut for n in nodes if n.lut} | {n.ff for n in nodes if n.ff}
+    n_other = sum(1 for n, c in cells.items() if n not in fixed and c["type"] == grid.lut)
+    n_other += 2 * sum(1 for c in cells.values() if c["type"] == "CCU2C")
+    cols, rows, start = plan_region(grid, len(nodes), n_other, density)
+    y0 = (len(grid.ys) - rows) // 2
+    # sites: (column index, row index, slot), in tile order; depth orders the nodes of a leaf
+    sites = np.array([(c, r, s) for c in range(cols) for r in range(rows) for s in range(grid.slots)], np.int64)
+    result: dict = {}
+    depth = np.array([n.depth for n in nodes], np.int64)
+
+    def split(members: np.ndarray, site_idx: np.ndarray, level: int):
+        if level == levels or len(members) <= 1 or len(site_idx) <= grid.slots:
+            leaf(members, site_idx)
+            return
+        bit = (parts[members] >> (levels - level - 1)) & 1
+        first, second = members[bit == 0], members[bit == 1]
+        xy = sites[site_idx]
+        span_x = np.ptp(xy[:, 0]) + 1
+        span_y = np.ptp(xy[:, 1]) + 1
+        axis = 0 if span_x * 1.0 >= span_y else 1     # cut across the longer side
+        order = site_idx[np.lexsort((xy[:, 2], xy[:, 1 - axis], xy[:, axis]))]
+        k = round(len(order) * len(first) / max(1, len(members)))
+        # whole tiles to each side, so that a LUT and its flip-flop never straddle a cut
+        lo = -(-len(first) // grid.slots) * grid.slots
+        hi = len(order) - -(-len(second) // grid.slots) * grid.slots
+        if lo > hi:
+            leaf(members, site_idx)
+            return
+        k = min(max((k // grid.slots) * grid.slots, lo), hi)
+        split(first, order[:k], level + 1)
+        split(second, order[k:], level + 1)
+
+    def leaf(members: np.ndarray, site_idx: np.ndarray):
+        if len(members) > len(site_idx):
+            raise UsageError(f"{len(members)} gate cells for {len(site_idx)} sites in one part of the region",
+                             hint="use --placement nextpnr, or a lower density")
+        members = members[np.lexsort((members, depth[members]))]
+        xy = sites[site_idx]
+        site_idx = site_idx[np.lexsort((xy[:, 1], xy[:, 0], xy[:, 2]))]     # every tile's first slot first
+        for j, i in enumerate(members.tolist()):
+            c, r, s = sites[site_idx[j]].tolist()
+            lut_bel, ff_bel = grid.bels(grid.xs[start + c], grid.ys[y0 + r], s)
+            node = nodes[i]
+            if node.lut:
+                result[node.lut] = lut_bel
+            if node.ff:
+                result[node.ff] = ff_bel
+
+    split(np.arange(len(nodes), dtype=np.int64), np.arange(len(sites), dtype=np.int64), 0)
+    return result
+
+
+def write_placed(src: Path, dst: Path, grid: Grid, density: float | None = None, seed: int = 1) -> dict:
+    """Read yosys' JSON ``src``, add the ``BEL`` attributes of :func:`place`, write ``dst``; return a summary."""
+    doc = json.loads(Path(src).read_text())
+    info: dict = {}
+    bels = place(doc, grid, density, seed, info)
+    cells = doc["modules"][_top(doc)]["cells"]
+    for name, bel in bels.items():
+        cells[name].setdefault("attributes", {})["BEL"] = bel
+    Path(dst).write_text(json.dumps(doc))
+    return {"cells_placed": len(bels), **info,
+            "tiles": len({b.rsplit("/", 1)[0] for b in bels.values()})}
