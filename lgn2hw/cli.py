@@ -244,7 +244,7 @@ def add_compile_parser(sub):
 
 def _target_args(p):
     g = p.add_argument_group("hardware target (with one, compile goes on to a bitstream)")
-    g.add_argument("--board", help="board name or alias (ecp5, ice40); see 'lgn2hw boards'")
+    g.add_argument("--board", help="board name or alias (ecp5, ice40, tangnano9k, ...); see 'lgn2hw boards'")
     g.add_argument("--device", help="bare part, e.g. LFE5U-85F or iCE40UP5K: the core alone, out of context")
     g.add_argument("--package", help="package of --device, e.g. CABGA381 or SG48")
     g.add_argument("--seed", type=int, default=1, help="place-and-route seed (default: 1)")
@@ -326,9 +326,10 @@ def cmd_boards(args):
         c = b.capacity
         print(f"{b.name:<20} {b.device:<13} {b.package:<10} {b.clock_hz / 1e6:>4g} MHz {c['lut4']:>7,} "
               f"{c['ff']:>7,} {c['io']:>4} {c['bram']:>5}" + (f"  (alias: {', '.join(names)})" if names else ""))
-    print("\nbare devices (--device D --package P): the core alone, out of context")
+    print("\nbare devices (--device D --package P): the core alone (out of context on ECP5; elsewhere its ports "
+          "are pins)")
     for d in DEVICES.values():
-        print(f"  {d.name:<13} {d.family:<5} {d.lut4:>7,} LUT4 {d.bram:>4} BRAM  packages "
+        print(f"  {d.name:<13} {d.family:<8} {d.lut4:>7,} LUT4 {d.bram:>4} BRAM  packages "
               + ", ".join(f"{p} ({n} IO)" for p, n in d.packages.items()))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from .families import carry_luts
 from .flow import BuildOptions, run_build
 from .harness import config_for, uart_divisor
 
@@ -22,8 +23,7 @@ def compile_for_target(nl, core, target, out: Path, opts: BuildOptions) -> dict:
                           else "bits", "sample_bytes": cfg.sample_bytes, "counts": bool(cfg.count_width),
                           "count_bytes": cfg.count_bytes, "answer_frame_bytes": 4 + cfg.info().answer_bytes}
     core_lut = rep["core"]["lut4"]
-    carry = rep["core"]["cells"].get("CCU2C", 0) * 2 if target.family == "ecp5" else \
-        rep["core"]["cells"].get("SB_CARRY", 0)
+    carry = carry_luts(target.family, rep["core"]["cells"])
     rep["carry_lut_share"] = round(carry / core_lut, 4) if core_lut else 0.0
     rep["times_s"] = {k: round(v, 2) for k, v in rep["times_s"].items()}
     rep["wall_s"] = round(time.monotonic() - t0, 2)
