@@ -247,6 +247,10 @@ def _target_args(p):
     g.add_argument("--board", help="board name or alias (ecp5, ice40, tangnano9k, ...); see 'lgn2hw boards'")
     g.add_argument("--device", help="bare part, e.g. LFE5U-85F or iCE40UP5K: the core alone, out of context")
     g.add_argument("--package", help="package of --device, e.g. CABGA381 or SG48")
+    g.add_argument("--core-freq", type=float, metavar="MHZ",
+                   help="board targets: run the core and its UART harness at this clock from the board's PLL "
+                        "(ECP5, iCE40, Gowin; the highest frequency the PLL makes at or below MHZ; default: the "
+                        "board clock); it is also the place-and-route target unless --freq is given")
     g.add_argument("--seed", type=int, default=1, help="place-and-route seed (default: 1)")
     g.add_argument("--strict-timing", action="store_true", help="fail when the clock target is not met")
     g.add_argument("--postsim", type=int, default=256, metavar="N",
@@ -289,7 +293,8 @@ def cmd_compile(args):
         pipeline=args.pipeline, freq=args.freq, top=args.top, features=args.features, lut_size=args.lut_size,
         popcount_style=args.popcount_style, ebr=args.ebr, seed=args.seed, strict_timing=args.strict_timing,
         postsim=args.postsim, postsim_sim=args.postsim_sim, router=args.router,
-        nextpnr_opts=_split_opts(args.nextpnr_opts, "--nextpnr-opts"), pnr_timeout=args.pnr_timeout)
+        nextpnr_opts=_split_opts(args.nextpnr_opts, "--nextpnr-opts"), pnr_timeout=args.pnr_timeout,
+        core_freq=args.core_freq)
     summary = result.summary() if "pnr" in result.report.get("build", {}) else {}
     if args.json:
         print(json.dumps(summary or {"out": str(result.out), "steps": result.report["steps"]}, indent=2,

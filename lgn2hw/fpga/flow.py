@@ -52,6 +52,7 @@ class BuildOptions:
     router: str | None = None          # nextpnr --router (router1, router2); None: nextpnr's default
     nextpnr_opts: tuple = ()           # further nextpnr arguments, passed as they are (e.g. ("--no-tmdriv",))
     pnr_timeout_s: float | None = None  # place and route alone; None: timeout_s
+    pll: object = None                 # board targets: lgn2hw.fpga.pll.Pll, the harness's clock from the PLL
 
 
 # every step a build may have, in order; a plan holds the ones its target needs
@@ -138,7 +139,7 @@ def plan_build(nl, core, target: Target, opts: BuildOptions, harness_cfg=None) -
         from .postsim import plan_postsim
         steps.append(plan_postsim(nl, core, syn_v, opts))
     if target.board:
-        board_files = _board_files(core, target, syn_v, harness_cfg)
+        board_files = _board_files(core, target, syn_v, harness_cfg, opts.pll)
         files.update(board_files)
         steps.append(Step("synth", "yosys", ("-q", "-l", "synth.log", "top.ys"),
                           inputs=(*sorted(board_files), syn_v),
@@ -344,7 +345,7 @@ def _board_io(bdir: Path, family: str) -> int:
     return len(re.findall(rf"^\s*({fam.pin_re})\b", text, flags=re.M))
 
 
-def _board_files(core, target, syn_v, harness_cfg) -> dict:
+def _board_files(core, target, syn_v, harness_cfg, pll=None) -> dict:
     """Amaranth prepares the board top (RTLIL, constraints, yosys script) around the mapped core, which the
     script reads as ``syn_v`` (written by the synth-core step, so it is not among these files)."""
     from amaranth.build import Attrs, Pins, Resource, Subsignal
@@ -360,7 +361,7 @@ def _board_files(core, target, syn_v, harness_cfg) -> dict:
     if "hfosc_div" in board.clock:
         platform.hfosc_div = int(board.clock["hfosc_div"])
     platform.add_file(syn_v, "")
-    prepared = platform.prepare(BoardTop(harness_cfg, board), name="top",
+    prepared = platform.prepare(BoardTop(harness_cfg, board, pll), name="top",
                                 synth_opts=target.device.synth_opts,
                                 script_after_synth="tee -q -o top.stat.json stat -json")
     return {name: content for name, content in prepared.files.items()

@@ -15,9 +15,12 @@ def compile_for_target(nl, core, target, out: Path, opts: BuildOptions) -> dict:
     cfg = None
     if target.board:
         b = target.board
-        cfg = config_for(nl, core, uart_divisor(b.clock_hz, b.baud), timeout_cycles=b.clock_hz // 50)
+        hz = round(opts.pll.fout_mhz * 1e6) if opts.pll else b.clock_hz     # the harness's clock
+        cfg = config_for(nl, core, uart_divisor(hz, b.baud), timeout_cycles=hz // 50)
     result = run_build(nl, core, target, out, opts, cfg)
     rep = result.report
+    if opts.pll is not None:
+        rep["pll"] = opts.pll.as_dict()
     if cfg is not None:
         rep["harness"] = {"baud": target.board.baud, "divisor": cfg.divisor, "mode": "features" if cfg.raw_features
                           else "bits", "sample_bytes": cfg.sample_bytes, "counts": bool(cfg.count_width),
