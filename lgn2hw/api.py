@@ -96,6 +96,7 @@ class CompileOptions:
     pnr_timeout: float | None = None
     timeout: float | None = None       # any one tool run
     placement: str = "nextpnr"         # nextpnr, lgn2hw or auto (lgn2hw.fpga.placement)
+    core_freq: float | None = None     # board targets: core and harness clock from the board's PLL, MHz
 
     @classmethod
     def from_kwargs(cls, options: dict) -> "CompileOptions":
@@ -178,8 +179,9 @@ def compile(model, out, *, board: str | None = None, device: str | None = None, 
         nl, rep = optimize(nl, report=True)
         report["passes"] = rep.annotate({})
     freq = opts.freq
+    pll = _pll(target, opts.core_freq)
     if target is not None and freq is None:
-        freq = target.board.clock_hz / 1e6 if target.board else 100.0
+        freq = pll.fout_mhz if pll else target.board.clock_hz / 1e6 if target.board else 100.0
     features = opts.features if opts.features is not None else bool(target and target.board and nl.encoding)
     core = _emit(nl, target, opts, freq, features)
     report.update(core.report)
@@ -193,7 +195,7 @@ def compile(model, out, *, board: str | None = None, device: str | None = None, 
             (tmp / fname).write_text(text)
         report["steps"].append("verilog")
         if target is not None and stop_after != "verilog":
-            report["build"] = _build(nl, core, target, tmp, out, opts, freq, stop_after, cache, say, warn)
+            report["build"] = _build(nl, core, target, tmp, out, opts, freq, stop_after, cache, say, warn, pll)
             report["steps"] += report["build"]["steps"]
         (tmp / "report.json").write_text(_json(report))
         if "build" in report and "fit" in report["build"] and "pnr" in report["build"]:
@@ -258,7 +260,20 @@ def _emit(nl, target, opts: CompileOptions, freq, features):
     return emit_verilog(nl, eopts)
 
 
-def _build(nl, core, target, tmp: Path, out: Path, opts: CompileOptions, freq, stop_after, cache, say, warn):
+def _pll(target, core_freq):
+    """The PLL settings for ``core_freq`` on a board target (before any work), or None without one."""
+    if core_freq is None:
+        return None
+    if target is None or target.board is None:
+        raise UsageError("--core-freq needs a board target (--board): a bare device has no board clock")
+    if not core_freq > 0:
+        raise UsageError(f"core frequency must be a positive number of MHz, not {core_freq:g}")
+    from .fpga.pll import plan_pll
+    return plan_pll(target.family, target.device.name, target.board.clock_hz / 1e6, core_freq)
+
+
+def _build(nl, core, target, tmp: Path, out: Path, opts: CompileOptions, freq, stop_after, cache, say, warn,
+           pll=None):
     """The hardware build into ``tmp``; a failure keeps the tool logs beside ``out`` (``OUT.logs/``)."""
     from .errors import Lgn2hwError
     from .fpga import BuildOptions, compile_for_target
@@ -266,7 +281,8 @@ def _build(nl, core, target, tmp: Path, out: Path, opts: CompileOptions, freq, s
                          postsim_samples=opts.postsim, postsim_inputs=opts.postsim_inputs,
                          postsim_sim=opts.postsim_sim, stop_after=stop_after, progress=say, warn=warn,
                          timeout_s=opts.timeout, router=opts.router, nextpnr_opts=opts.nextpnr_opts,
-                         pnr_timeout_s=opts.pnr_timeout, cache=cache, placement=opts.placement)
+                         pnr_timeout_s=opts.pnr_timeout, cache=cache, placement=opts.placement,
+                         pll=pll)
     try:
         return compile_for_target(nl, core, target, tmp, bopts)
     except Lgn2hwError as err:

@@ -244,9 +244,13 @@ def add_compile_parser(sub):
 
 def _target_args(p):
     g = p.add_argument_group("hardware target (with one, compile goes on to a bitstream)")
-    g.add_argument("--board", help="board name or alias (ecp5, ice40); see 'lgn2hw boards'")
+    g.add_argument("--board", help="board name or alias (ecp5, ice40, tangnano9k, ...); see 'lgn2hw boards'")
     g.add_argument("--device", help="bare part, e.g. LFE5U-85F or iCE40UP5K: the core alone, out of context")
     g.add_argument("--package", help="package of --device, e.g. CABGA381 or SG48")
+    g.add_argument("--core-freq", type=float, metavar="MHZ",
+                   help="board targets: run the core and its UART harness at this clock from the board's PLL "
+                        "(ECP5, iCE40, Gowin; the highest frequency the PLL makes at or below MHZ; default: the "
+                        "board clock); it is also the place-and-route target unless --freq is given")
     g.add_argument("--seed", type=int, default=1, help="place-and-route seed (default: 1)")
     g.add_argument("--strict-timing", action="store_true", help="fail when the clock target is not met")
     g.add_argument("--postsim", type=int, default=256, metavar="N",
@@ -293,7 +297,7 @@ def cmd_compile(args):
         popcount_style=args.popcount_style, ebr=args.ebr, seed=args.seed, strict_timing=args.strict_timing,
         postsim=args.postsim, postsim_sim=args.postsim_sim, router=args.router,
         nextpnr_opts=_split_opts(args.nextpnr_opts, "--nextpnr-opts"), pnr_timeout=args.pnr_timeout,
-        placement=args.placement)
+        placement=args.placement, core_freq=args.core_freq)
     summary = result.summary() if "pnr" in result.report.get("build", {}) else {}
     if args.json:
         print(json.dumps(summary or {"out": str(result.out), "steps": result.report["steps"]}, indent=2,
@@ -444,9 +448,10 @@ def cmd_boards(args):
         c = b.capacity
         print(f"{b.name:<20} {b.device:<13} {b.package:<10} {b.clock_hz / 1e6:>4g} MHz {c['lut4']:>7,} "
               f"{c['ff']:>7,} {c['io']:>4} {c['bram']:>5}" + (f"  (alias: {', '.join(names)})" if names else ""))
-    print("\nbare devices (--device D --package P): the core alone, out of context")
+    print("\nbare devices (--device D --package P): the core alone (out of context on ECP5; elsewhere its ports "
+          "are pins)")
     for d in DEVICES.values():
-        print(f"  {d.name:<13} {d.family:<5} {d.lut4:>7,} LUT4 {d.bram:>4} BRAM  packages "
+        print(f"  {d.name:<13} {d.family:<8} {d.lut4:>7,} LUT4 {d.bram:>4} BRAM  packages "
               + ", ".join(f"{p} ({n} IO)" for p, n in d.packages.items()))
 
 

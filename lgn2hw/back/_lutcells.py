@@ -8,9 +8,11 @@ family's LUT cell with its truth table as the INIT parameter, the cones are libr
 them (the popcounts, argmax and stream control), so the gates arrive in the mapped netlist one cell per LUT. No
 ``keep`` attribute is needed; ``docs/toolchain-notes.md`` says what the synthesis scripts do with the cells.
 
-Both families index the INIT vector with the inputs read as a number, the first input least significant, as the IR
+ECP5, iCE40 and Gowin index the INIT vector with the inputs read as a number, the first input least significant, as the IR
 does (``out = (table >> m) & 1`` with ``m = sum(in_j << j)``); yosys' own cell models confirm it (ECP5 ``LUT4``:
-``Z = INIT[{D, C, B, A}]``; iCE40 ``SB_LUT4``: ``O = LUT_INIT[{I3, I2, I1, I0}]``). A cone of k < 4 inputs leaves
+``Z = INIT[{D, C, B, A}]``; iCE40 ``SB_LUT4``: ``O = LUT_INIT[{I3, I2, I1, I0}]``; Gowin ``LUT4``: a mux tree
+that selects ``INIT[{I3, I2, I1, I0}]``). GateMate has no 4-input LUT cell (its ``CC_L2T4`` is a tree of three
+2-input LUTs, which not every 4-input function fits), so its cores stay generic Verilog. A cone of k < 4 inputs leaves
 the upper inputs tied to 0 and repeats its table over them, so the value is right whatever they carry. (Left
 open they would save synthesis time, as ECP5's unused LSR does, but ``opt_lut_ins -tech lattice`` in yosys 0.70
 aborts on a LUT4 with an open input.)
@@ -58,6 +60,7 @@ CELLS = {
     "ecp5": LutCell("ecp5", "LUT4", "INIT", ("A", "B", "C", "D"), "Z", "TRELLIS_FF", ("CLK", "DI", "Q"),
                     ' #(.GSR("DISABLED"), .CEMUX("1"), .CLKMUX("CLK"), .LSRMUX("LSR"), .REGSET("RESET"))'),
     "ice40": LutCell("ice40", "SB_LUT4", "LUT_INIT", ("I0", "I1", "I2", "I3"), "O", "SB_DFF", ("C", "D", "Q"), ""),
+    "gowin": LutCell("gowin", "LUT4", "INIT", ("I0", "I1", "I2", "I3"), "F", "DFF", ("CLK", "D", "Q"), ""),
 }
 
 
@@ -135,6 +138,15 @@ endmodule
 endmodule
 module SB_DFF (input C, input D, output reg Q);
   always @(posedge C) Q <= D;
+endmodule
+""",
+    "gowin": """module LUT4 (input I0, input I1, input I2, input I3, output F);
+  parameter [15:0] INIT = 16'h0000;
+  assign F = INIT[{I3, I2, I1, I0}];
+endmodule
+module DFF (input CLK, input D, output reg Q);
+  parameter [0:0] INIT = 1'b0;
+  always @(posedge CLK) Q <= D;
 endmodule
 """,
 }

