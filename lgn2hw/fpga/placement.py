@@ -1,27 +1,27 @@
 """A placement of the core's gate logic computed by lgn2hw, handed to nextpnr as ``BEL`` attributes.
 
-nextpnr places a gate network as a bag of cells: timing-driven and wirelength-driven, but blind to the fact that
-the network is a pipeline of layers whose wires run from one layer to the next. lgn2hw knows that structure, and
-writes it into the synthesized netlist (yosys' JSON) before place and route:
+nextpnr places a gate network as a bag of cells, at a density fixed in its ECP5 architecture code (HeAP's 0.75),
+and randomly wired networks of a few thousand LUTs congest where it packs them. lgn2hw knows the structure (which
+register belongs to which LUT, which cells form the gate pipeline, how the wiring cuts) and writes a placement
+into the synthesized netlist (yosys' JSON, ``placed.json``) before place and route:
 
 1. *Nodes*: every gate LUT of the gate module (``<gates>.g<level>_<i>``) together with the flip-flop it drives
-   (``<gates>.f<bank>_<j>``, the register that closes its stage), and every other register of the gate module (the
-   input register and the registers that carry a bit past a stage) on its own. nextpnr's ECP5 packer pairs a
-   flip-flop with the LUT that drives its data input (``ecp5/pack.cc``, ``pack_ffs``), so the two must sit in the
-   same slice, the flip-flop at the LUT's index (``SLICEA.K0`` with ``SLICEA.FF0``).
-2. *Bands*: a node's depth is one more than its deepest source (input registers: 0); each depth is a band of
-   columns, left to right, its width in proportion to its nodes.
-3. *Order*: within a band the nodes are sorted by the mean position of their sources, then by that of their
-   readers, alternately (the barycentre heuristic of layered graph drawing, Sugiyama et al. 1981), and laid out
-   row by row, each row spread over the band's tiles. A locally wired network keeps its order, so its wires
-   are short and run across the bands; a randomly wired one at least has every wire between neighbouring bands.
-4. The region: a rectangle of the device's logic tiles, as square as the rows allow, filled to ``density`` with
-   gate nodes and centred on the die, with room on its right for the popcounts, which nextpnr places itself
-   (as it does the argmax and the stream control) around the fixed cells.
+   (``<gates>.f<bank>_<j>``, the register that closes its stage), every other register of the gate module (the
+   input register and the registers that carry a bit past a stage) on its own, and the popcount's first adders
+   (``<popcount>.fa<n>_c/_s``, LUT cells) with their registers. nextpnr's ECP5 packer pairs a flip-flop with the
+   LUT that drives its data input (``ecp5/pack.cc``, ``pack_ffs``), so the two sit in the same slice at the same
+   index (``SLICEA.K0`` with ``SLICEA.FF0``).
+2. *Min-cut placement* (Breuer 1977): METIS' recursive bisection of the node graph, cut for cut with the sites of
+   a rectangle of logic tiles (each cut across its longer side, whole tiles to each half, in proportion to the
+   nodes), down to parts of about one tile.
+3. *Density*: the rectangle holds ``nodes / density`` sites, as square as the device's rows allow, centred on the
+   die with room for what nextpnr places itself (the popcount's carry adders, argmax, stream control). The
+   density is chosen so that the worst cut of the bisection, counted as :mod:`lgn2hw.fpga.route` counts it, is
+   at most ``TARGET_RATIO`` of the tracks across its cut line.
 
-Constraints are hard (nextpnr binds a cell with a ``BEL`` attribute with user strength and never moves it;
-YoWASP's nextpnr has no Python for regions; ``docs/toolchain-notes.md``). The same netlist gives the same
-placement: every sort breaks ties by name.
+The constraints are hard: nextpnr binds a cell with a ``BEL`` attribute with user strength and never moves it;
+YoWASP's nextpnr has no Python for regions (``docs/toolchain-notes.md``). The same netlist gives the same
+placement: nodes are sorted by name, METIS runs with a fixed seed.
 """
 from __future__ import annotations
 
@@ -291,27 +291,41 @@ def place(doc: dict, grid: Grid, density: float | None = None, seed: int = 1, in
     result: dict = {}
     depth = np.array([n.depth for n in nodes], np.int64)
 
-    def split(members: np.ndarray, site_idx: np.ndarray, level: int):
+    # every node's neighbours (sources and readers) and the centre of the region its part holds so far: a cut's
+    # two halves go to the sides their outside neighbours lie on (terminal propagation, Dunlop and Kernighan 1985;
+    # METIS' labels say nothing about where a part lies)
+    xadj, adjncy, _ = _graph(nodes)
+    xadj, adjncy = np.asarray(xadj, np.int64), np.asarray(adjncy, np.int64)
+    owner = np.repeat(np.arange(len(nodes)), np.diff(xadj))
+    centre = np.tile(sites[:, :2].mean(axis=0), (len(nodes), 1))
+    region = np.zeros(len(nodes), np.int64)        # an id of the region each node is in at the current level
+
+    def pull(group: np.ndarray, rid: int, axis: int) -> float:
+        """Mean coordinate along ``axis`` of the neighbours of ``group`` outside region ``rid`` (0 if none)."""
+        mask = np.zeros(len(nodes), bool)
+        mask[group] = True
+        edges = mask[owner] & (region[adjncy] != rid)
+        return float(centre[adjncy[edges], axis].mean()) if edges.any() else 0.0
+
+    def split(members: np.ndarray, site_idx: np.ndarray, level: int, rid: int):
+        """The two halves (members, sites) of one region, or None for a leaf."""
         if level == levels or len(members) <= 1 or len(site_idx) <= grid.slots:
-            leaf(members, site_idx)
-            return
+            return None
         bit = (parts[members] >> (levels - level - 1)) & 1
         first, second = members[bit == 0], members[bit == 1]
         xy = sites[site_idx]
-        span_x = np.ptp(xy[:, 0]) + 1
-        span_y = np.ptp(xy[:, 1]) + 1
-        axis = 0 if span_x * 1.0 >= span_y else 1     # cut across the longer side
+        axis = 0 if np.ptp(xy[:, 0]) >= np.ptp(xy[:, 1]) else 1     # cut across the longer side
         order = site_idx[np.lexsort((xy[:, 2], xy[:, 1 - axis], xy[:, axis]))]
-        k = round(len(order) * len(first) / max(1, len(members)))
+        if len(first) and len(second) and pull(second, rid, axis) < pull(first, rid, axis):
+            first, second = second, first
         # whole tiles to each side, so that a LUT and its flip-flop never straddle a cut
         lo = -(-len(first) // grid.slots) * grid.slots
         hi = len(order) - -(-len(second) // grid.slots) * grid.slots
         if lo > hi:
-            leaf(members, site_idx)
-            return
+            return None
+        k = round(len(order) * len(first) / max(1, len(members)))
         k = min(max((k // grid.slots) * grid.slots, lo), hi)
-        split(first, order[:k], level + 1)
-        split(second, order[k:], level + 1)
+        return (first, order[:k]), (second, order[k:])
 
     def leaf(members: np.ndarray, site_idx: np.ndarray):
         if len(members) > len(site_idx):
@@ -329,7 +343,22 @@ def place(doc: dict, grid: Grid, density: float | None = None, seed: int = 1, in
             if node.ff:
                 result[node.ff] = ff_bel
 
-    split(np.arange(len(nodes), dtype=np.int64), np.arange(len(sites), dtype=np.int64), 0)
+    todo = [(np.arange(len(nodes), dtype=np.int64), np.arange(len(sites), dtype=np.int64))]
+    for level in range(levels + 1):           # breadth first: every region of a level, then the next level
+        nxt = []
+        for rid, (members, site_idx) in enumerate(todo):
+            halves = split(members, site_idx, level, rid) if level < levels else None
+            if halves is None:
+                leaf(members, site_idx)
+            else:
+                nxt.extend(halves)
+        todo = nxt
+        region[:] = -1                        # placed leaves are outside every region
+        for rid, (members, site_idx) in enumerate(todo):
+            region[members] = rid
+            centre[members] = sites[site_idx, :2].mean(axis=0)
+        if not todo:
+            break
     return result
 
 
