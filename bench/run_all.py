@@ -67,6 +67,8 @@ SCRIPTS = {
         ("bench_cache", [], False),                 # the 48K synthesis twice: fresh, then from the step cache
         ("bench_route", ["--build", "all-new"], False),   # the routability estimate against nextpnr builds
         ("bench_placement", [], False),             # nextpnr's placement against lgn2hw's, same designs
+        # 16 seeds of the example: lgn2hw sweep on 2 workers (local, then Dask) against 16 compiles in a row
+        ("bench_sweep", ["--device", "LFE5U-85F", "--package", "CABGA381", "--", "--postsim", "0"], True),
     ],
 }
 HW_RUNTIME = ("several hours on 2 cores: bench_peers_hw about an hour (ABC9 mapping about 30 minutes, then "
@@ -176,6 +178,7 @@ SECTIONS = [
     ("route", "Routability estimate against nextpnr on the LFE5U-85F and iCE40 (calibration)"),
     ("placement", "Placement: nextpnr's against lgn2hw's (--placement), and the frontier of random and local "
                   "wiring"),
+    ("sweep", "Sweeps: 16 place-and-route seeds on 2 workers (local, Dask) against 16 compiles in a row"),
 ]
 WALL_TIMES = [("run_all", "make bench"), ("run_all_hw", "make bench-hw")]       # the runner's own records
 

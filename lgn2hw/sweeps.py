@@ -180,7 +180,7 @@ def _point_name(settings: dict, swept: list, widths: dict) -> str:
         v = settings[axis]
         text = str(v).zfill(widths["seed"]) if axis == "seed" else _fmt(v)
         parts.append(_LABEL[axis] + text)
-    return "-".join(parts) or "point"
+    return "-".join(parts)
 
 
 def plan_sweep(model, out, *, board: str | None = None, device: str | None = None, package: str | None = None,
@@ -227,9 +227,8 @@ def plan_sweep(model, out, *, board: str | None = None, device: str | None = Non
     widths = {"seed": len(str(max(axes["seed"])))}
     for i, s in enumerate(combos):
         resolve_pipeline(s["pipeline"], s["freq"])
-        group = _point_name(s, [a for a in swept if a != "seed"], widths) if len(swept) > 1 or swept != ["seed"] \
-            else "all"
-        points.append(Point(i, _point_name(s, swept, widths), s, group if group != "point" else "all"))
+        others = [a for a in swept if a != "seed"]         # a group: the points that differ only in their seed
+        points.append(Point(i, _point_name(s, swept, widths), s, _point_name(s, others, widths) if others else "all"))
     opts = {k: getattr(base, k) for k in FIXED_OPTIONS}
     opts["nextpnr_opts"] = list(opts["nextpnr_opts"])
     return SweepPlan(model=str(model), out=Path(out),
@@ -247,8 +246,8 @@ def _task(plan: SweepPlan, point: Point | None, group: str, out: Path, stop_afte
     options = {**plan.options, "pipeline": s["pipeline"], "freq": s["freq"], "popcount_style": s["popcount_style"],
                "seed": s["seed"]}
     ca = plan.compile_args
-    return {"sweep": plan.digest(), "model": plan.model, "out": str(out), "target": target, "options": options, "stop_after": stop_after,
-            "passes": ca["passes"], "route_check": ca["route_check"], "cache": ca["cache"],
+    return {"sweep": plan.digest(), "model": plan.model, "out": str(out), "target": target, "options": options,
+            "stop_after": stop_after, "passes": ca["passes"], "route_check": ca["route_check"], "cache": ca["cache"],
             "load_options": ca["load_options"], "point": point.name if point is not None else None, "group": group}
 
 
