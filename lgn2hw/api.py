@@ -97,6 +97,9 @@ class CompileOptions:
     timeout: float | None = None       # any one tool run
     placement: str = "nextpnr"         # nextpnr, lgn2hw or auto (lgn2hw.fpga.placement)
     core_freq: float | None = None     # board targets: core and harness clock from the board's PLL, MHz
+    selftest: int = 0                  # board targets: samples stored for the on-board self-test
+    selftest_inputs: object = None     # their inputs (N >= selftest rows; random when None)
+    selftest_labels: object = None     # their labels (default: the interpreter's classes)
 
     @classmethod
     def from_kwargs(cls, options: dict) -> "CompileOptions":
@@ -180,6 +183,8 @@ def compile(model, out, *, board: str | None = None, device: str | None = None, 
         report["passes"] = rep.annotate({})
     freq = opts.freq
     pll = _pll(target, opts.core_freq)
+    if opts.selftest and (target is None or target.board is None):
+        raise UsageError("--selftest needs a board target (--board): the samples live in the board's harness")
     if target is not None and freq is None:
         freq = pll.fout_mhz if pll else target.board.clock_hz / 1e6 if target.board else 100.0
     features = opts.features if opts.features is not None else bool(target and target.board and nl.encoding)
@@ -260,6 +265,25 @@ def _emit(nl, target, opts: CompileOptions, freq, features):
     return emit_verilog(nl, eopts)
 
 
+def _selftest_data(nl, core, opts: CompileOptions):
+    """(inputs, labels) for the self-test: the first ``selftest`` rows given, else random inputs of the core's
+    kind (labels then the interpreter's classes); None without a self-test."""
+    import numpy as np
+    n = int(opts.selftest or 0)
+    if n <= 0:
+        return None
+    if opts.selftest_inputs is not None:
+        x = np.asarray(opts.selftest_inputs)
+        if len(x) < n:
+            raise UsageError(f"self-test needs {n} samples, the data holds {len(x)}")
+        labels = None if opts.selftest_labels is None else np.asarray(opts.selftest_labels).reshape(-1)[:n]
+        return x[:n].reshape(n, -1), labels
+    rng = np.random.default_rng(0)
+    raw = any(p["name"] == "in_features" for p in core.report["ports"])
+    return (rng.integers(0, 256, (n, nl.encoding.n_features)) if raw else rng.integers(0, 2, (n, nl.n_inputs)),
+            None)
+
+
 def _pll(target, core_freq):
     """The PLL settings for ``core_freq`` on a board target (before any work), or None without one."""
     if core_freq is None:
@@ -281,8 +305,8 @@ def _build(nl, core, target, tmp: Path, out: Path, opts: CompileOptions, freq, s
                          postsim_samples=opts.postsim, postsim_inputs=opts.postsim_inputs,
                          postsim_sim=opts.postsim_sim, stop_after=stop_after, progress=say, warn=warn,
                          timeout_s=opts.timeout, router=opts.router, nextpnr_opts=opts.nextpnr_opts,
-                         pnr_timeout_s=opts.pnr_timeout, cache=cache, placement=opts.placement,
-                         pll=pll)
+                         pnr_timeout_s=opts.pnr_timeout, cache=cache, placement=opts.placement, pll=pll,
+                         selftest=_selftest_data(nl, core, opts))
     try:
         return compile_for_target(nl, core, target, tmp, bopts)
     except Lgn2hwError as err:

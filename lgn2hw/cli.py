@@ -251,6 +251,13 @@ def _target_args(p):
                    help="board targets: run the core and its UART harness at this clock from the board's PLL "
                         "(ECP5, iCE40, Gowin; the highest frequency the PLL makes at or below MHZ; default: the "
                         "board clock); it is also the place-and-route target unless --freq is given")
+    g.add_argument("--selftest", type=int, default=0, metavar="N",
+                   help="board targets: store N samples and their classes in block RAM; the board runs them back "
+                        "to back after reset and on 'lgn2hw run --selftest' (default: 0, none)")
+    g.add_argument("--selftest-data", metavar="X.npy",
+                   help="the self-test's inputs (its first N rows; default: random inputs)")
+    g.add_argument("--selftest-labels", metavar="Y.npy",
+                   help="their labels, for the accuracy (default: the interpreter's classes)")
     g.add_argument("--seed", type=int, default=1, help="place-and-route seed (default: 1)")
     g.add_argument("--strict-timing", action="store_true", help="fail when the clock target is not met")
     g.add_argument("--postsim", type=int, default=256, metavar="N",
@@ -297,7 +304,9 @@ def cmd_compile(args):
         popcount_style=args.popcount_style, ebr=args.ebr, seed=args.seed, strict_timing=args.strict_timing,
         postsim=args.postsim, postsim_sim=args.postsim_sim, router=args.router,
         nextpnr_opts=_split_opts(args.nextpnr_opts, "--nextpnr-opts"), pnr_timeout=args.pnr_timeout,
-        placement=args.placement, core_freq=args.core_freq)
+        placement=args.placement, core_freq=args.core_freq, selftest=args.selftest,
+        selftest_inputs=_load_npy(args.selftest_data, "--selftest-data") if args.selftest_data else None,
+        selftest_labels=_load_npy(args.selftest_labels, "--selftest-labels") if args.selftest_labels else None)
     summary = result.summary() if "pnr" in result.report.get("build", {}) else {}
     if args.json:
         print(json.dumps(summary or {"out": str(result.out), "steps": result.report["steps"]}, indent=2,
@@ -477,11 +486,16 @@ def cmd_flash(args):
 # --- run ----------------------------------------------------------------------------------------------------
 def add_run_parser(sub):
     p = sub.add_parser("run", help="stream samples through a board over its UART and collect the answers")
-    p.add_argument("inputs", help="INPUTS.npy: (N, n_inputs) 0/1 bits, or (N, features) 0..255 for a features design")
-    p.add_argument("-o", "--output", required=True,
+    p.add_argument("inputs", nargs="?",
+                   help="INPUTS.npy: (N, n_inputs) 0/1 bits, or (N, features) 0..255 for a features design")
+    p.add_argument("-o", "--output",
                    help="OUT.npy: (N, classes) counts when the design sends them, else (N,) classes")
+    p.add_argument("--selftest", action="store_true",
+                   help="instead: run the samples stored in the bitstream (compile --selftest N) back to back at "
+                        "the core clock; print the accuracy, the mismatches and the samples/s the board measured")
     p.add_argument("--port", required=True, help="serial port, e.g. /dev/ttyUSB1")
-    p.add_argument("--baud", type=int, default=115200, help="baud rate (default: 115200, the boards' default)")
+    p.add_argument("--baud", type=int, help="baud rate (default: the --board file's, else 115200)")
+    p.add_argument("--board", help="the board the bitstream was built for: its UART baud rate ('lgn2hw boards')")
     p.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for an answer (default: 2)")
     _force_arg(p)
     _common(p)
@@ -491,8 +505,32 @@ def add_run_parser(sub):
 def cmd_run(args):
     from ._files import check_output_file, save_npy
     from .fpga import protocol
+    if args.selftest:
+        if args.inputs or args.output:
+            raise UsageError("--selftest takes no INPUTS or --output: the samples are in the bitstream")
+        r = _with_port(args, protocol.selftest)
+        print(f"self-test: {r.samples} samples, {r.correct} correct (accuracy {100 * r.accuracy:.2f} %), "
+              f"{r.mismatches} mismatches against the compile-time classes"
+              + (f" (first: sample {r.first_mismatch})" if r.mismatches else ""))
+        print(f"measured: {r.cycles} cycles at {r.clock_hz / 1e6:g} MHz = {r.samples_per_s:,.0f} samples/s")
+        if r.mismatches:
+            raise protocol.HarnessError(f"the board gave {r.mismatches} of {r.samples} answers that differ from the "
+                                        f"interpreter's (first: sample {r.first_mismatch})",
+                                        hint="a timing or build problem: try a lower --core-freq or --freq")
+        return
+    if not args.inputs or not args.output:
+        raise UsageError("run needs INPUTS and --output (or --selftest)")
     check_output_file(args.output, args.force)       # before minutes of streaming, not after
     x = _load_npy(args.inputs, "INPUTS")
+    info, classes, counts = _with_port(args, lambda port: protocol.run(port, x))
+    save_npy(args.output, counts if counts is not None else classes, force=args.force)
+    print(f"wrote {args.output}: {len(classes)} answers, every one checked (CRC, status, class)")
+
+
+def _with_port(args, action):
+    if args.baud is None:
+        from .fpga.boards import load_board
+        args.baud = load_board(args.board).baud if args.board else 115200
     try:
         import serial
     except ImportError:
@@ -503,9 +541,7 @@ def cmd_run(args):
         raise UsageError(f"cannot open {args.port}: {err}", hint="check the port name and its permissions") from None
     with port:
         port.reset_input_buffer()
-        info, classes, counts = protocol.run(port, x)
-    save_npy(args.output, counts if counts is not None else classes, force=args.force)
-    print(f"wrote {args.output}: {len(classes)} answers, every one checked (CRC, status, class)")
+        return action(port)
 
 
 # --- train --------------------------------------------------------------------------------------------------

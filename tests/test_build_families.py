@@ -62,5 +62,5 @@ def test_example_on_gatemate_evb(tmp_path_factory):
     out, summary, report = _build(tmp_path_factory, "gatemate-evb")
     _check(out, summary, report, "gatemate-evb", "gatemate", {"lut4": 20480, "ff": 20480, "io": 162, "bram": 32})
     b = report["build"]
-    assert b["freq_target_mhz"] == 10.0 and "lut_cells" not in report    # GateMate: generic Verilog
+    assert b["freq_target_mhz"] == 10.0 and report["lut_cells"] is None    # GateMate: generic Verilog
     assert any(t.startswith("CPE") for t in b["pnr"]["utilization"])

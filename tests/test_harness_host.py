@@ -23,6 +23,7 @@ class FakeDevice:
         self.out = bytearray()
         self.corrupt = self.mute = False
         self.requests = 0
+        self.selftest = None          # a protocol.SelfTest the device reports, None: built without samples
 
     def write(self, data):
         data = bytes(data)
@@ -34,6 +35,8 @@ class FakeDevice:
             ans = P.encode_answer(P.BAD_CRC)
         elif cmd == P.CMD_INFO:
             ans = P.encode_answer(P.OK, self.info.pack())
+        elif cmd == P.CMD_SELFTEST:
+            ans = P.encode_answer(P.OK, self.selftest.pack()) if self.selftest else P.encode_answer(P.BAD_COMMAND)
         elif n != self.info.sample_bytes:
             ans = P.encode_answer(P.BAD_LENGTH)
         else:
@@ -135,3 +138,51 @@ def test_lgn2hw_run_bad_port(tmp_path, capsys):
     assert main(["run", "--port", str(tmp_path / "nope"), str(tmp_path / "x.npy"), "-o", str(tmp_path / "c.npy")]) == 1
     assert re.match(r"^lgn2hw: error: cannot open .*nope: ", capsys.readouterr().err)
     assert not (tmp_path / "c.npy").exists()
+
+
+def _fake_serial(monkeypatch, dev, want_baud):
+    serial = pytest.importorskip("serial")
+
+    class Port:
+        def __init__(self, name, baud, timeout):
+            assert (name, baud) == ("/dev/ttyFAKE", want_baud)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *a):
+            return False
+
+        def reset_input_buffer(self):
+            pass
+
+        def write(self, data):
+            dev.write(data)
+
+        def read(self, n):
+            return dev.read(n)
+
+    monkeypatch.setattr(serial, "Serial", Port)
+
+
+def test_lgn2hw_run_selftest(nl, monkeypatch, capsys):
+    """run --selftest prints what the board measured; the baud rate comes from --board; a mismatch is an error,
+    and a bitstream without samples says how to build one."""
+    dev = FakeDevice(nl)
+    dev.selftest = P.SelfTest(30, 29, 0, -1, 41, 100_000_000)
+    _fake_serial(monkeypatch, dev, 1_000_000)                     # the ULX3S board file's rate
+    assert main(["run", "--port", "/dev/ttyFAKE", "--board", "ulx3s-85f", "--selftest"]) == 0
+    out = capsys.readouterr().out
+    assert "30 samples, 29 correct (accuracy 96.67 %), 0 mismatches" in out
+    assert "41 cycles at 100 MHz = 73,170,732 samples/s" in out
+    dev.selftest = P.SelfTest(30, 28, 1, 17, 41, 100_000_000)
+    assert main(["run", "--port", "/dev/ttyFAKE", "--board", "ulx3s-85f", "--selftest"]) == 1
+    captured = capsys.readouterr()
+    assert "(first: sample 17)" in captured.out
+    assert re.match(r"^lgn2hw: error: the board gave 1 of 30 answers that differ from the interpreter's \(first: "
+                    r"sample 17\)$", captured.err.splitlines()[0])
+    dev.selftest = None
+    assert main(["run", "--port", "/dev/ttyFAKE", "--board", "ulx3s-85f", "--selftest"]) == 1
+    assert capsys.readouterr().err.startswith("lgn2hw: error: the bitstream holds no self-test samples\n")
+    assert main(["run", "--port", "/dev/ttyFAKE", "--selftest", "x.npy"]) == 1
+    assert "takes no INPUTS" in capsys.readouterr().err

@@ -11,8 +11,9 @@ them (the popcounts, argmax and stream control), so the gates arrive in the mapp
 ECP5, iCE40 and Gowin index the INIT vector with the inputs read as a number, the first input least significant, as the IR
 does (``out = (table >> m) & 1`` with ``m = sum(in_j << j)``); yosys' own cell models confirm it (ECP5 ``LUT4``:
 ``Z = INIT[{D, C, B, A}]``; iCE40 ``SB_LUT4``: ``O = LUT_INIT[{I3, I2, I1, I0}]``; Gowin ``LUT4``: a mux tree
-that selects ``INIT[{I3, I2, I1, I0}]``). GateMate has no 4-input LUT cell (its ``CC_L2T4`` is a tree of three
-2-input LUTs, which not every 4-input function fits), so its cores stay generic Verilog. A cone of k < 4 inputs leaves
+that selects ``INIT[{I3, I2, I1, I0}]``). GateMate cores stay generic Verilog: ``synth_gatemate`` maps to
+``CC_LUT1``..``CC_LUT4`` cells that nextpnr turns into its CPEs' 2-input LUT trees; instantiating them directly
+has not been measured. A cone of k < 4 inputs leaves
 the upper inputs tied to 0 and repeats its table over them, so the value is right whatever they carry. (Left
 open they would save synthesis time, as ECP5's unused LSR does, but ``opt_lut_ins -tech lattice`` in yosys 0.70
 aborts on a LUT4 with an open input.)

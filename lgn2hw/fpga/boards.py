@@ -105,8 +105,13 @@ def _validate(data: dict, path: Path) -> Board:
         raise UsageError("uart must name a resource or rx and tx pins", location=loc)
     if not isinstance(uart.get("baud", 115200), int) or uart.get("baud", 115200) <= 0:
         raise UsageError(f"uart baud must be a positive integer, not {uart.get('baud')!r}", location=loc)
-    if clock["hz"] < 4 * uart.get("baud", 115200):
+    baud = uart.get("baud", 115200)
+    if clock["hz"] < 4 * baud:
         raise UsageError("the clock must be at least 4 times the UART baud rate", location=loc)
+    actual = clock["hz"] / round(clock["hz"] / baud)          # what the harness's integer divisor makes
+    if abs(actual - baud) > 0.02 * baud:
+        raise UsageError(f"uart baud {baud:,} is {actual:,.0f} with a {clock['hz']:,} Hz clock (more than 2 % off)",
+                         location=loc, hint="choose a baud rate that divides the clock more evenly")
     leds = data["leds"]
     if not isinstance(leds, dict) or "resource" not in leds or not (
             isinstance(leds.get("count"), int) or isinstance(leds.get("subsignals"), list)):

@@ -12,8 +12,9 @@ gatemate     synth_gatemate    nextpnr-himbaechel (gatemate) gmpack ``.bit``    
 
 ECP5 alone has an out-of-context mode in nextpnr: on a bare device of the other families the core's ports are
 pins, counted by the fit check. A Gowin ``ALU`` (one bit of a carry chain) takes a logic cell's LUT and is counted
-as one LUT4; a GateMate CPE holds one 4-input LUT tree (``CC_L2T4``, ``CC_LUT1``/``CC_LUT2``), a wider one
-(``CC_L2T5``) or an adder bit (``CC_ADDF``), each counted as one. docs/toolchain-notes.md has what was measured.
+as one LUT4 (its ``MUX2_LUT5``..``MUX2_LUT8`` wide-function muxes sit beside the LUTs and are not counted); yosys
+maps GateMate logic to ``CC_LUT1``..``CC_LUT4`` and adder bits (``CC_ADDF``), each counted as one (nextpnr packs
+them into CPEs). docs/toolchain-notes.md has what was measured.
 """
 from __future__ import annotations
 
@@ -37,6 +38,9 @@ class Family:
     out_of_context: bool = False   # nextpnr can place the core without pins (bare device builds)
     default_speed: str = ""
     board_json: str = "top.json"   # what the board top's yosys script writes
+    synth_opts: str = ""           # options for every synthesis of this family (core and board top)
+    icarus_factor: float = 1.0     # Icarus' time per cycle on these cell models against ECP5's (postsim; GateMate:
+    #                                the example's 6,323-cell netlist took 0.35 s of CPU per cycle, ~15 times ECP5's)
 
 
 FAMILIES = {f.name: f for f in (
@@ -50,9 +54,12 @@ FAMILIES = {f.name: f for f in (
                                                                              "SPX9", "pROM"), {"ALU": 1},
            board_json="top.syn.json"),
     Family("gatemate", "synth_gatemate", "-noiopad", "nextpnr-himbaechel-gatemate", "gmpack", "bit", "ccf",
-           r"^\s*NET\b", {"CC_LUT1": 1, "CC_LUT2": 1, "CC_L2T4": 1, "CC_L2T5": 1, "CC_LUT4": 1, "CC_MX2": 1,
+           r"^\s*NET\b", {"CC_LUT1": 1, "CC_LUT2": 1, "CC_LUT3": 1, "CC_L2T4": 1, "CC_L2T5": 1, "CC_LUT4": 1, "CC_MX2": 1,
                           "CC_MX4": 1, "CC_MX8": 1, "CC_ADDF": 1}, ("CC_DFF", "CC_DLT"),
-           ("CC_BRAM_20K", "CC_BRAM_40K", "CC_FIFO_40K"), {"CC_ADDF": 1}),
+           ("CC_BRAM_20K", "CC_BRAM_40K", "CC_FIFO_40K"), {"CC_ADDF": 1}, icarus_factor=15.0,
+           # nextpnr-himbaechel-gatemate takes LUT trees (CC_L2T4/CC_L2T5), not the CC_LUT3 cells plain
+           # synth_gatemate leaves ("Cell type 'CC_LUT3' is unsupported"); -nomx8 as in Peppercorn's flow
+           synth_opts="-luttree -nomx8"),
 )}
 
 

@@ -57,6 +57,7 @@ class BuildOptions:
     pnr_timeout_s: float | None = None  # place and route alone; None: timeout_s
     placement: str = "nextpnr"         # nextpnr, lgn2hw (placement.py's BEL attributes) or auto (both, the faster)
     pll: object = None                 # board targets: lgn2hw.fpga.pll.Pll, the harness's clock from the PLL
+    selftest: object = None            # board targets: (inputs, labels or None) stored for the self-test
 
 
 # every step a build may have, in order; a plan holds the ones its target needs
@@ -130,7 +131,7 @@ def plan_build(nl, core, target: Target, opts: BuildOptions, harness_cfg=None) -
     syn_v = f"{top}.syn.v"
     files = {name: text for name, text in core.files.items()}
     sources = sorted(n for n in core.files if n.endswith(".v"))
-    synth_opts = " ".join(o for o in (fam.core_synth_opts, target.device.synth_opts) if o)
+    synth_opts = " ".join(o for o in (fam.core_synth_opts, fam.synth_opts, target.device.synth_opts) if o)
     files["synth-core.ys"] = ("".join(f"read_verilog {name}\n" for name in sources)
                               + f"{fam.synth} {synth_opts + ' ' if synth_opts else ''}-top {top}\n"
                               "tee -q -o core.stat.json stat -json\n"
@@ -448,7 +449,8 @@ def _board_files(core, target, syn_v, harness_cfg, pll=None) -> dict:
         platform.hfosc_div = int(board.clock["hfosc_div"])
     platform.add_file(syn_v, "")
     prepared = platform.prepare(BoardTop(harness_cfg, board, pll), name="top",
-                                synth_opts=target.device.synth_opts,
+                                synth_opts=" ".join(o for o in (FAMILIES[target.family].synth_opts,
+                                                                target.device.synth_opts) if o),
                                 script_after_synth="tee -q -o top.stat.json stat -json")
     return {name: content for name, content in prepared.files.items()
             if not name.startswith("build_top") and name != syn_v}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 from amaranth.hdl import Array, Cat, ClockSignal, Const, Elaboratable, Instance, Module, Mux, Signal
 
 from . import protocol as P
@@ -25,6 +26,12 @@ class HarnessConfig:
     timeout_cycles: int = 250_000  # idle cycles that abort a half-received frame
     count_signed: bool = False     # counts are two's complement (a class offset is negative)
     raw_features: int = 0          # > 0: the core takes this many raw 8-bit features (``in_features``)
+    # self-test (compile --selftest): samples as the sample register holds them (first byte lowest), their labels
+    # and the classes the interpreter gave them, stored in block RAM; clock_hz is reported with the result
+    selftest_samples: tuple = ()
+    selftest_labels: tuple = ()
+    selftest_expected: tuple = ()
+    clock_hz: int = 0
 
     @property
     def mode(self) -> int:
@@ -166,10 +173,28 @@ class Harness(Elaboratable):
         # --- the sample: a byte shift register, first byte ends lowest --------------------------------------
         nbytes = cfg.sample_bytes
         sample = Signal(8 * nbytes)
-        in_bits = sample[:cfg.n_inputs] if not cfg.raw_features else sample
+        n_st = len(cfg.selftest_samples)
+        st_valid = Signal()             # a stored self-test sample enters the core this cycle
+        if n_st:
+            from amaranth.lib.memory import Memory
+            st_cw = cfg.class_width
+            m.submodules.st_samples = st_mem = Memory(shape=8 * nbytes, depth=n_st,
+                                                      init=[int(v) for v in cfg.selftest_samples])
+            m.submodules.st_classes = st_cls = Memory(
+                shape=2 * st_cw, depth=n_st, init=[int(lab) | (int(exp) << st_cw) for lab, exp in
+                                                zip(cfg.selftest_labels, cfg.selftest_expected)])
+            st_rd = st_mem.read_port()
+            st_crd = st_cls.read_port()
+            core_in = Signal(8 * nbytes)
+            m.d.comb += core_in.eq(Mux(st_valid, st_rd.data, sample))
+        else:
+            core_in = sample
+        in_bits = core_in[:cfg.n_inputs] if not cfg.raw_features else core_in
 
         # --- the core ---------------------------------------------------------------------------------------
+        in_valid_uart = Signal()
         in_valid = Signal()
+        m.d.comb += in_valid.eq(in_valid_uart | st_valid)
         out_valid = Signal()
         out_class = Signal(cfg.class_width)
         # the core's reset: a power-on pulse (board clock domains often have no reset), plus the domain reset
@@ -205,15 +230,33 @@ class Harness(Elaboratable):
             m.d.sync += [result.eq(Cat(Cat(fields[0], Const(0, 8 - cfg.class_width)), *fields[1:])),
                          last_class.eq(out_class)]
 
-        max_payload = max(n_result, len(info_bytes))
+        # --- the self-test: stored samples back to back, answers checked against the stored classes ---------
+        st_bytes = P.SelfTest.PAYLOAD if n_st else 0
+        st_result = Signal(8 * max(st_bytes, 1))
+        st_cmd = Signal()               # the run was asked for over the UART (else: the one after reset)
+        if n_st:
+            fa = Signal(range(n_st + 1))        # next sample to feed
+            oa = Signal(range(n_st + 1))        # next answer to check
+            correct = Signal(16)
+            mism = Signal(16)
+            first = Signal(16, init=0xFFFF)
+            cycles = Signal(32)
+            m.d.comb += [st_rd.addr.eq(fa), st_crd.addr.eq(oa + out_valid)]   # classes for the next answer
+            label, expect = st_crd.data[:st_cw], st_crd.data[st_cw:]
+            m.d.comb += st_result.eq(Cat(Const(n_st, 16), correct, mism, first, cycles,
+                                         Const(cfg.clock_hz // 1000, 32)))
+
+        max_payload = max(n_result, len(info_bytes), st_bytes)
         status = Signal(8)
         ans_len = Signal(8)
         ans_info = Signal()
+        ans_st = Signal()
         ans_bytes = Array([Signal(8, name=f"ans{i}") for i in range(max_payload)])
         for i in range(max_payload):
             from_result = result[8 * i:8 * i + 8] if i < n_result else Const(0, 8)
             from_info = Const(info_bytes[i], 8) if i < len(info_bytes) else Const(0, 8)
-            m.d.comb += ans_bytes[i].eq(Mux(ans_info, from_info, from_result))
+            from_st = st_result[8 * i:8 * i + 8] if i < st_bytes else Const(0, 8)
+            m.d.comb += ans_bytes[i].eq(Mux(ans_st, from_st, Mux(ans_info, from_info, from_result)))
 
         # --- the frame receiver and answer sender -----------------------------------------------------------
         cmd = Signal(8)
@@ -228,10 +271,38 @@ class Harness(Elaboratable):
         crc_next = Signal(8)
         m.d.comb += crc_next.eq(_crc8_step(crc, byte))
 
-        def answer(code, n=0, with_info=False):
-            return [status.eq(code), ans_len.eq(n), ans_info.eq(with_info), index.eq(0)]
+        def answer(code, n=0, with_info=False, with_st=False):
+            return [status.eq(code), ans_len.eq(n), ans_info.eq(with_info), ans_st.eq(with_st), index.eq(0)]
 
-        with m.FSM():
+        with m.FSM(init="ST_START" if n_st else "IDLE"):       # with stored samples: a self-test after reset
+            if n_st:
+                with m.State("ST_START"):
+                    with m.If(por[1]):                          # the core is out of reset
+                        m.d.sync += [fa.eq(0), oa.eq(0), correct.eq(0), mism.eq(0), first.eq(0xFFFF),
+                                     cycles.eq(0)]
+                        m.next = "ST_RUN"
+                with m.State("ST_RUN"):
+                    m.d.sync += st_valid.eq(fa < n_st)
+                    with m.If(fa != 0):                         # from the first sample in to the last answer
+                        m.d.sync += cycles.eq(cycles + 1)
+                    with m.If(fa < n_st):
+                        m.d.sync += fa.eq(fa + 1)
+                    with m.If(out_valid):
+                        m.d.sync += oa.eq(oa + 1)
+                        with m.If(out_class == label):
+                            m.d.sync += correct.eq(correct + 1)
+                        with m.If(out_class != expect):
+                            m.d.sync += mism.eq(mism + 1)
+                            with m.If(first == 0xFFFF):
+                                m.d.sync += first.eq(oa)
+                        with m.If(oa == n_st - 1):
+                            m.next = "ST_DONE"
+                with m.State("ST_DONE"):
+                    with m.If(st_cmd):
+                        m.d.sync += [st_cmd.eq(0), *answer(P.OK, st_bytes, with_st=True)]
+                        m.next = "SEND"
+                    with m.Else():
+                        m.next = "IDLE"
             with m.State("IDLE"):
                 with m.If(got):
                     with m.If(byte == P.REQ_SYNC):
@@ -278,8 +349,16 @@ class Harness(Elaboratable):
                                     m.d.sync += answer(P.BAD_LENGTH)
                                     m.next = "SEND"
                                 with m.Else():
-                                    m.d.sync += in_valid.eq(1)
+                                    m.d.sync += in_valid_uart.eq(1)
                                     m.next = "RUN"
+                            if n_st:
+                                with m.Elif(cmd == P.CMD_SELFTEST):
+                                    with m.If(length != 0):
+                                        m.d.sync += answer(P.BAD_LENGTH)
+                                        m.next = "SEND"
+                                    with m.Else():
+                                        m.d.sync += st_cmd.eq(1)
+                                        m.next = "ST_START"
                             with m.Else():
                                 m.d.sync += answer(P.BAD_COMMAND)
                                 m.next = "SEND"
@@ -289,7 +368,7 @@ class Harness(Elaboratable):
                     with m.Else():
                         m.d.sync += idle.eq(idle + 1)
             with m.State("RUN"):
-                m.d.sync += in_valid.eq(0)
+                m.d.sync += in_valid_uart.eq(0)
                 with m.If(out_valid):
                     m.d.sync += answer(P.OK, n_result)
                     m.next = "SETTLE"
@@ -341,7 +420,8 @@ class BoardTop(Elaboratable):
 
             from .pll import pll_instance
             m.submodules.clk_buf = buf = io.Buffer("i", platform.request(b.clock["resource"], 0, dir="-"))
-            clk, locked = Signal(), Signal()
+            clk = Signal()
+            locked = Signal()
             m.submodules.pll = pll_instance(self.pll, buf.i, clk, locked, device=b.device)
             m.domains.sync = ClockDomain("sync")
             m.d.comb += ClockSignal("sync").eq(clk)
@@ -370,6 +450,28 @@ def harness_verilog(cfg: HarnessConfig, name: str = "harness_top", n_leds: int =
     from amaranth.back import verilog
     h = Harness(cfg, n_leds=n_leds)
     return verilog.convert(h, ports=[h.rx, h.tx, h.leds], name=name, emit_src=False)
+
+
+def with_selftest(cfg: HarnessConfig, nl, x, labels=None, expected=None, clock_hz: int = 0) -> HarnessConfig:
+    """``cfg`` with self-test samples ``x`` ((N, n_inputs) bits, or (N, n_features) raw features for a core that
+    takes them), their ``labels`` (default: the interpreter's classes) and the classes the board must give
+    (``expected``; default: the interpreter's, computed here)."""
+    from dataclasses import replace
+
+    from ..errors import UsageError
+    from ..ir import evaluate
+    info = cfg.info()
+    x = P.check_samples(np.asarray(x), info)
+    if not 1 <= len(x) <= 4096:
+        raise UsageError(f"self-test samples must be 1 to 4096, not {len(x)}")
+    if expected is None:
+        expected = evaluate(nl, nl.encoding.apply(x) if cfg.raw_features else x).argmax(1)
+    labels = expected if labels is None else np.asarray(labels).reshape(-1)
+    if len(labels) != len(x) or (len(labels) and (labels.min() < 0 or labels.max() >= cfg.n_classes)):
+        raise UsageError(f"self-test labels must be {len(x)} classes in 0..{cfg.n_classes - 1}")
+    packed = tuple(int.from_bytes(P.pack_sample(row, info), "little") for row in x)
+    return replace(cfg, selftest_samples=packed, selftest_labels=tuple(int(v) for v in labels),
+                   selftest_expected=tuple(int(v) for v in expected), clock_hz=int(clock_hz))
 
 
 def config_for(nl, core, divisor: int, timeout_cycles: int) -> HarnessConfig:

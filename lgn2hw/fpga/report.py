@@ -6,7 +6,7 @@ from pathlib import Path
 
 from .families import carry_luts
 from .flow import BuildOptions, run_build
-from .harness import config_for, uart_divisor
+from .harness import config_for, uart_divisor, with_selftest
 
 
 def compile_for_target(nl, core, target, out: Path, opts: BuildOptions) -> dict:
@@ -17,6 +17,8 @@ def compile_for_target(nl, core, target, out: Path, opts: BuildOptions) -> dict:
         b = target.board
         hz = round(opts.pll.fout_mhz * 1e6) if opts.pll else b.clock_hz     # the harness's clock
         cfg = config_for(nl, core, uart_divisor(hz, b.baud), timeout_cycles=hz // 50)
+        if opts.selftest is not None:
+            cfg = with_selftest(cfg, nl, opts.selftest[0], opts.selftest[1], clock_hz=hz)
     result = run_build(nl, core, target, out, opts, cfg)
     rep = result.report
     if opts.pll is not None:
@@ -24,7 +26,8 @@ def compile_for_target(nl, core, target, out: Path, opts: BuildOptions) -> dict:
     if cfg is not None:
         rep["harness"] = {"baud": target.board.baud, "divisor": cfg.divisor, "mode": "features" if cfg.raw_features
                           else "bits", "sample_bytes": cfg.sample_bytes, "counts": bool(cfg.count_width),
-                          "count_bytes": cfg.count_bytes, "answer_frame_bytes": 4 + cfg.info().answer_bytes}
+                          "count_bytes": cfg.count_bytes, "answer_frame_bytes": 4 + cfg.info().answer_bytes,
+                          "selftest_samples": len(cfg.selftest_samples)}
     core_lut = rep["core"]["lut4"]
     carry = carry_luts(target.family, rep["core"]["cells"])
     rep["carry_lut_share"] = round(carry / core_lut, 4) if core_lut else 0.0
