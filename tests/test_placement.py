@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -95,3 +96,28 @@ def test_auto_keeps_the_faster_of_both_placements(tmp_path):
     assert b["placement"]["kept"] == max(both, key=lambda k: both[k] or 0)
     report = json.loads((tmp_path / "out" / "build" / "pnr.json").read_text())
     assert round(min(v["achieved"] for v in report["fmax"].values()), 2) == b["pnr"]["fmax_mhz"]
+
+
+def test_cli_placement_reaches_the_build_options(tmp_path, monkeypatch, capsys):
+    """--placement arrives in BuildOptions as given (the build is stubbed); an unknown one is refused by the
+    parser with exit status 1 (lgn2hw's own error line) or 2 (argparse), and nothing is written."""
+    import lgn2hw.fpga
+    from lgn2hw.cli import main
+    from lgn2hw.errors import ToolchainError
+    seen = {}
+
+    def fake(nl, core, target, out, opts):
+        seen["placement"] = opts.placement
+        raise ToolchainError("stopped by the test")
+    monkeypatch.setattr(lgn2hw.fpga, "compile_for_target", fake)
+    example = str(Path(__file__).resolve().parents[1] / "examples" / "digits_lgn.pt")
+    code = main(["compile", example, "--device", "LFE5U-85F", "--package", "CABGA381", "-o", str(tmp_path / "out"),
+                 "--placement", "auto", "--no-route-check"])
+    assert code == 1 and "stopped by the test" in capsys.readouterr().err
+    assert seen == {"placement": "auto"}
+    try:
+        code = main(["compile", example, "--device", "LFE5U-85F", "--package", "CABGA381", "-o", str(tmp_path / "b"),
+                     "--placement", "vpr"])
+    except SystemExit as exc:
+        code = exc.code
+    assert code in (1, 2) and "vpr" in capsys.readouterr().err and not (tmp_path / "b").exists()

@@ -273,17 +273,20 @@ def place(doc: dict, grid: Grid, density: float | None = None, seed: int = 1, in
     levels, parts = bisect(nodes, seed=seed)
     from .devices import find_device
     ratio1 = worst_ratio(nodes, parts, levels, grid, find_device(grid.device).tracks_per_tile)
-    if density is None:
-        density = DENSITY_RANGE[1] if ratio1 <= 0 else (TARGET_RATIO / ratio1) ** 2
-        density = float(min(max(density, DENSITY_RANGE[0]), DENSITY_RANGE[1]))
-    if info is not None:
-        from .route import DENSITY as HEAP_DENSITY
-        info.update(nodes=len(nodes), density=round(density, 3), ratio=round(ratio1 * math.sqrt(density), 3),
-                    ratio_at_nextpnr_density=round(ratio1 * math.sqrt(HEAP_DENSITY), 3))
     cells = doc["modules"][_top(doc)]["cells"]
     fixed = {n.lut for n in nodes if n.lut} | {n.ff for n in nodes if n.ff}
     n_other = sum(1 for n, c in cells.items() if n not in fixed and c["type"] == grid.lut)
     n_other += 2 * sum(1 for c in cells.values() if c["type"] == "CCU2C")
+    if density is None:
+        density = DENSITY_RANGE[1] if ratio1 <= 0 else (TARGET_RATIO / ratio1) ** 2
+        # room in the region for what nextpnr places (the popcounts beside the bits they count): all of it at
+        # the top density; without it, a local network's popcounts went outside, 50 tiles from their bits
+        top = DENSITY_RANGE[1] * len(nodes) / (len(nodes) + n_other)
+        density = float(min(max(density, DENSITY_RANGE[0]), max(top, DENSITY_RANGE[0])))
+    if info is not None:
+        from .route import DENSITY as HEAP_DENSITY
+        info.update(nodes=len(nodes), density=round(density, 3), ratio=round(ratio1 * math.sqrt(density), 3),
+                    ratio_at_nextpnr_density=round(ratio1 * math.sqrt(HEAP_DENSITY), 3))
     cols, rows, start = plan_region(grid, len(nodes), n_other, density)
     y0 = (len(grid.ys) - rows) // 2
     # sites: (column index, row index, slot), in tile order; depth orders the nodes of a leaf
