@@ -4,9 +4,9 @@ The API (see :mod:`lgn2hw.api`): ``load``, ``optimize``, ``predict``, ``compile`
 """
 __version__ = "0.1.0"
 
-from .api import CompileOptions, CompileResult, compile, load, optimize, predict  # noqa: E402
+from .api import CompileOptions, CompileResult, compile, load, optimize, predict, verify  # noqa: E402
 from .errors import Lgn2hwError  # noqa: E402
 from .ir import Netlist  # noqa: E402
 
-__all__ = ["__version__", "load", "optimize", "predict", "compile", "CompileOptions", "CompileResult",
+__all__ = ["__version__", "load", "optimize", "predict", "compile", "verify", "CompileOptions", "CompileResult",
            "Lgn2hwError", "Netlist"]

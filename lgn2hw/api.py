@@ -72,6 +72,21 @@ def predict(netlist, x, *, raw: bool = False, engine: str = "ir", pipeline="auto
     return simulate(netlist, x, simulator="verilator" if engine == "rtl" else "icarus", options=opts).counts
 
 
+# --- verify -------------------------------------------------------------------------------------------------
+def verify(model, out, *, load_options: dict | None = None, comparisons=None, timeout: float | None = 300.0,
+           replay: bool = True, progress=None) -> dict:
+    """Prove the design ``compile`` wrote to ``out`` equal to ``model`` (a checkpoint path or the
+    :class:`~lgn2hw.ir.Netlist` read from it, before passes) with ABC's equivalence checker: the netlist after
+    passes, the emitted Verilog and the mapped netlist (:mod:`lgn2hw.prove`). Returns ``{comparison: {"status":
+    "equal" | "different" | "unknown", "seconds", "counterexample", "replay"}}``."""
+    from .ir import Netlist
+    from .prove import COMPARISONS
+    from .prove import verify as _verify
+    nl = model if isinstance(model, Netlist) else load(model, **(load_options or {}))
+    return _verify(nl, out, comparisons=tuple(comparisons or COMPARISONS), timeout=timeout, replay_cex=replay,
+                   progress=_progress(progress))
+
+
 # --- compile ------------------------------------------------------------------------------------------------
 @dataclass
 class CompileOptions:
@@ -142,13 +157,16 @@ def compile_steps() -> tuple:
 def compile(model, out, *, board: str | None = None, device: str | None = None, package: str | None = None,
             passes: bool = True, stop_after: str | None = None, force: bool = False, cache: bool = True,
             progress=None, warn=None, load_options: dict | None = None, route_check: bool = True,
-            **options) -> CompileResult:
+            prove: bool | None = None, **options) -> CompileResult:
     """Compile ``model`` (a :class:`~lgn2hw.ir.Netlist`, or a checkpoint path read with ``load(path,
     **load_options)``) into the directory ``out``: Verilog and ``report.json``, and with a ``board`` or
     ``device`` the build through yosys and nextpnr to a bitstream. ``out`` must be absent, empty or an earlier
     lgn2hw output (``force=True`` writes into it anyway, keeping files lgn2hw does not write). It appears only
     when everything succeeded. Before synthesis, a LUT and routability estimate refuses a core that will not fit
-    or route (``route_check=False`` skips it; :mod:`lgn2hw.fpga.route`). ``options``: see :class:`CompileOptions`."""
+    or route (``route_check=False`` skips it; :mod:`lgn2hw.fpga.route`). ``prove``: after the build, prove the
+    netlist after passes against the checkpoint and the mapped netlist against the emitted Verilog (:func:`verify`;
+    None: for a build that reached synthesis, up to :data:`lgn2hw.prove.PROVE_DEFAULT_MAX_GATES` gates); the result
+    is ``report["verify"]``. ``options``: see :class:`CompileOptions`."""
     from . import _files
     from .ir import Netlist
     opts = CompileOptions.from_kwargs(options)
@@ -169,6 +187,7 @@ def compile(model, out, *, board: str | None = None, device: str | None = None, 
     else:
         nl, name = load(model, **(load_options or {})), Path(model).name
     report = {"model": name, "steps": [], "layers_before_passes": {str(k): v for k, v in nl.layer_sizes().items()}}
+    reference = nl
     if passes:
         nl, rep = optimize(nl, report=True)
         report["passes"] = rep.annotate({})
@@ -191,12 +210,25 @@ def compile(model, out, *, board: str | None = None, device: str | None = None, 
             report["build"] = _build(nl, core, target, tmp, out, opts, freq, stop_after, cache, say, warn)
             report["steps"] += report["build"]["steps"]
         (tmp / "report.json").write_text(_json(report))
+        if _prove_wanted(prove, reference, tmp / "build" / f"{core.top}.syn.v"):
+            from .prove import verify as _verify
+            report["verify"] = _verify(reference, tmp, comparisons=("ir", "netlist"), progress=say,
+                                       timeout=opts.timeout or 300.0)
+            (tmp / "report.json").write_text(_json(report))
         if "build" in report and "fit" in report["build"] and "pnr" in report["build"]:
             from .fpga import write_human_report
             write_human_report(tmp, report, nl)
     verilog = [out / f for f in sorted(core.files)]
     bits = [p for p in report.get("build", {}).get("bitstreams", {}) if p.endswith((".bit", ".bin"))]
     return CompileResult(out, report, verilog, out / bits[0] if bits else None)
+
+
+def _prove_wanted(prove, nl, mapped: Path) -> bool:
+    """``prove`` when given; by default only for a hardware build that reached synthesis, up to a size."""
+    if prove is not None:
+        return bool(prove)
+    from .prove import PROVE_DEFAULT_MAX_GATES
+    return mapped.is_file() and int(nl.n_nodes) <= PROVE_DEFAULT_MAX_GATES
 
 
 def _precheck(nl, core_report, target, opts, stop_after, enabled, warn):
