@@ -548,6 +548,24 @@ def verify(nl, out, *, comparisons=COMPARISONS, timeout: float | None = 300.0, r
     return result
 
 
+def report_lines(result: dict) -> list:
+    """One line per comparison of a :func:`verify` result, for report.md and the build summary."""
+    lines = []
+    for what in COMPARISONS:
+        r = result.get(what)
+        if r is None:
+            continue
+        against = "the emitted Verilog" if what == "netlist" else "the checkpoint"
+        if r["status"] == "equal":
+            lines.append(f"{WHAT[what]} = {against}: proved equal ({r['engine']}, {r['seconds']:.1f} s)")
+        elif r["status"] == "different":
+            lines.append(f"{WHAT[what]} != {against}: counterexample {r['counterexample']} "
+                         f"({r['engine']}, {r['seconds']:.1f} s); replay: {json.dumps(r.get('replay'))}")
+        else:
+            lines.append(f"{WHAT[what]} vs {against}: not proved ({r.get('note', 'unknown')})")
+    return lines
+
+
 def _cex_vector(cex: dict, ports: dict) -> list:
     """The input port's bits (``in_bits`` or ``in_features``) from ABC's named counterexample."""
     name = "in_features" if "in_features" in ports else "in_bits"
