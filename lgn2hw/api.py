@@ -211,9 +211,7 @@ def compile(model, out, *, board: str | None = None, device: str | None = None, 
             report["steps"] += report["build"]["steps"]
         (tmp / "report.json").write_text(_json(report))
         if _prove_wanted(prove, reference, tmp / "build" / f"{core.top}.syn.v"):
-            from .prove import verify as _verify
-            report["verify"] = _verify(reference, tmp, comparisons=("ir", "netlist"), progress=say,
-                                       timeout=opts.timeout or 300.0)
+            report["verify"] = _prove(reference, tmp, prove, opts, say, warn)
             (tmp / "report.json").write_text(_json(report))
         if "build" in report and "fit" in report["build"] and "pnr" in report["build"]:
             from .fpga import write_human_report
@@ -221,6 +219,29 @@ def compile(model, out, *, board: str | None = None, device: str | None = None, 
     verilog = [out / f for f in sorted(core.files)]
     bits = [p for p in report.get("build", {}).get("bitstreams", {}) if p.endswith((".bit", ".bin"))]
     return CompileResult(out, report, verilog, out / bits[0] if bits else None)
+
+
+def _prove(nl, out: Path, prove, opts, say, warn) -> dict:
+    """The proofs of a compile; a disproved design is a warning (an error with ``prove=True``), and so is a proof
+    that could not be made when proving was the default rather than asked for."""
+    from .errors import Lgn2hwError
+    from .prove import report_lines
+    from .prove import verify as _verify
+    try:
+        res = _verify(nl, out, comparisons=("ir", "netlist"), progress=say, timeout=opts.timeout or 300.0)
+    except Lgn2hwError as err:
+        if prove:
+            raise
+        warn(f"no proof of equivalence: {err.message}")
+        return {"error": err.message}
+    bad = [line for what, line in zip(("ir", "netlist"), report_lines(res)) if res.get(what, {}).get("status")
+           == "different"]
+    if bad:
+        if prove:
+            raise UsageError(f"the compiled design is not equal to its checkpoint: {bad[0]}",
+                             hint="a compiler or synthesis bug; the counterexample and its replay are above")
+        warn(bad[0])
+    return res
 
 
 def _prove_wanted(prove, nl, mapped: Path) -> bool:
