@@ -20,7 +20,7 @@ from pathlib import Path
 from bench._common import MODEL, ROOT, have_model, rel, write_json
 
 
-def _one(model: Path, out: Path, load: dict, freq: float, rtl_timeout: float) -> dict:
+def _one(model: Path, out: Path, load: dict, freq: float, rtl_timeout: float, ir_timeout: float) -> dict:
     import lgn2hw
     nl = lgn2hw.load(str(model), **load)
     t0 = time.monotonic()
@@ -28,7 +28,7 @@ def _one(model: Path, out: Path, load: dict, freq: float, rtl_timeout: float) ->
                    postsim=0, prove=False, progress=lambda s, m: None)
     compile_s = time.monotonic() - t0
     row = {"model": rel(model), "gates": int(nl.n_nodes), "compile_s": round(compile_s, 1)}
-    for what, timeout in (("ir", 1800.0), ("netlist", 1800.0), ("rtl", rtl_timeout)):
+    for what, timeout in (("ir", ir_timeout), ("netlist", 1800.0), ("rtl", rtl_timeout)):
         t0 = time.monotonic()
         res = lgn2hw.verify(nl, out, comparisons=(what,), timeout=timeout, replay=False)
         r = res[what]
@@ -46,18 +46,20 @@ def main() -> None:
     ap.add_argument("--model", default=str(MODEL))
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--rtl-timeout", type=float, default=120.0)
+    ap.add_argument("--ir-timeout", type=float, default=300.0)
+    ap.add_argument("--no-shared", action="store_true", help="the two examples alone")
     args = ap.parse_args()
     designs = [(ROOT / "examples" / "digits_lgn.pt", {}, 100.0)]
     if not args.quick:
         designs.append((ROOT / "examples" / "mnist_lgn.pt", {}, 100.0))
-        if have_model(args.model, "the shared 48K model's rows"):
+        if not args.no_shared and have_model(args.model, "the shared 48K model's rows"):
             designs.append((Path(args.model), {"classes": 10}, 250.0))
     rows = []
     with tempfile.TemporaryDirectory(prefix="lgn2hw-bench-verify-") as tmp:
         for i, (model, load, freq) in enumerate(designs):
-            rows.append(_one(model, Path(tmp) / f"out{i}", load, freq, args.rtl_timeout))
+            rows.append(_one(model, Path(tmp) / f"out{i}", load, freq, args.rtl_timeout, args.ir_timeout))
     name = "verify_quick" if args.quick else "verify"
-    print(f"wrote {write_json(name, {'rows': rows, 'engine': 'abc &cec (yosys)', 'cores': os.cpu_count(), 'rtl_timeout_s': args.rtl_timeout})}")
+    print(f"wrote {write_json(name, {'rows': rows, 'engine': 'abc &cec (yosys)', 'cores': os.cpu_count(), 'rtl_timeout_s': args.rtl_timeout, 'ir_timeout_s': args.ir_timeout})}")
 
 
 if __name__ == "__main__":

@@ -237,8 +237,8 @@ def add_compile_parser(sub):
                    help="ECP5 block RAMs the popcount may use as 12-bit counting tables (auto: every block of an "
                         "ECP5 target, none otherwise; 0: none)")
     p.add_argument("--prove", action=argparse.BooleanOptionalAction, default=None,
-                   help="prove the netlist after passes and the mapped netlist equal to their references with ABC "
-                        "(default: on for a build that reaches synthesis, up to 60,000 gates)")
+                   help="prove the mapped netlist equal to the emitted Verilog with ABC ('lgn2hw verify' proves more; "
+                        "default: on for a build that reaches synthesis, up to 60,000 gates)")
     _target_args(p)
     _pass_args(p)
     _common(p)
