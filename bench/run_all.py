@@ -69,6 +69,7 @@ SCRIPTS = {
         ("bench_placement", [], False),             # nextpnr's placement against lgn2hw's, same designs
         # 16 seeds of the example: lgn2hw sweep on 2 workers (local, then Dask) against 16 compiles in a row
         ("bench_sweep", ["--device", "LFE5U-85F", "--package", "CABGA381", "--", "--postsim", "0"], True),
+        ("bench_verify", [], True),                 # formal equivalence: proof times per design and comparison
     ],
 }
 HW_RUNTIME = ("several hours on 2 cores: bench_peers_hw about an hour (ABC9 mapping about 30 minutes, then "
@@ -179,6 +180,7 @@ SECTIONS = [
     ("placement", "Placement: nextpnr's against lgn2hw's (--placement), and the frontier of random and local "
                   "wiring"),
     ("sweep", "Sweeps: 16 place-and-route seeds on 2 workers (local, Dask) against 16 compiles in a row"),
+    ("verify", "Formal equivalence: proof time per design and comparison (ABC &cec inside yosys)"),
 ]
 WALL_TIMES = [("run_all", "make bench"), ("run_all_hw", "make bench-hw")]       # the runner's own records
 

@@ -5,9 +5,9 @@ results.
 """
 __version__ = "0.1.0"
 
-from .api import CompileOptions, CompileResult, compile, load, optimize, predict, sweep  # noqa: E402
+from .api import CompileOptions, CompileResult, compile, load, optimize, predict, sweep, verify  # noqa: E402
 from .errors import Lgn2hwError  # noqa: E402
 from .ir import Netlist  # noqa: E402
 
-__all__ = ["__version__", "load", "optimize", "predict", "compile", "sweep", "CompileOptions", "CompileResult",
-           "Lgn2hwError", "Netlist"]
+__all__ = ["__version__", "load", "optimize", "predict", "compile", "sweep", "verify", "CompileOptions",
+           "CompileResult", "Lgn2hwError", "Netlist"]

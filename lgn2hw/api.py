@@ -73,6 +73,21 @@ def predict(netlist, x, *, raw: bool = False, engine: str = "ir", pipeline="auto
     return simulate(netlist, x, simulator="verilator" if engine == "rtl" else "icarus", options=opts).counts
 
 
+# --- verify -------------------------------------------------------------------------------------------------
+def verify(model, out, *, load_options: dict | None = None, comparisons=None, timeout: float | None = 300.0,
+           replay: bool = True, progress=None) -> dict:
+    """Prove the design ``compile`` wrote to ``out`` equal to ``model`` (a checkpoint path or the
+    :class:`~lgn2hw.ir.Netlist` read from it, before passes) with ABC's equivalence checker: the netlist after
+    passes, the emitted Verilog and the mapped netlist (:mod:`lgn2hw.prove`). Returns ``{comparison: {"status":
+    "equal" | "different" | "unknown", "seconds", "counterexample", "replay"}}``."""
+    from .ir import Netlist
+    from .prove import COMPARISONS
+    from .prove import verify as _verify
+    nl = model if isinstance(model, Netlist) else load(model, **(load_options or {}))
+    return _verify(nl, out, comparisons=tuple(comparisons or COMPARISONS), timeout=timeout, replay_cex=replay,
+                   progress=_progress(progress))
+
+
 # --- compile ------------------------------------------------------------------------------------------------
 @dataclass
 class CompileOptions:
@@ -150,14 +165,17 @@ def compile_steps() -> tuple:
 def compile(model, out, *, board: str | None = None, device: str | None = None, package: str | None = None,
             passes: bool = True, stop_after: str | None = None, force: bool = False, cache: bool = True,
             progress=None, warn=None, load_options: dict | None = None, route_check: bool = True,
-            **options) -> CompileResult:
+            prove: bool | None = None, **options) -> CompileResult:
     """Compile ``model`` (a :class:`~lgn2hw.ir.Netlist`, or a checkpoint path read with ``load(path,
     **load_options)``) into the directory ``out``: Verilog and ``report.json``, and with a ``board`` or
     ``device`` the build through yosys and nextpnr to a bitstream. ``out`` must be absent, empty or an earlier
     lgn2hw output (``force=True`` writes into it anyway, keeping files lgn2hw does not write). It appears only
     when everything succeeded. ``cache``: reuse unchanged build steps from the step cache (True), run them all
-    (False), or a directory to keep the cache in. Before synthesis, a LUT and routability estimate refuses a core that will not fit
-    or route (``route_check=False`` skips it; :mod:`lgn2hw.fpga.route`). ``options``: see :class:`CompileOptions`."""
+    (False), or a directory to keep the cache in. Before synthesis, a LUT and routability estimate refuses a core
+    that will not fit or route (``route_check=False`` skips it; :mod:`lgn2hw.fpga.route`). ``prove``: after the
+    build, prove the mapped netlist equal to the emitted Verilog (:data:`PROVE_COMPARISONS`, :func:`verify`;
+    None: for a build that reached synthesis, up to :data:`lgn2hw.prove.PROVE_DEFAULT_MAX_GATES` gates); the result
+    is ``report["verify"]``. ``options``: see :class:`CompileOptions`."""
     from . import _files
     from .ir import Netlist
     opts = CompileOptions.from_kwargs(options)
@@ -178,6 +196,7 @@ def compile(model, out, *, board: str | None = None, device: str | None = None, 
     else:
         nl, name = load(model, **(load_options or {})), Path(model).name
     report = {"model": name, "steps": [], "layers_before_passes": {str(k): v for k, v in nl.layer_sizes().items()}}
+    reference = nl
     if passes:
         nl, rep = optimize(nl, report=True)
         report["passes"] = rep.annotate({})
@@ -203,6 +222,9 @@ def compile(model, out, *, board: str | None = None, device: str | None = None, 
             report["build"] = _build(nl, core, target, tmp, out, opts, freq, stop_after, cache, say, warn, pll)
             report["steps"] += report["build"]["steps"]
         (tmp / "report.json").write_text(_json(report))
+        if _prove_wanted(prove, reference, tmp / "build" / f"{core.top}.syn.v"):
+            report["verify"] = _prove(reference, tmp, prove, opts, say, warn)
+            (tmp / "report.json").write_text(_json(report))
         if "build" in report and "fit" in report["build"] and "pnr" in report["build"]:
             from .fpga import write_human_report
             write_human_report(tmp, report, nl)
@@ -228,6 +250,43 @@ def sweep(model, out, *, board: str | None = None, device: str | None = None, pa
                       cache=(str(Path(cache_dir).resolve()) if cache_dir is not None else True) if cache else False,
                       load_options=load_options, **options)
     return run_sweep(plan, jobs=jobs, cluster=cluster, force=force, on_event=on_event, warn=warn)
+
+
+#: What ``compile`` proves: the mapped netlist against the emitted Verilog. The netlist after passes against the
+#: checkpoint is proved in seconds when the passes keep the GroupSum bits (the digits example) but not within
+#: minutes when they fold bits into class offsets (examples/mnist_lgn.pt): ``lgn2hw verify`` does it.
+PROVE_COMPARISONS = ("netlist",)
+
+
+def _prove(nl, out: Path, prove, opts, say, warn) -> dict:
+    """The proofs of a compile; a disproved design is a warning (an error with ``prove=True``), and so is a proof
+    that could not be made when proving was the default rather than asked for."""
+    from .errors import Lgn2hwError
+    from .prove import report_lines
+    from .prove import verify as _verify
+    try:
+        res = _verify(nl, out, comparisons=PROVE_COMPARISONS, progress=say, timeout=opts.timeout or 300.0)
+    except Lgn2hwError as err:
+        if prove:
+            raise
+        warn(f"no proof of equivalence: {err.message}")
+        return {"error": err.message}
+    bad = [line for what, line in zip(PROVE_COMPARISONS, report_lines(res)) if res.get(what, {}).get("status")
+           == "different"]
+    if bad:
+        if prove:
+            raise UsageError(f"the compiled design is not equal to its checkpoint: {bad[0]}",
+                             hint="a compiler or synthesis bug; the counterexample and its replay are above")
+        warn(bad[0])
+    return res
+
+
+def _prove_wanted(prove, nl, mapped: Path) -> bool:
+    """``prove`` when given; by default only for a hardware build that reached synthesis, up to a size."""
+    if prove is not None:
+        return bool(prove)
+    from .prove import PROVE_DEFAULT_MAX_GATES
+    return mapped.is_file() and int(nl.n_nodes) <= PROVE_DEFAULT_MAX_GATES
 
 
 def _precheck(nl, core_report, target, opts, stop_after, enabled, warn):

@@ -236,10 +236,46 @@ def add_compile_parser(sub):
     p.add_argument("--ebr", default="auto", metavar="N|auto",
                    help="ECP5 block RAMs the popcount may use as 12-bit counting tables (auto: every block of an "
                         "ECP5 target, none otherwise; 0: none)")
+    p.add_argument("--prove", action=argparse.BooleanOptionalAction, default=None,
+                   help="prove the mapped netlist equal to the emitted Verilog with ABC ('lgn2hw verify' proves more; "
+                        "default: on for a build that reaches synthesis, up to 60,000 gates)")
     _target_args(p)
     _pass_args(p)
     _common(p)
     p.set_defaults(func=cmd_compile)
+
+
+def add_verify_parser(sub):
+    p = sub.add_parser("verify", help="prove a compiled design equal to its checkpoint (ABC's equivalence checker)")
+    _model_args(p)
+    p.add_argument("out", metavar="OUT", help="the output directory of 'lgn2hw compile' for this model")
+    p.add_argument("--only", metavar="WHAT", help="comparisons, separated by commas: ir, rtl, netlist (default: all)")
+    p.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS",
+                   help="give up one proof after this long: status unknown (default: 300)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    _common(p)
+    p.set_defaults(func=cmd_verify)
+
+
+def cmd_verify(args):
+    from .api import verify
+    only = [w.strip() for w in args.only.split(",")] if args.only else None
+    res = verify(args.model, args.out, load_options=_load_options(args), comparisons=only, timeout=args.timeout,
+                 progress=lambda step, msg: print(f"  {msg}", file=sys.stderr if args.json else sys.stdout,
+                                                  flush=True))
+    if args.json:
+        print(json.dumps(res, indent=2, sort_keys=True))
+        return
+    for what in ("ir", "rtl", "netlist"):
+        r = res.get(what)
+        if r is None:
+            continue
+        line = f"{what:<8} {r['status']} ({r['engine']}, {r['seconds']:.1f} s)"
+        if r.get("counterexample"):
+            line += f", counterexample {r['counterexample']}"
+        print(line)
+        for k, v in (r.get("replay") or {}).items():
+            print(f"         {k}: {v}")
 
 
 def _target_args(p):
@@ -306,7 +342,8 @@ def cmd_compile(args):
         nextpnr_opts=_split_opts(args.nextpnr_opts, "--nextpnr-opts"), pnr_timeout=args.pnr_timeout,
         placement=args.placement, core_freq=args.core_freq, selftest=args.selftest,
         selftest_inputs=_load_npy(args.selftest_data, "--selftest-data") if args.selftest_data else None,
-        selftest_labels=_load_npy(args.selftest_labels, "--selftest-labels") if args.selftest_labels else None)
+        selftest_labels=_load_npy(args.selftest_labels, "--selftest-labels") if args.selftest_labels else None,
+        prove=args.prove)
     summary = result.summary() if "pnr" in result.report.get("build", {}) else {}
     if args.json:
         print(json.dumps(summary or {"out": str(result.out), "steps": result.report["steps"]}, indent=2,
@@ -593,7 +630,7 @@ def build_parser():
     parser.add_argument("--version", action="version", version=f"lgn2hw {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for add in (add_info_parser, add_predict_parser, add_compile_parser, add_sweep_parser, add_train_parser,
-                add_wiring_parser, add_boards_parser, add_flash_parser, add_run_parser):
+                add_wiring_parser, add_boards_parser, add_flash_parser, add_run_parser, add_verify_parser):
         add(sub)
     return parser
 

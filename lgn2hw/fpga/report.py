@@ -48,6 +48,9 @@ def summary(report: dict, out) -> dict:
              "postsim  " + (f"{b['postsim']['samples']} samples equal to the interpreter"
                             if b.get("postsim", {}).get("equal") else b.get("postsim", {}).get("skipped", "off")),
              "time     " + ", ".join(f"{k} {v:.1f} s" for k, v in b["times_s"].items())]
+    if report.get("verify"):
+        from ..prove import report_lines
+        lines += [f"proof    {line}" for line in report_lines(report["verify"])]
     for name in b["bitstreams"]:
         if name.endswith((".bit", ".bin")):
             lines.append(f"bitstream {Path(out) / name}")
@@ -126,6 +129,9 @@ def write_human_report(out: Path, report: dict, nl) -> None:
     L += [f"{ps['samples']} samples through the mapped netlist `{ps['netlist']}` (Icarus, yosys cell models): "
           f"{ps['compared']} equal to the reference interpreter." if ps.get("equal") else
           f"Not run: {ps.get('skipped', 'disabled (--postsim 0)')}.", ""]
+    if report.get("verify"):
+        from ..prove import report_lines
+        L += ["## Formal equivalence", ""] + [f"- {line}" for line in report_lines(report["verify"])] + [""]
     layers = nl.layer_sizes()
     before = {int(k): v for k, v in report.get("layers_before_passes", {}).items()}
     L += ["## Gates per layer", "", "| layer | before passes | after passes |", "|---:|---:|---:|"]

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import Lgn2hwError, ToolchainError, UsageError
+from .errors import ToolchainError, UsageError
 
 #: The comparisons, in the order they run.
 COMPARISONS = ("ir", "rtl", "netlist")
@@ -414,9 +414,11 @@ def abc_cec(gold: str, gate: str, bdir: Path, yosys, timeout=None) -> tuple:
     # abc9_exe runs ABC in -cwd on 'input.xaig' with a box library; ours are empty and unused
     (bdir / "input.xaig").write_bytes(b"aig 0 0 0 0 0\n")
     (bdir / "verify.box").write_text("lgn2hw_unused 1 0 1 1\n1\n")
-    for f in ("verify.status", "verify.cex"):
+    for f in ("verify.status", "verify.miter.blif"):
         (bdir / f).unlink(missing_ok=True)
-    cmds = f"miter,{gold},{gate};&get;&cec,-m;write_status,verify.status;write_cex,-n,verify.cex"
+    # the miter is written out for the order of its inputs, which the counterexample in the status file follows
+    # (write_cex -n, which names them, fails an assertion in this ABC on larger miters)
+    cmds = (f"miter,{gold},{gate};write_blif,verify.miter.blif;&get;&cec,-m;write_status,verify.status")
     log = bdir / "verify-abc.log"
     log.write_text("")
     t0 = time.monotonic()
@@ -425,13 +427,20 @@ def abc_cec(gold: str, gate: str, bdir: Path, yosys, timeout=None) -> tuple:
     status = (bdir / "verify.status").read_text().split() if (bdir / "verify.status").is_file() else []
     if status[:1] == ["snl_UNSAT"]:
         return True, None, seconds
-    if status[:1] == ["snl_SAT"] and (bdir / "verify.cex").is_file():
-        cex = {}
-        for line in (bdir / "verify.cex").read_text().splitlines():
-            m = re.match(r"^(\S+)@0=([01])$", line.strip())
-            if m:
-                cex[m.group(1)] = int(m.group(2))
-        return False, cex, seconds
+    if status[:1] == ["snl_SAT"]:
+        names = []
+        with open(bdir / "verify.miter.blif") as f:
+            for line in f:
+                if line.startswith(".inputs"):
+                    names = line.split()[1:]
+                    while line.rstrip().endswith("\\"):
+                        names = names[:-1]
+                        line = next(f)
+                        names += line.split()
+                    break
+        bits = [t for t in status if set(t) <= {"0", "1"} and len(t) == len(names)]
+        if bits:
+            return False, {n: int(b) for n, b in zip(names, bits[-1])}, seconds
     raise ToolchainError(f"verify: ABC gave no result ({' '.join(status) or 'no status file'}) for {gate}",
                          hint=f"see {log}", log=str(log))
 
@@ -537,6 +546,24 @@ def verify(nl, out, *, comparisons=COMPARISONS, timeout: float | None = 300.0, r
             result[what] = proof.as_dict()
             say("verify", f"{WHAT[what]}: {proof.line()}")
     return result
+
+
+def report_lines(result: dict) -> list:
+    """One line per comparison of a :func:`verify` result, for report.md and the build summary."""
+    lines = []
+    for what in COMPARISONS:
+        r = result.get(what)
+        if r is None:
+            continue
+        against = "the emitted Verilog" if what == "netlist" else "the checkpoint"
+        if r["status"] == "equal":
+            lines.append(f"{WHAT[what]} = {against}: proved equal ({r['engine']}, {r['seconds']:.1f} s)")
+        elif r["status"] == "different":
+            lines.append(f"{WHAT[what]} != {against}: counterexample {r['counterexample']} "
+                         f"({r['engine']}, {r['seconds']:.1f} s); replay: {json.dumps(r.get('replay'))}")
+        else:
+            lines.append(f"{WHAT[what]} vs {against}: not proved ({r.get('note', 'unknown')})")
+    return lines
 
 
 def _cex_vector(cex: dict, ports: dict) -> list:

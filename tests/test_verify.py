@@ -1,0 +1,144 @@
+"""Formal equivalence (lgn2hw.prove): the digits example proved, and three mutations of a compiled design that
+the proof must catch, each with its counterexample replayed in the interpreter and in simulation."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+import lgn2hw
+from lgn2hw import prove
+from lgn2hw.cli import main
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "digits_lgn.pt"
+pytestmark = pytest.mark.needs("yosys")
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """The digits example through ECP5 synthesis of the core (LUT4, TRELLIS_FF, CCU2C and 17 DP16KD counting
+    tables), with the default proof."""
+    out = tmp_path_factory.mktemp("verify") / "out"
+    res = lgn2hw.compile(str(EXAMPLE), out, device="LFE5U-85F", package="CABGA381", stop_after="synth-core")
+    return out, res.report
+
+
+def _copy(out: Path, tmp: Path) -> Path:
+    dst = tmp / "mutant"
+    shutil.copytree(out, dst)
+    return dst
+
+
+def test_example_proved_by_default(built):
+    out, rep = built
+    assert rep["build"]["core"]["cells"]["DP16KD"] > 0        # the counting tables are in the proof
+    ver = rep["verify"]
+    assert ver["netlist"]["status"] == "equal"               # compile proves the mapped netlist by default
+    assert json.loads((out / "report.json").read_text())["verify"] == ver
+    # and verify proves the netlist after passes against the checkpoint
+    assert lgn2hw.verify(str(EXAMPLE), out, comparisons=("ir",))["ir"]["status"] == "equal"
+
+
+def test_reference_blif_counts_like_the_interpreter(tmp_path):
+    """The reference BLIF, read by yosys and evaluated on inputs by yosys' SAT solver, gives the interpreter's
+    counts and class (not only ABC's word that two BLIFs agree)."""
+    import numpy as np
+
+    from lgn2hw.fpga.toolchain import require
+    nl = lgn2hw.load(str(EXAMPLE))
+    ports = {"in_bits": nl.n_inputs, "out_class": 4, "out_counts": 60}
+    (tmp_path / "ref.blif").write_text(prove.reference_blif(nl, ports, 6, False))
+    x = np.random.default_rng(3).integers(0, 2, (1, nl.n_inputs)).astype(np.uint8)
+    want = lgn2hw.predict(nl, x)[0]
+    sets = " ".join(f"-set in_bits[{i}] {int(b)}" for i, b in enumerate(x[0]))
+    script = f"read_blif ref.blif\nsat {sets} -show out_class[0],out_class[1],out_class[2],out_class[3]" + \
+        "".join(f",out_counts[{j}]" for j in range(60)) + "\n"
+    (tmp_path / "ev.ys").write_text(script)
+    require("yosys").run(["-q", "-l", "ev.log", "ev.ys"], tmp_path, tmp_path / "run.log", "test")
+    vals = dict(re.findall(r"\\?(out_\w+\[\d+\])\s+\S+\s+\S+\s+([01])\s*$", (tmp_path / "ev.log").read_text(),
+                           flags=re.M))
+    cls = sum(int(vals[f"out_class[{j}]"]) << j for j in range(4))
+    counts = [sum(int(vals[f"out_counts[{c * 6 + j}]"]) << j for j in range(6)) for c in range(10)]
+    assert counts == [int(v) for v in want] and cls == int(want.argmax())
+
+
+def _check_replay(res, wrong: str, right: str):
+    r = res["netlist"]
+    assert r["status"] == "different" and set(r["counterexample"]) <= {"0", "1"}
+    rep = r["replay"]
+    assert rep["interpreter"]["counts"] == rep["interpreter_after_passes"]["counts"] if \
+        "interpreter_after_passes" in rep else True
+    sim_wrong, sim_right = rep[f"simulation_{wrong}"], rep[f"simulation_{right}"]
+    if "skipped" in sim_wrong or "skipped" in sim_right:
+        pytest.skip("no simulator for the replay")
+    assert sim_wrong["equal_to_interpreter"] is False and sim_right["equal_to_interpreter"] is True
+
+
+@pytest.mark.needs("iverilog")
+def test_flipped_lut_init_bit_in_mapped_netlist(built, tmp_path):
+    out, _ = built
+    m = _copy(out, tmp_path)
+    syn = m / "build" / "lgn_core.syn.v"
+    text = syn.read_text()
+    # a gate LUT of the first stage (read straight from the input register)
+    hit = re.search(r"LUT4 #\(\s*\.INIT\(16'h([0-9a-f]{4})\)\s*\) \\datapath\.gates\.", text)
+    assert hit
+    init = int(hit.group(1), 16) ^ 0x0002      # A=1, B=0 (C and D are tied to 0 in a 2-input gate)
+    syn.write_text(text[:hit.start(1)] + f"{init:04x}" + text[hit.end(1):])
+    res = lgn2hw.verify(str(EXAMPLE), m, comparisons=("netlist",), timeout=300)
+    _check_replay(res, "netlist", "rtl")
+
+
+@pytest.mark.needs("iverilog")
+def test_swapped_gate_inputs_in_emitted_verilog(built, tmp_path):
+    out, _ = built
+    m = _copy(out, tmp_path)
+    gv = m / "lgn_core_gates.v"
+    text = gv.read_text()
+    # a LUT whose table is not symmetric in A and B: swapping them changes its function
+    for hit in re.finditer(r"LUT4 #\(\.INIT\(16'h([0-9a-f]{4})\)\) (\w+) \(\.A\(([^)]*)\), \.B\(([^)]*)\)", text):
+        t = int(hit.group(1), 16)
+        swapped = sum(((t >> (m_ ^ (3 if (m_ & 1) != ((m_ >> 1) & 1) else 0))) & 1) << m_ for m_ in range(16))
+        if swapped != t and hit.group(3) != hit.group(4):
+            break
+    else:
+        pytest.fail("no asymmetric two-input LUT found")
+    a, b = hit.group(3), hit.group(4)
+    new = hit.group(0).replace(f".A({a}), .B({b})", f".A({b}), .B({a})")
+    gv.write_text(text[:hit.start()] + new + text[hit.end():])
+    res = lgn2hw.verify(str(EXAMPLE), m, comparisons=("netlist",), timeout=300)
+    _check_replay(res, "rtl", "netlist")
+
+
+@pytest.mark.needs("iverilog")
+def test_dropped_popcount_input_in_emitted_verilog(built, tmp_path):
+    out, _ = built
+    m = _copy(out, tmp_path)
+    pv = m / "lgn_core_popcount.v"
+    text = pv.read_text()
+    body_start = text.index(");") + 2            # after the module header
+    hit = re.search(r"\bbits\[(\d+)\]", text[body_start:])
+    assert hit
+    # every use of that input becomes 0: the popcount no longer counts it
+    body = re.sub(rf"\bbits\[{hit.group(1)}\]", "1'b0", text[body_start:])
+    pv.write_text(text[:body_start] + body)
+    res = lgn2hw.verify(str(EXAMPLE), m, comparisons=("netlist",), timeout=300)
+    _check_replay(res, "rtl", "netlist")
+
+
+def test_bad_out_is_one_error_line(built, tmp_path, capsys):
+    assert main(["verify", str(EXAMPLE), str(tmp_path / "missing")]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert re.match(r"^lgn2hw: error: .*missing is not a directory$", err[0])
+    out, _ = built
+    m = _copy(out, tmp_path)
+    rep = json.loads((m / "report.json").read_text())
+    rep["layers_before_passes"]["1"] += 1
+    (m / "report.json").write_text(json.dumps(rep))
+    assert main(["verify", str(EXAMPLE), str(m)]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert re.match(r"^lgn2hw: error: .* was not compiled from this model", err[0])
+    assert not any("Traceback" in line for line in err)
