@@ -66,6 +66,7 @@ SCRIPTS = {
         ("bench_build", ["--shared"], False),
         ("bench_cache", [], False),                 # the 48K synthesis twice: fresh, then from the step cache
         ("bench_route", ["--build", "all-new"], False),   # the routability estimate against nextpnr builds
+        ("bench_families", [], True),               # examples/mnist_lgn.pt per device family (board builds)
     ],
 }
 HW_RUNTIME = ("several hours on 2 cores: bench_peers_hw about an hour (ABC9 mapping about 30 minutes, then "
@@ -173,6 +174,7 @@ SECTIONS = [
     ("conv", "Convolutional models (training, exactness, one ECP5 build)"),
     ("cache", "Build-step cache: the same 48K compile twice (synthesis and post-synthesis simulation restored)"),
     ("route", "Routability estimate against nextpnr on the LFE5U-85F and iCE40 (calibration)"),
+    ("families", "Device families: the example model per board (ECP5 with its PLL, iCE40, Gowin, GateMate)"),
 ]
 WALL_TIMES = [("run_all", "make bench"), ("run_all_hw", "make bench-hw")]       # the runner's own records
 
