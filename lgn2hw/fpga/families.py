@@ -40,7 +40,8 @@ class Family:
     board_json: str = "top.json"   # what the board top's yosys script writes
     synth_opts: str = ""           # options for every synthesis of this family (core and board top)
     icarus_factor: float = 1.0     # Icarus' time per cycle on these cell models against ECP5's (postsim; GateMate:
-    #                                the example's 6,323-cell netlist took 0.35 s of CPU per cycle, ~15 times ECP5's)
+    #                                the example's netlist took 0.35 s of CPU per cycle without -luttree, and 408 s
+    #                                for 70 cycles with it on a loaded machine: ~60 times ECP5's model)
 
 
 FAMILIES = {f.name: f for f in (
@@ -56,7 +57,7 @@ FAMILIES = {f.name: f for f in (
     Family("gatemate", "synth_gatemate", "-noiopad", "nextpnr-himbaechel-gatemate", "gmpack", "bit", "ccf",
            r"^\s*NET\b", {"CC_LUT1": 1, "CC_LUT2": 1, "CC_LUT3": 1, "CC_L2T4": 1, "CC_L2T5": 1, "CC_LUT4": 1, "CC_MX2": 1,
                           "CC_MX4": 1, "CC_MX8": 1, "CC_ADDF": 1}, ("CC_DFF", "CC_DLT"),
-           ("CC_BRAM_20K", "CC_BRAM_40K", "CC_FIFO_40K"), {"CC_ADDF": 1}, icarus_factor=15.0,
+           ("CC_BRAM_20K", "CC_BRAM_40K", "CC_FIFO_40K"), {"CC_ADDF": 1}, icarus_factor=60.0,
            # nextpnr-himbaechel-gatemate takes LUT trees (CC_L2T4/CC_L2T5), not the CC_LUT3 cells plain
            # synth_gatemate leaves ("Cell type 'CC_LUT3' is unsupported"); -nomx8 as in Peppercorn's flow
            synth_opts="-luttree -nomx8"),
