@@ -238,7 +238,7 @@ def add_compile_parser(sub):
                         "ECP5 target, none otherwise; 0: none)")
     p.add_argument("--prove", action=argparse.BooleanOptionalAction, default=None,
                    help="prove the mapped netlist equal to the emitted Verilog with ABC ('lgn2hw verify' proves more; "
-                        "default: on for a build that reaches synthesis, up to 60,000 gates)")
+                        "default: on for a build that reaches synthesis, up to 4,000 gates before passes)")
     _target_args(p)
     _pass_args(p)
     _common(p)
@@ -265,17 +265,20 @@ def cmd_verify(args):
                                                   flush=True))
     if args.json:
         print(json.dumps(res, indent=2, sort_keys=True))
-        return
-    for what in ("ir", "rtl", "netlist"):
-        r = res.get(what)
-        if r is None:
-            continue
-        line = f"{what:<8} {r['status']} ({r['engine']}, {r['seconds']:.1f} s)"
-        if r.get("counterexample"):
-            line += f", counterexample {r['counterexample']}"
-        print(line)
-        for k, v in (r.get("replay") or {}).items():
-            print(f"         {k}: {v}")
+    else:
+        for what in ("ir", "rtl", "netlist"):
+            r = res.get(what)
+            if r is None:
+                continue
+            line = f"{what:<8} {r['status']} ({r['engine']}, {r['seconds']:.1f} s)"
+            if r.get("counterexample"):
+                line += f", counterexample {r['counterexample']}"
+            print(line)
+            for k, v in (r.get("replay") or {}).items():
+                print(f"         {k}: {v}")
+    differ = [w for w in ("ir", "rtl", "netlist") if (res.get(w) or {}).get("status") == "different"]
+    if differ:      # a disproved design is a failed verification: exit status 1, like any other failure
+        raise Lgn2hwError(f"not equal to the checkpoint: {', '.join(differ)} (counterexample above)")
 
 
 def _target_args(p):

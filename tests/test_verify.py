@@ -114,7 +114,7 @@ def test_swapped_gate_inputs_in_emitted_verilog(built, tmp_path):
 
 
 @pytest.mark.needs("iverilog")
-def test_dropped_popcount_input_in_emitted_verilog(built, tmp_path):
+def test_dropped_popcount_input_in_emitted_verilog(built, tmp_path, capsys):
     out, _ = built
     m = _copy(out, tmp_path)
     pv = m / "lgn_core_popcount.v"
@@ -127,6 +127,12 @@ def test_dropped_popcount_input_in_emitted_verilog(built, tmp_path):
     pv.write_text(text[:body_start] + body)
     res = lgn2hw.verify(str(EXAMPLE), m, comparisons=("netlist",), timeout=300)
     _check_replay(res, "rtl", "netlist")
+    # the command: the counterexample printed, then one error line and exit status 1
+    capsys.readouterr()
+    assert main(["verify", str(EXAMPLE), str(m), "--only", "netlist"]) == 1
+    io = capsys.readouterr()
+    assert "counterexample" in io.out
+    assert io.err.startswith("lgn2hw: error: not equal to the checkpoint: netlist")
 
 
 def test_bad_out_is_one_error_line(built, tmp_path, capsys):
