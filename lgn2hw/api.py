@@ -191,6 +191,8 @@ def compile(model, out, *, board: str | None = None, device: str | None = None, 
     target = _target(board, device, package)
     if target is None and stop_after not in (None, "verilog"):
         raise UsageError(f"stop after {stop_after} needs a hardware target", hint="add --board or --device")
+    if prove:
+        _prove_wanted(prove, None, Path(), target)      # a family the proof cannot model: said before any work
     if isinstance(model, Netlist):
         nl, name = model, "netlist"
     else:
@@ -222,7 +224,7 @@ def compile(model, out, *, board: str | None = None, device: str | None = None, 
             report["build"] = _build(nl, core, target, tmp, out, opts, freq, stop_after, cache, say, warn, pll)
             report["steps"] += report["build"]["steps"]
         (tmp / "report.json").write_text(_json(report))
-        if _prove_wanted(prove, reference, tmp / "build" / f"{core.top}.syn.v"):
+        if _prove_wanted(prove, reference, tmp / "build" / f"{core.top}.syn.v", target):
             report["verify"] = _prove(reference, tmp, prove, opts, say, warn)
             (tmp / "report.json").write_text(_json(report))
         if "build" in report and "fit" in report["build"] and "pnr" in report["build"]:
@@ -281,12 +283,17 @@ def _prove(nl, out: Path, prove, opts, say, warn) -> dict:
     return res
 
 
-def _prove_wanted(prove, nl, mapped: Path) -> bool:
-    """``prove`` when given; by default only for a hardware build that reached synthesis, up to a size."""
+def _prove_wanted(prove, nl, mapped: Path, target) -> bool:
+    """``prove`` when given; by default only for a hardware build that reached synthesis, of a family whose cells
+    the proof models, up to a size."""
+    from .prove import PROVE_DEFAULT_MAX_GATES, PROVE_FAMILIES
     if prove is not None:
+        if prove and target is not None and target.family not in PROVE_FAMILIES:
+            raise UsageError(f"--prove models the mapped cells of {' and '.join(PROVE_FAMILIES)} netlists, not "
+                             f"{target.family}", hint="leave proving to its default (off for this family)")
         return bool(prove)
-    from .prove import PROVE_DEFAULT_MAX_GATES
-    return mapped.is_file() and int(nl.n_nodes) <= PROVE_DEFAULT_MAX_GATES
+    return (mapped.is_file() and target is not None and target.family in PROVE_FAMILIES
+            and int(nl.n_nodes) <= PROVE_DEFAULT_MAX_GATES)
 
 
 def _precheck(nl, core_report, target, opts, stop_after, enabled, warn):

@@ -254,6 +254,8 @@ _COMB_CELLS = {
     "ecp5": (("common_sim.vh", ("LUT4", "LUT2", "PFUMX", "L6MUX21")), ("ccu2c_sim.vh", ("CCU2C",))),
     "ice40": (("cells_sim.v", ("SB_LUT4", "SB_CARRY")),),
 }
+#: the families whose mapped netlists the proof models (compile proves others only when asked, and refuses)
+PROVE_FAMILIES = tuple(_COMB_CELLS)
 
 
 def cell_models(share: Path, family: str) -> str:

@@ -148,3 +148,11 @@ def test_bad_out_is_one_error_line(built, tmp_path, capsys):
     err = capsys.readouterr().err.splitlines()
     assert re.match(r"^lgn2hw: error: .* was not compiled from this model", err[0])
     assert not any("Traceback" in line for line in err)
+
+
+def test_prove_refuses_a_family_it_does_not_model_before_any_work(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["compile", str(EXAMPLE), "--board", "tangnano9k", "--prove", "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("lgn2hw: error: --prove models the mapped cells of ecp5 and ice40 netlists, not gowin")
+    assert not out.exists()
