@@ -70,7 +70,8 @@ SCRIPTS = {
         # 16 seeds of the example: lgn2hw sweep on 2 workers (local, then Dask) against 16 compiles in a row
         ("bench_sweep", ["--device", "LFE5U-85F", "--package", "CABGA381", "--", "--postsim", "0"], True),
         ("bench_verify", [], True),                 # formal equivalence: proof times per design and comparison
-        ("bench_families", [], True),               # examples/mnist_lgn.pt per device family (board builds)
+        ("bench_families", [], True),
+        ("bench_board48k", [], False),              # a 48K-class local network: checkpoint -> ULX3S bitstream               # examples/mnist_lgn.pt per device family (board builds)
     ],
 }
 HW_RUNTIME = ("several hours on 2 cores: bench_peers_hw about an hour (ABC9 mapping about 30 minutes, then "
@@ -183,6 +184,7 @@ SECTIONS = [
     ("sweep", "Sweeps: 16 place-and-route seeds on 2 workers (local, Dask) against 16 compiles in a row"),
     ("verify", "Formal equivalence: proof time per design and comparison (ABC &cec inside yosys)"),
     ("families", "Device families: the example model per board (ECP5 with its PLL, iCE40, Gowin, GateMate)"),
+    ("board48k", "A 48K-class locally wired network to a ULX3S-85F bitstream (every step run, no cache)"),
 ]
 WALL_TIMES = [("run_all", "make bench"), ("run_all_hw", "make bench-hw")]       # the runner's own records
 
