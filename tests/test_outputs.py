@@ -139,15 +139,21 @@ def _tool_processes(marker: str, where: Path) -> list:
     return found
 
 
+def _default_sigint():
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.needs("ecp5")
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_a_signal_during_synthesis_ends_everything(tmp_path, sig):
     """The signal a CI timeout or ``kill`` sends, and Ctrl-C, in the middle of yosys: lgn2hw ends at once with one
     line, yosys is gone, and neither the output nor its hidden build directory is left behind."""
     env = {**os.environ, "LGN2HW_BUILD_CACHE": str(tmp_path / "cache")}     # synthesis must really run
+    # lgn2hw starts with SIGINT at its default, as under a shell's Ctrl-C: a process whose parent ignores SIGINT
+    # (some test runners' parents do) inherits the ignored disposition, and Python then keeps it ignored
     proc = subprocess.Popen([sys.executable, "-m", "lgn2hw", "compile", str(EXAMPLE), "--board", "ecp5",
                              "-o", "out"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True, preexec_fn=_default_sigint)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None:
         if list(tmp_path.glob(".out.*.part/build/synth-core.run.log")) and _tool_processes("synth-core.ys", tmp_path):
