@@ -170,3 +170,17 @@ def test_a_signal_during_synthesis_ends_everything(tmp_path, sig):
     time.sleep(0.5)
     assert _tool_processes("synth-core.ys", tmp_path) == []
 
+
+def test_a_tool_runs_in_its_own_group_within_the_callers_session(tmp_path):
+    """A tool gets a process group of its own (so it ends with whatever ends lgn2hw's wait) but stays in the
+    caller's session: a new session is a new scheduler autogroup on Linux, where `nice lgn2hw ...` no longer
+    lowers the tool's share of the CPU."""
+    from lgn2hw.fpga.toolchain import TOOLS, Tool
+    probe = "import os; print(os.getsid(0), os.getpgid(0), os.getpid(), os.nice(0))"
+    tool = Tool(TOOLS["yosys"], [sys.executable, "-c", probe], "env")
+    log = tmp_path / "probe.log"
+    tool.run([], tmp_path, log, step="probe")
+    sid, pgid, pid, nice = (int(v) for v in log.read_text().splitlines()[-1].split())
+    assert sid == os.getsid(0)
+    assert pgid == pid != os.getpgid(0)
+    assert nice == os.nice(0)

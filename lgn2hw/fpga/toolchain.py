@@ -189,12 +189,10 @@ class Tool:
         return time.monotonic() - t0
 
 
-# A session (and so a process group) of its own, so that the tool and whatever it starts end together. On Linux
-# with scheduler autogroups a new session is also a new autogroup, whose CPU share ignores the nice value the user
-# gave lgn2hw (docs/toolchain-notes.md); keeping the tool in lgn2hw's session with a group of its own fixed that
-# but made a test of Ctrl-C during synthesis fail once in CI (lgn2hw still running 60 s after SIGINT), so the
-# session stays until that is understood.
-_OWN_GROUP = {"start_new_session": True}
+# A process group of its own, so that the tool and whatever it starts end together -- but in the caller's session:
+# a new session (setsid) would also be a new scheduler autogroup on Linux, where the tool's CPU share no longer
+# follows the nice value the user gave lgn2hw (`nice lgn2hw compile ...`).
+_OWN_GROUP = {"process_group": 0} if sys.version_info >= (3, 11) else {"preexec_fn": os.setpgrp}
 
 
 #: the tool processes running in this process, with the tag of the work that started them (see tagged)
