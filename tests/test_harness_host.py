@@ -99,34 +99,10 @@ def test_wrong_sample_shape_is_a_usage_error(nl):
 
 
 def test_lgn2hw_run_writes_counts(nl, tmp_path, monkeypatch, capsys):
-    serial = pytest.importorskip("serial")
     x = np.random.default_rng(1).integers(0, 2, (9, nl.n_inputs)).astype(np.uint8)
     np.save(tmp_path / "x.npy", x)
     dev = FakeDevice(nl)
-
-    class Port(FakeDevice):
-        def __init__(self, name, baud, timeout):
-            assert (name, baud) == ("/dev/ttyFAKE", 115200)
-
-        def __getattr__(self, item):
-            return getattr(dev, item)
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *a):
-            return False
-
-        def reset_input_buffer(self):
-            pass
-
-        def write(self, data):
-            dev.write(data)
-
-        def read(self, n):
-            return dev.read(n)
-
-    monkeypatch.setattr(serial, "Serial", Port)
+    _fake_serial(monkeypatch, dev, 115200)
     assert main(["run", "--port", "/dev/ttyFAKE", str(tmp_path / "x.npy"), "-o", str(tmp_path / "c.npy")]) == 0
     assert np.load(tmp_path / "c.npy").tolist() == evaluate(nl, x).tolist()
     assert re.match(r"^wrote .*c\.npy: 9 answers", capsys.readouterr().out)
