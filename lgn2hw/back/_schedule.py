@@ -71,6 +71,16 @@ def alap_levels(nl: Netlist, emit: np.ndarray, level: np.ndarray) -> np.ndarray:
         alap = new
 
 
+def constant_nets(nl: Netlist) -> np.ndarray:
+    """Per net: 0 or 1 for the constant nets and the nodes without inputs, -1 for the others."""
+    const = np.full(nl.n_nets, -1, dtype=np.int8)
+    const[0] = 0
+    const[NET_TRUE] = 1
+    zero_ary = np.flatnonzero(nl.arity == 0)
+    const[nl.first_node_net + zero_ary] = (nl.tables[zero_ary] & np.uint64(1)).astype(np.int8)
+    return const
+
+
 def schedule(nl: Netlist, levels_per_stage: int, placement: str = "best") -> Schedule:
     """Assign every live node a stage and every bank its nets (see the module docstring). ``placement``:
     ``asap`` (each node at its logic level), ``alap`` (as late as its readers allow) or ``best`` (whichever
@@ -81,11 +91,7 @@ def schedule(nl: Netlist, levels_per_stage: int, placement: str = "best") -> Sch
     first = nl.first_node_net
     n_nets = nl.n_nets
     live = live_nodes(nl) if nl.n_nodes else np.zeros(0, bool)
-    const = np.full(n_nets, -1, dtype=np.int8)
-    const[0] = 0
-    const[NET_TRUE] = 1
-    zero_ary = np.flatnonzero(nl.arity == 0)
-    const[first + zero_ary] = (nl.tables[zero_ary] & np.uint64(1)).astype(np.int8)
+    const = constant_nets(nl)
     emit = live & (nl.arity > 0)
 
     level = net_levels(nl)
