@@ -7,7 +7,8 @@ the bare LFE5U-85F through ECP5 synthesis (``--stop-after synth-core``, no post-
 the synthesis may come from the step cache), then ``lgn2hw.verify`` runs the three comparisons: the netlist after
 passes against the checkpoint (``ir``), the emitted Verilog against the checkpoint (``rtl``, bounded by
 ``--rtl-timeout``) and the mapped netlist against the emitted Verilog (``netlist``). Records each comparison's
-status and ABC time, and the wall time of each whole ``verify`` call (reading the designs with yosys included).
+status, method (lgn2hw.prove.METHODS) and proof time, and the wall time of each whole ``verify`` call (reading the
+designs with yosys and writing the miters included).
 Writes bench/results/verify.json (``verify_quick.json`` with ``--quick``: the digits example alone)."""
 from __future__ import annotations
 
@@ -28,16 +29,17 @@ def _one(model: Path, out: Path, load: dict, freq: float, rtl_timeout: float, ir
                    postsim=0, prove=False, progress=lambda s, m: None)
     compile_s = time.monotonic() - t0
     row = {"model": rel(model), "gates": int(nl.n_nodes), "compile_s": round(compile_s, 1)}
-    for what, timeout in (("ir", ir_timeout), ("netlist", 1800.0), ("rtl", rtl_timeout)):
+    for what, timeout in (("ir", ir_timeout), ("rtl", rtl_timeout), ("netlist", 1800.0)):
         t0 = time.monotonic()
         res = lgn2hw.verify(nl, out, comparisons=(what,), timeout=timeout, replay=False)
         r = res[what]
         row[what] = r["status"]
+        row[f"{what}_method"] = r.get("method")
         row[f"{what}_abc_s"] = r["seconds"]
         row[f"{what}_wall_s"] = round(time.monotonic() - t0, 1)
         print(f"{rel(model)}: {what:<8} {r['status']:<8} ABC {r['seconds']:7.1f} s, whole call "
               f"{row[f'{what}_wall_s']:7.1f} s", flush=True)
-    row["ir_and_netlist_wall_s"] = round(row["ir_wall_s"] + row["netlist_wall_s"], 1)
+    row["all_three_wall_s"] = round(sum(row[f"{w}_wall_s"] for w in ("ir", "rtl", "netlist")), 1)
     return row
 
 
@@ -45,8 +47,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=str(MODEL))
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--rtl-timeout", type=float, default=120.0)
-    ap.add_argument("--ir-timeout", type=float, default=300.0)
+    ap.add_argument("--rtl-timeout", type=float, default=900.0)
+    ap.add_argument("--ir-timeout", type=float, default=600.0)
     ap.add_argument("--no-shared", action="store_true", help="the two examples alone")
     args = ap.parse_args()
     designs = [(ROOT / "examples" / "digits_lgn.pt", {}, 100.0)]

@@ -12,6 +12,7 @@ import warnings
 
 from . import __version__
 from .errors import Lgn2hwError, UsageError
+from .prove import PROVE_DEFAULT_MAX_GATES
 
 
 class _Parser(argparse.ArgumentParser):
@@ -237,8 +238,9 @@ def add_compile_parser(sub):
                    help="ECP5 block RAMs the popcount may use as 12-bit counting tables (auto: every block of an "
                         "ECP5 target, none otherwise; 0: none)")
     p.add_argument("--prove", action=argparse.BooleanOptionalAction, default=None,
-                   help="prove the mapped netlist equal to the emitted Verilog with ABC ('lgn2hw verify' proves more; "
-                        "default: on for a build that reaches synthesis, up to 4,000 gates before passes)")
+                   help="prove the netlist after passes and the emitted Verilog equal to the checkpoint and the mapped "
+                        "netlist equal to the emitted Verilog, with ABC (default: on for a build that reaches "
+                        f"synthesis, up to {PROVE_DEFAULT_MAX_GATES:,} gates before passes)")
     _target_args(p)
     _pass_args(p)
     _common(p)

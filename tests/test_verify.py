@@ -38,8 +38,11 @@ def test_example_proved_by_default(built):
     ver = rep["verify"]
     assert ver["netlist"]["status"] == "equal"               # compile proves the mapped netlist by default
     assert json.loads((out / "report.json").read_text())["verify"] == ver
-    # and verify proves the netlist after passes against the checkpoint
-    assert lgn2hw.verify(str(EXAMPLE), out, comparisons=("ir",))["ir"]["status"] == "equal"
+    # and verify proves the netlist after passes and the emitted Verilog against the checkpoint, pairing the
+    # counted bits first (the emitted popcount merges duplicates and counts bits in block RAM)
+    res = lgn2hw.verify(str(EXAMPLE), out, comparisons=("ir", "rtl"))
+    for what in ("ir", "rtl"):
+        assert res[what]["status"] == "equal" and res[what]["method"] == prove.METHODS["bits"]
 
 
 def test_reference_blif_counts_like_the_interpreter(tmp_path):
@@ -65,8 +68,8 @@ def test_reference_blif_counts_like_the_interpreter(tmp_path):
     assert counts == [int(v) for v in want] and cls == int(want.argmax())
 
 
-def _check_replay(res, wrong: str, right: str):
-    r = res["netlist"]
+def _check_replay(res, wrong: str, right: str, what: str = "netlist"):
+    r = res[what]
     assert r["status"] == "different" and set(r["counterexample"]) <= {"0", "1"}
     rep = r["replay"]
     assert rep["interpreter"]["counts"] == rep["interpreter_after_passes"]["counts"] if \
@@ -109,8 +112,10 @@ def test_swapped_gate_inputs_in_emitted_verilog(built, tmp_path):
     a, b = hit.group(3), hit.group(4)
     new = hit.group(0).replace(f".A({a}), .B({b})", f".A({b}), .B({a})")
     gv.write_text(text[:hit.start()] + new + text[hit.end():])
-    res = lgn2hw.verify(str(EXAMPLE), m, comparisons=("netlist",), timeout=300)
+    res = lgn2hw.verify(str(EXAMPLE), m, comparisons=("rtl", "netlist"), timeout=300)
     _check_replay(res, "rtl", "netlist")
+    _check_replay(res, "rtl", "netlist", "rtl")       # and the Verilog against the checkpoint
+    assert res["rtl"]["method"] == prove.METHODS["bits"]
 
 
 @pytest.mark.needs("iverilog")
@@ -125,8 +130,10 @@ def test_dropped_popcount_input_in_emitted_verilog(built, tmp_path, capsys):
     # every use of that input becomes 0: the popcount no longer counts it
     body = re.sub(rf"\bbits\[{hit.group(1)}\]", "1'b0", text[body_start:])
     pv.write_text(text[:body_start] + body)
-    res = lgn2hw.verify(str(EXAMPLE), m, comparisons=("netlist",), timeout=300)
+    res = lgn2hw.verify(str(EXAMPLE), m, comparisons=("rtl", "netlist"), timeout=300)
     _check_replay(res, "rtl", "netlist")
+    _check_replay(res, "rtl", "netlist", "rtl")
+    assert res["rtl"]["method"] == prove.METHODS["bits"]
     # the command: the counterexample printed, then one error line and exit status 1
     capsys.readouterr()
     assert main(["verify", str(EXAMPLE), str(m), "--only", "netlist"]) == 1
@@ -156,3 +163,47 @@ def test_prove_refuses_a_family_it_does_not_model_before_any_work(tmp_path, caps
     err = capsys.readouterr().err
     assert err.startswith("lgn2hw: error: --prove models the mapped cells of ecp5 and ice40 netlists, not gowin")
     assert not out.exists()
+
+
+def test_pairing_accounts_for_every_bit_of_the_checkpoint():
+    """Every bit the netlist after passes counts is paired with a checkpoint bit; the checkpoint's other bits are
+    constants or complementary pairs (which the passes fold into the class offsets) that the offsets account for;
+    a changed offset or a flipped inversion is refused."""
+    import numpy as np
+    nl = lgn2hw.load(str(EXAMPLE.parent / "mnist_lgn.pt"))
+    c2 = np.flatnonzero(nl.out_class == 2)
+    nl.out_nets[c2[0]], nl.out_nets[c2[1]] = 1, 0                      # constant bits
+    nl.out_nets[c2[3]], nl.out_invert[c2[3]] = nl.out_nets[c2[2]], not nl.out_invert[c2[2]]   # x and NOT x
+    nl.out_nets[c2[5]], nl.out_invert[c2[5]] = nl.out_nets[c2[4]], nl.out_invert[c2[4]]       # a duplicate
+    after = lgn2hw.optimize(nl.copy())
+    sig = prove._signatures(after)
+    cor = prove.correspond(nl, after.out_class, sig)
+    assert isinstance(cor, prove.Correspondence)
+    assert len(cor.match) == len(after.out_nets) and len(set(cor.match)) == len(cor.match)
+    assert (len(cor.consts), len(cor.pairs)) == (2, 1)
+    assert len(cor.match) + len(cor.consts) + 2 * len(cor.pairs) == len(nl.out_nets)
+    assert prove._offsets_agree(nl, cor, after.class_offset) is None
+    bumped = after.class_offset.copy()
+    bumped[3] += 1
+    assert "class 3" in prove._offsets_agree(nl, cor, bumped)
+    flipped = after.copy()
+    j = int(np.flatnonzero(~flipped.out_invert)[0])
+    flipped.out_invert[j] = True
+    res = prove.correspond(nl, flipped.out_class, prove._signatures(flipped))
+    assert isinstance(res, str) or prove._offsets_agree(nl, res, flipped.class_offset) is not None
+
+
+def test_plan_sum_refuses_a_tree_that_drops_an_input():
+    import copy
+
+    from lgn2hw.back._popcount import _plan
+    weights = [1] * 9 + [2]
+    plan = copy.deepcopy(_plan(10, weights, "cin"))
+    w = prove._Blif()
+    values = [f"v{i}" for i in range(10)]
+    word, top = prove.plan_sum(w, plan, values, weights)
+    assert top == 11 and len(word) >= 4
+    leaf = next(op for op in plan.levels[0] if op.kind == "leaf" and len(op.bits) > 1)
+    leaf.bits = leaf.bits[1:]
+    with pytest.raises(ValueError, match="exactly once"):
+        prove.plan_sum(prove._Blif(), plan, values, weights)
