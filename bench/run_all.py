@@ -70,8 +70,9 @@ SCRIPTS = {
         # 16 seeds of the example: lgn2hw sweep on 2 workers (local, then Dask) against 16 compiles in a row
         ("bench_sweep", ["--device", "LFE5U-85F", "--package", "CABGA381", "--", "--postsim", "0"], True),
         ("bench_verify", [], True),                 # formal equivalence: proof times per design and comparison
-        ("bench_families", [], True),
-        ("bench_board48k", [], False),              # a 48K-class local network: checkpoint -> ULX3S bitstream               # examples/mnist_lgn.pt per device family (board builds)
+        ("bench_families", [], True),               # examples/mnist_lgn.pt per device family (board builds)
+        ("bench_families", ["--model", "examples/digits_lgn.pt", "-o", "families_example"], True),   # the example
+        ("bench_board48k", [], False),              # a 48K-class local network: checkpoint -> ULX3S bitstream
     ],
 }
 HW_RUNTIME = ("several hours on 2 cores: bench_peers_hw about an hour (ABC9 mapping about 30 minutes, then "
@@ -183,7 +184,9 @@ SECTIONS = [
                   "wiring"),
     ("sweep", "Sweeps: 16 place-and-route seeds on 2 workers (local, Dask) against 16 compiles in a row"),
     ("verify", "Formal equivalence: proof time per design and comparison (ABC &cec inside yosys)"),
-    ("families", "Device families: the example model per board (ECP5 with its PLL, iCE40, Gowin, GateMate)"),
+    ("families", "Device families: the MNIST network per board (ECP5 with its PLL, iCE40, Gowin, GateMate)"),
+    ("families_example", "Device families: the digits example per board (ECP5 with its PLL, iCE40, Gowin, "
+                         "GateMate)"),
     ("board48k", "A 48K-class locally wired network to a ULX3S-85F bitstream (every step run, no cache)"),
 ]
 WALL_TIMES = [("run_all", "make bench"), ("run_all_hw", "make bench-hw")]       # the runner's own records

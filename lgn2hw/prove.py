@@ -275,7 +275,7 @@ def reference_blif(nl, ports: dict, count_width: int, count_signed: bool, name: 
 # the tree only guide the proof: a wrong pairing gives a counterexample, and the tree is checked to add every
 # input with its weight exactly once.
 SIDE = "lgn2hw_side"
-_SIM_ROWS = 256          # a multiple of 8: the signatures are whole bytes
+_SIM_ROWS = 2048         # a multiple of 8: the signatures are whole bytes
 
 
 @dataclass
@@ -915,7 +915,7 @@ METHODS = {"whole": "one miter of the whole functions",
            "bits": "counted bits paired with the checkpoint's, then the counts in the design's adder tree"}
 #: Rounds of pairing: a counterexample that only shows a wrong pairing (two bits the random inputs did not tell
 #: apart) joins the inputs the bits are told apart by, and the pairing is made again.
-PAIRING_ROUNDS = 4
+PAIRING_ROUNDS = 6
 
 
 def _design_counting(after, rep: dict):
@@ -965,7 +965,7 @@ def _prove_by_bits(what, nl, after, cnt, ports, cw, signed, rows, w: Path, yosys
         x = _input_bits(nl, _cex_vector(cex, ports), ports)
         if _pairing_holds(nl, design, positions, cor, x):
             return False, cex, "bits", None     # the bits are as paired there: the design's counts differ
-        rows.extend([x] * 8)                    # whole bytes of signature
+        rows.extend(_near(x))                   # 64 rows: whole bytes of signature
     return None, None, "whole", f"bits not paired in {PAIRING_ROUNDS} rounds"
 
 
@@ -1023,16 +1023,27 @@ def _rtl_parts(nl, ports, cnt, cor, cw, signed, rtl: str) -> list:
 
 
 def _signatures(nl, extra=None, n_rows: int = _SIM_ROWS) -> list:
-    """Each output bit's values on ``n_rows`` random inputs (seeded; the first all 0, the second all 1) and the
-    rows ``extra``, as bytes."""
+    """Each output bit's values on ``n_rows`` seeded random inputs and the rows ``extra``, as bytes. The share of
+    ones in a row runs from 2 % to 98 % over the rows (the first row all 0, the second all 1): a deep network
+    has bits that are 1 on almost every uniform input, and only inputs of other densities tell them apart."""
     from .ir.interp import evaluate_outputs
     rng = np.random.default_rng(0x1962)
-    x = rng.integers(0, 2, (n_rows, nl.n_inputs), dtype=np.uint8)
+    density = np.linspace(0.02, 0.98, n_rows)[:, None]
+    x = (rng.random((n_rows, nl.n_inputs)) < density).astype(np.uint8)
     x[0], x[1] = 0, 1
     if extra is not None and len(extra):
         x = np.concatenate([x, extra])
     packed = np.packbits(evaluate_outputs(nl, x).T, axis=1)
     return [row.tobytes() for row in packed]
+
+
+def _near(x: np.ndarray, n: int = 63) -> np.ndarray:
+    """``x`` and ``n`` inputs one bit away from it (seeded): the rows a refuted pairing adds."""
+    rng = np.random.default_rng(int(x.sum()) + 7)
+    rows = np.repeat(x[None, :], n + 1, axis=0)
+    flips = rng.integers(0, x.size, n)
+    rows[np.arange(1, n + 1), flips] ^= 1
+    return rows
 
 
 def _input_bits(nl, vector: list, ports: dict) -> np.ndarray:
