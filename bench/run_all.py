@@ -84,7 +84,8 @@ def command(script: str) -> tuple[str, str]:
     """(the full run's command line of a script, its make target)."""
     for target, scripts in SCRIPTS.items():
         for name, args, _ in scripts:
-            if name == script:
+            out = args[args.index("-o") + 1] if "-o" in args else None     # a second run writing its own JSON
+            if (name == script and out is None) or (out is not None and script == f"bench_{out}"):
                 return " ".join(["python -m", f"bench.{name}", *args]), target
     return f"python -m bench.{script}", "not run by run_all"
 

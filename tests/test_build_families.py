@@ -39,7 +39,8 @@ def _check(out, summary, report, board, family, capacity):
     assert 0 < b["core"]["lut4"] < b["synth"]["lut4"] <= capacity["lut4"] and b["fit"]["ff"][0] > 0
     assert b["fit"]["io"][0] >= 3                       # clock, UART receive and transmit (and LEDs)
     assert b["fit"]["lut4"][0] == resources(family, b["synth"]["cells"])["lut4"]
-    assert b["core"]["blocks"]["gates"]["lut4"] > 0 and b["core"]["blocks"]["popcount"]["lut4"] > 0
+    if family != "gatemate":    # synth_gatemate's LUT trees lose the instance names the blocks are told by
+        assert b["core"]["blocks"]["gates"]["lut4"] > 0 and b["core"]["blocks"]["popcount"]["lut4"] > 0
     assert b["pnr"]["fmax_mhz"] > 0 and b["timing_met"] == (b["pnr"]["fmax_mhz"] >= b["freq_target_mhz"])
     assert b["postsim"]["equal"] is True and b["postsim"]["samples"] == 48
     assert b["postsim"]["compared"] == "counts and class"
