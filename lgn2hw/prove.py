@@ -163,6 +163,13 @@ def _greater(w: _Blif, a, b, signed: bool) -> str:
     return gt
 
 
+def _data_inputs(nl, ports: dict) -> list:
+    """The names of the core's data input bits."""
+    if "in_features" in ports:
+        return [f"in_features[{i}]" for i in range(8 * nl.encoding.n_features)]
+    return [f"in_bits[{i}]" for i in range(nl.n_inputs)]
+
+
 def _gate_nets(w: _Blif, nl, ports: dict) -> tuple[list, list]:
     """``nl``'s gates in ``w``: returns the input port's bit names and, per output bit j of ``nl``, the net of its
     value as GroupSum counts it (inversion flag applied)."""
@@ -411,7 +418,7 @@ def plan_sum(w: _Blif, plan, values: list, weights: list) -> tuple[list, int]:
 
 
 def counting_blif(ref, ports: dict, cnt, cor: Correspondence, count_width: int, count_signed: bool,
-                  cut: list | None = None) -> list:
+                  cut: list | None = None, bit_inputs: tuple | None = None) -> list:
     """The checkpoint ``ref`` counted the way the design described by ``cnt`` (a
     :class:`lgn2hw.back._verilog.Counting`) counts: its bit ``match[t]`` for the design's out_bits[t], the
     block-RAM groups as popcounts of 12 bits, each class's inputs added in the design's tree, then its offset;
@@ -419,11 +426,21 @@ def counting_blif(ref, ports: dict, cnt, cor: Correspondence, count_width: int, 
 
     Returns one model, or with ``cut`` (net names, one per count bit) one per class and one more (see
     :data:`ARGMAX_IN`): model c has the outputs ``argmax.i[c*count_width+j]`` (class c's count) and, for c = 0,
-    the side conditions; the last one takes the counts as the inputs ``cut`` and has the core's outputs."""
+    the side conditions; the last one takes the counts as the inputs ``cut`` and has the core's outputs.
+
+    ``bit_inputs``: ``(names, of, flip)``: the counted bits come from the inputs ``names`` instead of gates, bit t
+    from input ``of[t]`` inverted where ``flip[t]`` (the models then have no gates and no side conditions)."""
     from .back._popcount import _plan
     w = _Blif()
-    inputs, bits = _gate_nets(w, ref, ports)
-    value = {t: bits[cor.match[t]] for t in range(len(cnt.var_outputs))}
+    if bit_inputs is None:
+        inputs, bits = _gate_nets(w, ref, ports)
+        value = {t: bits[cor.match[t]] for t in range(len(cnt.var_outputs))}
+    else:
+        names, of, flip = bit_inputs
+        inputs = _data_inputs(ref, ports) + list(names)
+        bits = []
+        value = {t: (w.cover((names[of[t]],), w.fresh(), ("0",)) if flip[t] else names[of[t]])
+                 for t in range(len(cnt.var_outputs))}
     group_count = {}
     for g, (_, positions, _) in enumerate(cnt.ebr.groups):
         group_count[g] = _popcount(w, [value[t] for t in positions], 0, 4)
@@ -454,7 +471,7 @@ def counting_blif(ref, ports: dict, cnt, cor: Correspondence, count_width: int, 
         have.update({t: 1 for gc, pos, _ in cnt.ebr.groups if gc == c for t in pos})
         if mult != have:
             raise ValueError(f"class {c}: the popcount inputs do not count each bit of the class once")
-    side = _side_outputs(w, bits, cor, dups)
+    side = _side_outputs(w, bits, cor, dups) if bit_inputs is None else {}
     if cut is None:
         outputs = _count_outputs(w, counts, ports, count_width, count_signed)
         outputs.update(side)
@@ -467,7 +484,8 @@ def counting_blif(ref, ports: dict, cnt, cor: Correspondence, count_width: int, 
         models.append(_model(f"counting_{c}", inputs, outputs, w))
     w2 = _Blif("m")
     words = [cut[c * count_width:(c + 1) * count_width] for c in range(len(counts))]
-    models.append(_model("argmax", inputs + cut, _count_outputs(w2, words, ports, count_width, count_signed), w2))
+    models.append(_model("argmax", _data_inputs(ref, ports) + cut,
+                         _count_outputs(w2, words, ports, count_width, count_signed), w2))
     return models
 
 
@@ -477,6 +495,10 @@ def counting_blif(ref, ports: dict, cnt, cor: Correspondence, count_width: int, 
 #: the output ports with those nets as free inputs (the tournament of :func:`_argmax` against the core's).
 ARGMAX_IN = "argmax.i"
 CUT = "lgn2hw_cut"
+#: The gate module's output bits in yosys' BLIF of the core (followed back to their registers, whose names survive
+#: synthesis): with them the gate logic is proved once and each class count over free inputs.
+OUT_BITS = "datapath.out_bits"
+OB = "lgn2hw_ob"
 
 
 def blif_outputs(blif: str, names) -> str:
@@ -491,7 +513,7 @@ def blif_roots(blif: str, nets) -> list | None:
     return _roots(blif.splitlines(), nets)[0]
 
 
-def _roots(lines: list, nets) -> tuple:
+def _roots(lines: list, nets, distinct: bool = True) -> tuple:
     driver: dict = {}
     for n, line in enumerate(lines):
         if line.startswith(".names "):
@@ -506,7 +528,7 @@ def _roots(lines: list, nets) -> tuple:
                 break
             net, seen = head[1], seen + 1
         roots.append(net)
-    if len(set(roots)) != len(roots) or any(r not in driver or r.startswith("$") for r in roots):
+    if (distinct and len(set(roots)) != len(roots)) or any(r not in driver or r.startswith("$") for r in roots):
         return None, driver
     return roots, driver
 
@@ -877,9 +899,13 @@ def verify(nl, out, *, comparisons=COMPARISONS, timeout: float | None = 300.0, r
                 if what == "netlist":
                     shutil.copyfile(syn_v, w / "netlist.v")
                     design_blif("netlist", w, yosys, ["netlist.v"], rep["top"], family, share_dir(yosys), timeout)
-                    parts = _netlist_parts((w / rtl_blif()).read_text(), (w / "netlist.blif").read_text(),
-                                           nl.n_classes, cw)
+                    texts = ((w / rtl_blif()).read_text(), (w / "netlist.blif").read_text(), nl.n_classes, cw,
+                             int((rep.get("output_bits") or {}).get("counted", 0)))
+                    parts, free = _netlist_parts(*texts)
                     equal, cex, failed = _prove_parts(parts, "netlist", w, yosys, timeout)
+                    if not equal and failed in free:     # over free gate outputs: find an input without the cut
+                        parts, _ = _netlist_parts(*texts, cut_bits=False)
+                        equal, cex, failed = _prove_parts(parts, "netlist", w, yosys, timeout)
                     method = "parts" if len(parts) > 1 else "whole"
                     if not equal and failed == len(parts) - 1 and len(parts) > 1:
                         method = "whole"
@@ -888,8 +914,10 @@ def verify(nl, out, *, comparisons=COMPARISONS, timeout: float | None = 300.0, r
                     after = after or optimize(nl.copy())
                     if what == "rtl":
                         cnt = cnt or _design_counting(after, rep)
+                    # the gate module hands over its bits inverted only without counting blocks and LUT cells
+                    invert_mode = cnt is not None and not cnt.ebr.groups and not rep.get("lut_cells")
                     equal, cex, method, note = _prove_by_bits(what, nl, after, cnt, ports, cw, signed, rows, w,
-                                                              yosys, timeout, rtl_blif)
+                                                              yosys, timeout, rtl_blif, invert_mode)
                     if method == "whole":
                         if what == "ir":
                             (w / "ir.blif").write_text(reference_blif(after, ports, cw, signed, "ir"))
@@ -930,7 +958,8 @@ def _design_counting(after, rep: dict):
                                             ebr_blocks=int(pc.get("ebr_blocks", 0))))
 
 
-def _prove_by_bits(what, nl, after, cnt, ports, cw, signed, rows, w: Path, yosys, timeout, rtl_blif) -> tuple:
+def _prove_by_bits(what, nl, after, cnt, ports, cw, signed, rows, w: Path, yosys, timeout, rtl_blif,
+                   invert_mode: bool = False) -> tuple:
     """Prove ``after`` (``what == "ir"``) or the emitted Verilog (``"rtl"``, counting as ``cnt`` says) equal to
     the checkpoint ``nl`` with the counted bits paired first (see the comment above :data:`SIDE`). Returns
     ``(equal, counterexample, method, note)``; ``method == "whole"`` when no pairing was found (``note`` says
@@ -951,15 +980,21 @@ def _prove_by_bits(what, nl, after, cnt, ports, cw, signed, rows, w: Path, yosys
                 if what == "ir":
                     gold, gate = bits_miter(nl, after, ports, cor)
                 else:
-                    pairs = _rtl_parts(nl, ports, cnt, cor, cw, signed, (w / rtl_blif()).read_text())
+                    rtl_text = (w / rtl_blif()).read_text()
+                    pairs, free = _rtl_parts(nl, ports, cnt, cor, cw, signed, rtl_text, invert_mode)
             except ValueError as err:
                 reason = str(err)
         if reason is not None:
             return None, None, "whole", f"bits not paired ({reason})"
         if what == "ir":
-            pairs = [(gold, gate)]
+            pairs, free = [(gold, gate)], set()
         equal, cex, i = _prove_parts(pairs, what, w, yosys, None if deadline is None else
                                      max(1.0, deadline - time.monotonic()))
+        if not equal and i in free:
+            # a class count over free gate outputs differs: find the input that shows it without the cut
+            pairs, _ = _rtl_parts(nl, ports, cnt, cor, cw, signed, rtl_text, invert_mode, cut_bits=False)
+            equal, cex, i = _prove_parts(pairs, what, w, yosys, None if deadline is None else
+                                         max(1.0, deadline - time.monotonic()))
         if equal:
             return True, None, "bits", None
         if len(pairs) > 2 and i == len(pairs) - 1:
@@ -986,49 +1021,109 @@ def _prove_parts(pairs: list, stem: str, w: Path, yosys, timeout) -> tuple:
     return True, None, None
 
 
-def _netlist_parts(rtl: str, netlist: str, k: int, cw: int) -> list:
-    """The (emitted Verilog, mapped netlist) BLIF pairs to prove: each class count (the nets at the argmax input
-    of the Verilog, and those with their names in the netlist), then the outputs with the counts cut; or the
-    whole functions when the netlist lost those names."""
+def _netlist_parts(rtl: str, netlist: str, k: int, cw: int, n_var: int = 0, cut_bits: bool = True) -> tuple:
+    """The (emitted Verilog, mapped netlist) BLIF pairs to prove: with the nets of the gate module's outputs
+    (:data:`OUT_BITS`, as registers whose names survive synthesis) the gate logic once, then each class count up to
+    the argmax with those registers as free inputs; without them each class count whole; then the outputs with the
+    counts cut (:data:`ARGMAX_IN`). The whole functions when the netlist lost the names. Returns the pairs and the
+    indices of those with free gate outputs (see :func:`_rtl_parts`)."""
     roots = blif_roots(rtl, [f"{ARGMAX_IN}[{j}]" for j in range(k * cw)])
     mapped = None if roots is None else blif_roots(netlist, roots)
     if mapped is None:
-        return [(rtl, netlist)]
+        return [(rtl, netlist)], set()
     cut = [f"{CUT}[{j}]" for j in range(k * cw)]
-    parts = []
+    ob = _out_bit_roots(rtl, n_var) if cut_bits and n_var else None
+    ob = list(dict.fromkeys(ob)) if ob else None
+    ob_mapped = blif_roots(netlist, ob) if ob else None
+    parts, free = [], set()
+    if ob_mapped is not None:
+        names = [f"{OB}[{u}]" for u in range(len(ob))]
+        parts.append((blif_probe(rtl, {f"{OB}_bit[{u}]": r for u, r in enumerate(ob)}),
+                      blif_probe(netlist, {f"{OB}_bit[{u}]": r for u, r in enumerate(ob_mapped)})))
+        rtl_side, net_side = blif_cut(rtl, ob, names), blif_cut(netlist, ob_mapped, names)
+    else:
+        rtl_side, net_side = rtl, netlist
     for c in range(k):
         idx = range(c * cw, (c + 1) * cw)
-        parts.append((blif_probe(rtl, {cut[j]: roots[j] for j in idx}),
-                      blif_probe(netlist, {cut[j]: mapped[j] for j in idx})))
+        if ob_mapped is not None:
+            free.add(len(parts))
+        parts.append((blif_probe(rtl_side, {cut[j]: roots[j] for j in idx}),
+                      blif_probe(net_side, {cut[j]: mapped[j] for j in idx})))
     parts.append((blif_cut(rtl, roots, cut), blif_cut(netlist, mapped, cut)))
-    return parts
+    return parts, free
 
 
-def _rtl_parts(nl, ports, cnt, cor, cw, signed, rtl: str) -> list:
-    """The (reference, design) BLIF pairs that prove the emitted Verilog, in two steps. First the bits: each bit
-    the gate module hands to the popcount, as the design's netlist (``cnt.netlist``, LUT-mapped) computes it,
-    equals its paired checkpoint bit, and the checkpoint's bits left over are the constants and pairs they were
-    taken for. Then the counting: the Verilog against the design's netlist counted in its own adder tree, each
-    class count up to :data:`ARGMAX_IN`, then the argmax with the counts cut (one pair of the whole counting when
-    the core has no such nets). The second step compares LUT for LUT, which SAT sweeping matches one by one; the
-    checkpoint's gates against the Verilog's LUTs in one step took 350 s for one class of the 48K model."""
+def _rtl_parts(nl, ports, cnt, cor, cw, signed, rtl: str, invert_mode: bool, cut_bits: bool = True) -> tuple:
+    """The (reference, design) BLIF pairs that prove the emitted Verilog. First the bits: each bit the gate module
+    hands to the popcount, as the design's netlist (``cnt.netlist``, LUT-mapped) computes it, equals its paired
+    checkpoint bit, and the checkpoint's bits left over are the constants and pairs they were taken for. Then the
+    Verilog against the design's netlist counted in its own adder tree: when the core has the nets
+    :data:`OUT_BITS` and :data:`ARGMAX_IN`, its gate logic once (LUT for LUT), each class count up to the argmax
+    with the gate module's outputs as free inputs, then the argmax with the counts cut; else the counting in one
+    pair. ``invert_mode``: the gate module hands over each bit with its inversion applied (else plain);
+    ``cut_bits=False``: no cut at the gate module's outputs. Returns the pairs and the indices of those whose
+    inputs include the gate module's outputs as free inputs (a counterexample there need not be one of the core)."""
     gold, gate = bits_miter(nl, cnt.netlist, ports, cor, cnt.var_outputs)
     parts = [(gold, gate)]
     own = Correspondence([int(j) for j in cnt.var_outputs], [], [])
+    n_var = len(cnt.var_outputs)
     cut = [f"{CUT}[{k}]" for k in range(nl.n_classes * cw)]
     rtl_cut = blif_cut(rtl, [f"{ARGMAX_IN}[{k}]" for k in range(nl.n_classes * cw)], cut)
+    ob = _out_bit_roots(rtl, n_var) if rtl_cut is not None and cut_bits else None
+    if ob is not None:
+        uniq = list(dict.fromkeys(ob))
+        index = {r: u for u, r in enumerate(uniq)}
+        names = [f"{OB}[{u}]" for u in range(len(uniq))]
+        inv = cnt.netlist.out_invert[cnt.var_outputs].astype(bool)
+        nets = cnt.netlist.out_nets[cnt.var_outputs]
+        carried = {}          # root -> (net, inversion applied): what the gate module hands over
+        for t, r in enumerate(ob):
+            key = (int(nets[t]), bool(inv[t]) and invert_mode)
+            if carried.setdefault(r, key) != key:
+                ob = None     # one register for two different bits: not the core this code knows
+                break
+    if ob is not None:
+        first = {}
+        for t, r in enumerate(ob):
+            first.setdefault(r, t)
+        # the gate logic: each register of the gate module's outputs against the design's netlist
+        w = _Blif()
+        inputs, bits = _gate_nets(w, cnt.netlist, ports)
+        outs = {}
+        for u, r in enumerate(uniq):
+            t = first[r]
+            b = bits[int(cnt.var_outputs[t])]             # the value counted: net XOR inversion
+            outs[f"{OB}_bit[{u}]"] = b if invert_mode or not inv[t] else w.cover((b,), w.fresh(), ("0",))
+        parts.append((_model("gates", inputs, outs, w), blif_probe(rtl, {f"{OB}_bit[{u}]": r for u, r in enumerate(uniq)})))
+        flip = [bool(inv[t]) and not invert_mode for t in range(n_var)]
+        models = counting_blif(cnt.netlist, ports, cnt, own, cw, signed, cut,
+                               (names, [index[r] for r in ob], flip))
+        rtl_ob = blif_cut(rtl, uniq, names)
+        free = set()
+        for m in models[:-1]:
+            outs = re.search(r"^\.outputs (.*)$", m, flags=re.M).group(1).split()
+            free.add(len(parts))
+            parts.append((m, blif_outputs(rtl_ob, outs)))
+        parts.append((models[-1], rtl_cut))
+        return parts, free
     models = counting_blif(cnt.netlist, ports, cnt, own, cw, signed, None if rtl_cut is None else cut)
     for i, m in enumerate(models):
-        names = re.search(r"^\.outputs (.*)$", m, flags=re.M).group(1).split()
-        side = [n for n in names if n.startswith(SIDE + "[")]
+        outs = re.search(r"^\.outputs (.*)$", m, flags=re.M).group(1).split()
+        side = [n for n in outs if n.startswith(SIDE + "[")]
         if rtl_cut is None:
             design = with_zero_outputs(rtl, side)
         elif i == len(models) - 1:
             design = rtl_cut
         else:
-            design = with_zero_outputs(blif_outputs(rtl, [n for n in names if n not in side]), side)
+            design = with_zero_outputs(blif_outputs(rtl, [n for n in outs if n not in side]), side)
         parts.append((m, design))
-    return parts
+    return parts, set()
+
+
+def _out_bit_roots(blif: str, n: int) -> list | None:
+    """The registers behind the gate module's ``n`` output bits (:data:`OUT_BITS`), one per bit (two bits may
+    share one), or None when the core has no such nets."""
+    return _roots(blif.splitlines(), [f"{OUT_BITS}[{t}]" for t in range(n)], distinct=False)[0]
 
 
 def _signatures(nl, extra=None, n_rows: int = _SIM_ROWS) -> list:
