@@ -255,7 +255,7 @@ def sweep(model, out, *, board: str | None = None, device: str | None = None, pa
 
 
 #: What ``compile`` proves: the netlist after passes and the emitted Verilog against the checkpoint, and the mapped
-#: netlist against the emitted Verilog (bench/results/verify.json has the times: 18 s in all for the digits example).
+#: netlist against the emitted Verilog (bench/results/verify.json has the times).
 PROVE_COMPARISONS = ("ir", "rtl", "netlist")
 
 
@@ -272,8 +272,8 @@ def _prove(nl, out: Path, prove, opts, say, warn) -> dict:
             raise
         warn(f"no proof of equivalence: {err.message}")
         return {"error": err.message}
-    bad = [line for line in report_lines({w: r for w, r in res.items() if w in PROVE_COMPARISONS
-                                          and isinstance(r, dict) and r.get("status") == "different"})]
+    bad = report_lines({w: r for w, r in res.items() if w in PROVE_COMPARISONS and isinstance(r, dict)
+                        and r.get("status") == "different"})
     if bad:
         if prove:
             raise UsageError(f"the compiled design is not equal to its checkpoint: {bad[0]}",

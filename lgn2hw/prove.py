@@ -22,9 +22,10 @@ the address bits in which equal sub-tables are shared.
 How (``METHODS``): two popcounts of different shapes over the same bits defeat SAT sweeping, so ``ir`` and
 ``rtl`` pair the counted bits first (see the comment above :data:`SIDE`): each bit the design counts with a bit
 of the checkpoint, the checkpoint's other bits as constants or complementary pairs that the class offsets must
-account for; the reference then adds the checkpoint's bits in the design's own adder tree. ``rtl`` and
-``netlist`` are proved one class count at a time up to the argmax input, then the argmax with the counts as free
-inputs (:data:`ARGMAX_IN`). Without a pairing (or those nets) the whole functions go into one miter.
+account for; the reference then adds the bits in the design's own adder tree. ``rtl`` and ``netlist`` prove the
+gate module's output registers once (:data:`OUT_BITS`), each class count up to the argmax input with those
+registers as free inputs, then the argmax with the counts as free inputs (:data:`ARGMAX_IN`). Without a pairing
+(or those nets) the whole functions go into one miter.
 
 The engine is ABC's SAT-sweeping combinational equivalence checker (``miter`` then ``&cec -m``), run inside
 yosys: YoWASP's yosys links ABC but ships no ``yosys-abc`` program, and its ``abc`` pass does not run scripts of
@@ -51,8 +52,8 @@ COMPARISONS = ("ir", "rtl", "netlist")
 WHAT = {"ir": "the netlist after passes", "rtl": "the emitted Verilog", "netlist": "the mapped netlist"}
 ENGINE = "abc &cec (yosys)"
 #: ``compile`` proves by default up to this many gates before passes; larger models need ``prove=True``
-#: (``--prove``). Measured on 2 loaded cores: the digits example (3,600 gates) proved in 8-15 s, the 16,000-gate
-#: MNIST network (5,878 live) not within 16 minutes.
+#: (``--prove``). The times per design are in bench/results/verify.json: the digits example (3,600 gates) takes
+#: under half a minute, larger models minutes.
 PROVE_DEFAULT_MAX_GATES = 4_000
 
 
@@ -176,9 +177,9 @@ def _gate_nets(w: _Blif, nl, ports: dict) -> tuple[list, list]:
     from .ir.netlist import FIRST_INPUT_NET
     n_in = nl.n_inputs
     net = {0: w.const(0), 1: w.const(1)}
+    inputs = _data_inputs(nl, ports)
     if "in_features" in ports:
         enc = nl.encoding
-        inputs = [f"in_features[{i}]" for i in range(8 * enc.n_features)]
         for i in range(n_in):
             f = int(enc.feature[i])
             t = int(np.floor(enc.threshold[i]))
@@ -197,7 +198,6 @@ def _gate_nets(w: _Blif, nl, ports: dict) -> tuple[list, list]:
                 w.cover(bits, out, rows)
             net[FIRST_INPUT_NET + i] = out
     else:
-        inputs = [f"in_bits[{i}]" for i in range(n_in)]
         for i in range(n_in):
             net[FIRST_INPUT_NET + i] = inputs[i]
     base = FIRST_INPUT_NET + n_in
@@ -372,14 +372,11 @@ def _add(w: _Blif, a: list, b: list, width: int, cin=None) -> list:
     return out
 
 
-def _bits_for(n: int) -> int:
-    return max(1, int(n).bit_length())
-
-
 def plan_sum(w: _Blif, plan, values: list, weights: list) -> tuple[list, int]:
     """The word ``sum(weights[i] * values[i])`` added in the shape of a popcount ``plan`` (``values``: one net per
     input), and its largest value. Every adder is as wide as the largest sum it can see, so nothing wraps; the
     plan is refused unless, followed from its root, it adds each input exactly ``weights[i]`` times."""
+    from .back._gates import bits_for
     seen = [0] * len(values)
 
     def word(op) -> tuple[list, int]:         # (bits of value >> op.shift, largest value) of an operand
@@ -408,7 +405,7 @@ def plan_sum(w: _Blif, plan, values: list, weights: list) -> tuple[list, int]:
             cin = values[op.cin]
             seen[op.cin] += 1 << op.shift
             top += 1
-        return _add(w, bx, by, _bits_for(top), cin), top
+        return _add(w, bx, by, bits_for(top), cin), top
 
     root = plan.result
     bits, top = word(root)
@@ -430,6 +427,7 @@ def counting_blif(ref, ports: dict, cnt, cor: Correspondence, count_width: int, 
 
     ``bit_inputs``: ``(names, of, flip)``: the counted bits come from the inputs ``names`` instead of gates, bit t
     from input ``of[t]`` inverted where ``flip[t]`` (the models then have no gates and no side conditions)."""
+    from .back._ebr import COUNT_BITS
     from .back._popcount import _plan
     w = _Blif()
     if bit_inputs is None:
@@ -443,7 +441,7 @@ def counting_blif(ref, ports: dict, cnt, cor: Correspondence, count_width: int, 
                  for t in range(len(cnt.var_outputs))}
     group_count = {}
     for g, (_, positions, _) in enumerate(cnt.ebr.groups):
-        group_count[g] = _popcount(w, [value[t] for t in positions], 0, 4)
+        group_count[g] = _popcount(w, [value[t] for t in positions], 0, COUNT_BITS)
     counts = []
     for c in range(ref.n_classes):
         vals = [value[x[1]] if x[0] == "bit" else group_count[x[1]][x[2]] for x in cnt.inputs[c]]
