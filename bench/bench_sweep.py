@@ -2,15 +2,19 @@
 a Dask cluster of 2 local worker processes, against N `lgn2hw compile --seed S` run in a row, on the same machine in
 the same run.
 
-    python -m bench.bench_sweep [--model PATH] [--board B | --device D --package P] [--seeds N] [--jobs J]
-                                [--no-dask] [--quick] [-- COMPILE OPTIONS]
+    python -m bench.bench_sweep [--model PATH | --local WIDTH] [--board B | --device D --package P] [--seeds N]
+                                [--jobs J] [--no-dask] [--no-sequential] [--quick] [-- COMPILE OPTIONS]
 
 Each of the three runs starts with an empty step cache of its own, so each synthesises once at most: the sequential
 builds restore synthesis from the cache of their first (what `compile` does today), the sweeps from their shared
 build. Records the wall time of each run and its ratio to the sequential one, the 1-minute load average at the start
 and end of each (the machine is shared), how many builds ran synthesis, and per seed the Fmax, LUT4 and bitstream
 digest of every run (the sweeps' points must equal `compile --seed S`). Writes bench/results/sweep.json (with
---quick: sweep_quick.json, 2 seeds of a small network on the icestick)."""
+--quick: sweep_quick.json, 2 seeds of a small network on the icestick).
+
+--local WIDTH sweeps bench_route's synthetic locally wired network of 6 x WIDTH gates instead of a checkpoint (the
+48K class: 8000); --no-sequential leaves out the compiles in a row, for a network whose builds take too long to run
+twice, so that only the sweep and its Fmax spread are measured."""
 from __future__ import annotations
 
 import argparse
@@ -58,6 +62,8 @@ def _point(report: dict) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=str(EXAMPLE))
+    ap.add_argument("--local", type=int, metavar="WIDTH", help="the synthetic local network of 6 x WIDTH gates")
+    ap.add_argument("--no-sequential", action="store_true", help="skip the compiles in a row (the sweep only)")
     ap.add_argument("--board", default="ecp5")
     ap.add_argument("--device")
     ap.add_argument("--package")
@@ -83,6 +89,13 @@ def _bench(args, tmp: Path) -> None:
         model = tmp / "tiny.txt"
         model.write_text(dump(random_network(12, 24, 2, 4, seed=3)))
         target, seeds, options = ["--board", "icestick"], 2, options + ["--postsim", "16"]
+    elif args.local:
+        from bench.bench_route import local_net
+        from lgn2hw.ir import dump
+        model = tmp / f"local-6x{args.local}.txt"
+        model.write_text(dump(local_net(args.local)))
+        target = ["--device", args.device, "--package", args.package] if args.device else ["--board", args.board]
+        seeds = args.seeds
     else:
         model = Path(args.model)
         if not model.is_file():
@@ -92,19 +105,21 @@ def _bench(args, tmp: Path) -> None:
     lgn = [sys.executable, "-m", "lgn2hw"]
     runs, per_seed = [], {s: {"seed": s} for s in range(1, seeds + 1)}
     name = args.name or ("sweep_quick" if args.quick else "sweep")
-    cmd = " ".join(["lgn2hw sweep", rel(model) if not args.quick else "(a 12x24x2 random network)", *target, *options,
-                    f"--seeds 1-{seeds}", f"--jobs {args.jobs}"])
+    shown = ("(a 12x24x2 random network)" if args.quick else
+             f"(the synthetic local 6x{args.local} network, radius 24)" if args.local else rel(model))
+    cmd = " ".join(["lgn2hw sweep", shown, *target, *options, f"--seeds 1-{seeds}", f"--jobs {args.jobs}"])
 
     def save():           # after each run: an interrupted bench keeps what it measured
-        fm = sorted(r["fmax_compile"] for r in per_seed.values() if r.get("fmax_compile") is not None)
-        return write_json(name, {"command": cmd, "model": rel(model) if not args.quick else "random 12x24x2",
+        key = "fmax_local" if args.no_sequential else "fmax_compile"
+        fm = sorted(r[key] for r in per_seed.values() if r.get(key) is not None)
+        return write_json(name, {"command": cmd, "model": shown,
                                  "runs": runs, "points": list(per_seed.values()), "cpus": os.cpu_count(),
                                  "fmax_spread_mhz": {"min": fm[0], "max": fm[-1], "spread": round(fm[-1] - fm[0], 2)}
                                  if fm else None})
 
     # 1. the builds one after another, as `compile --seed S` (the step cache: the first synthesises)
     seq_wall, seq_cpu, seq_load, synth = 0.0, 0.0, [_load(), None], 0
-    for s in range(1, seeds + 1):
+    for s in range(1, seeds + 1) if not args.no_sequential else ():
         out = tmp / "seq" / str(s)
         wall, cpu, _, _ = _run(lgn + ["compile", str(model), *target, *options, "--seed", str(s), "-o", str(out)],
                                _env(tmp / "cache-seq"))
@@ -116,9 +131,10 @@ def _bench(args, tmp: Path) -> None:
                            compile_wall_s=round(wall, 1))
         print(f"compile --seed {s}: {wall:.1f} s, Fmax {p['fmax_mhz']} MHz", flush=True)
     seq_load[1] = _load()
-    runs.append({"run": f"{seeds} x compile --seed S, one after another", "wall_s": round(seq_wall, 1),
-                 "cpu_s": round(seq_cpu, 1), "vs_sequential": 1.0, "builds_that_synthesised": synth,
-                 "load_start": seq_load[0], "load_end": seq_load[1]})
+    if not args.no_sequential:
+        runs.append({"run": f"{seeds} x compile --seed S, one after another", "wall_s": round(seq_wall, 1),
+                     "cpu_s": round(seq_cpu, 1), "vs_sequential": 1.0, "builds_that_synthesised": synth,
+                     "load_start": seq_load[0], "load_end": seq_load[1]})
     save()
 
     # 2. the sweep on local workers, 3. the same on a Dask cluster of local worker processes
@@ -144,23 +160,33 @@ def _bench(args, tmp: Path) -> None:
         synth = sum(1 for r in list(data["shared"].values()) + data["rows"]
                     if r.get("status") == "ok" and "synth-core" in r.get("times_s", {})
                     and "synth-core" not in r.get("cached_steps", []))
-        equal = True
+        equal = None if args.no_sequential else True
         for r in data["rows"]:
             s = r["settings"]["seed"]
+            if r.get("status") != "ok":              # a failed point is a row with its error
+                per_seed[s][f"error_{mode}"] = r.get("error")
+                equal = False if equal is not None else None
+                continue
             p = _point(json.loads((out / "points" / r["point"] / "report.json").read_text()))
             per_seed[s].update({f"fmax_{mode}": p["fmax_mhz"], f"bitstream_{mode}": p["bitstream"],
                                 f"pnr_s_{mode}": p["pnr_s"]})
-            equal &= p["fmax_mhz"] == per_seed[s]["fmax_compile"] and p["bitstream"] == per_seed[s]["bitstream_compile"]
+            if args.no_sequential:
+                per_seed[s].update(lut4=p["lut4"])
+            else:
+                equal &= (p["fmax_mhz"] == per_seed[s]["fmax_compile"]
+                          and p["bitstream"] == per_seed[s]["bitstream_compile"])
         if mode == "local":
             _keep_report(out, RESULTS / name)
         runs.append({"run": f"lgn2hw sweep --seeds 1-{seeds} " + (f"--jobs {args.jobs}" if mode == "local" else
                                                                      f"--cluster (Dask, {args.jobs} local workers)"),
                      "wall_s": round(wall, 1), "cpu_s": round(cpu, 1) if mode == "local" else None,
-                     "vs_sequential": round(wall / seq_wall, 3), "builds_that_synthesised": synth,
+                     "vs_sequential": round(wall / seq_wall, 3) if seq_wall else None,
+                     "builds_that_synthesised": synth,
                      "points_equal_compile": equal, "best": data["best"], "load_start": load[0], "load_end": load[1],
                      "sweep_wall_s": data["wall_s"]})
-        print(f"sweep ({mode}): {wall:.1f} s = {wall / seq_wall:.2f} x sequential; synthesised {synth}x; points equal "
-              f"to compile --seed S: {equal}", flush=True)
+        ratio = f" = {wall / seq_wall:.2f} x sequential" if seq_wall else ""
+        print(f"sweep ({mode}): {wall:.1f} s{ratio}; synthesised {synth}x; points equal to compile --seed S: {equal}",
+              flush=True)
         save()
     print(f"wrote {save()}")
 
