@@ -7,6 +7,7 @@ import hashlib
 import json
 import re
 import stat
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -218,3 +219,63 @@ def test_place_and_route_time_limit(tiny_model, tmp_path, monkeypatch, capsys):
     assert err[1].startswith("lgn2hw: hint: a large trained network may not route at this clock")
     assert err[1].endswith(f"; see the logs in {out}.logs/")
     assert not out.exists()
+
+
+@pytest.mark.needs("ecp5", "iverilog")
+def test_postsim_beside_place_and_route_stops_it_when_different(tiny_model, tmp_path, monkeypatch):
+    """With two cores, post-synthesis simulation runs beside place and route; when the simulation differs from
+    the interpreter, the running nextpnr is ended at once and the error is the simulation's (not "stopped")."""
+    import time
+
+    from lgn2hw.back import EmitOptions, emit_verilog
+    from lgn2hw.fpga import BuildOptions, flow, postsim, resolve_target, run_build
+    from lgn2hw.ir import evaluate, parse
+    started = tmp_path / "nextpnr-started"
+    body = f'case "$1" in --version) echo "nextpnr-0.11 (fake)";; *) touch {started}; sleep 120;; esac\n'
+    monkeypatch.setenv("LGN2HW_NEXTPNR_ECP5", _script(tmp_path / "nextpnr", body))
+    monkeypatch.setattr(flow, "_cores", lambda: 2)
+
+    def wrong(nl, x):               # in the simulation's thread, class 0 one higher: every sample differs
+        want = evaluate(nl, x)
+        if threading.current_thread() is threading.main_thread():     # the plan's digest of the samples
+            return want
+        while not started.exists():      # fail only once place and route runs beside
+            time.sleep(0.1)
+        want = want.copy()
+        want[:, 0] += 1
+        return want
+    monkeypatch.setattr(postsim, "evaluate", wrong)
+    nl = parse(tiny_model.read_text())
+    target = resolve_target(None, "LFE5U-25F", "CABGA256")
+    core = emit_verilog(nl, EmitOptions.for_target("ecp5", target.device.bram))
+    t0 = time.monotonic()
+    with pytest.raises(ToolchainError, match=r"^post-synthesis simulation \(icarus\) differs from the interpreter "
+                                             r"on 16 of 16 samples") as info:
+        run_build(nl, core, target, tmp_path / "out", BuildOptions(freq_mhz=100, postsim_samples=16,
+                                                                   postsim_sim="icarus"))
+    assert time.monotonic() - t0 < 90 and started.exists()
+    part = info.value.partial_report
+    assert "pnr" not in part["times_s"] and "postsim" not in part
+
+
+@pytest.mark.needs("ecp5", "iverilog")
+def test_postsim_beside_place_and_route_and_one_after_the_other_agree(tiny_model, tmp_path, monkeypatch):
+    """The same build with the simulation beside place and route (two cores) and after it (one core): the same
+    report figures and bitstream-free outputs, and the simulation's result in both."""
+    from lgn2hw.back import EmitOptions, emit_verilog
+    from lgn2hw.fpga import BuildOptions, flow, resolve_target, run_build
+    from lgn2hw.ir import parse
+    nl = parse(tiny_model.read_text())
+    target = resolve_target(None, "LFE5U-25F", "CABGA256")
+    core = emit_verilog(nl, EmitOptions.for_target("ecp5", target.device.bram))
+    said, reps = [], []
+    for cores in (2, 1):
+        monkeypatch.setattr(flow, "_cores", lambda cores=cores: cores)
+        opts = BuildOptions(freq_mhz=100, postsim_samples=16, postsim_sim="icarus", cache=False,
+                            progress=lambda step, msg, cores=cores: said.append((cores, step, msg)))
+        reps.append(run_build(nl, core, target, tmp_path / f"out{cores}", opts).report)
+    for rep in reps:
+        assert rep["postsim"]["equal"] is True and rep["postsim"]["samples"] == 16 and rep["pnr"]["fmax_mhz"] > 0
+    assert reps[0]["pnr"]["fmax_mhz"] == reps[1]["pnr"]["fmax_mhz"] and reps[0]["fit"] == reps[1]["fit"]
+    assert [m for c, s, m in said if s == "postsim"] == [
+        "the mapped lgn_core, 16 samples, beside the next steps", "the mapped lgn_core, 16 samples"]

@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +36,7 @@ from .boards import Target
 from .families import FAMILIES
 from .families import resources as _family_resources
 from .plan import BuildPlan, Step, StepCache, cache_root
+from .toolchain import current_tag, stoppable, tagged
 
 SYNTH_CMD = {name: fam.synth for name, fam in FAMILIES.items()}
 
@@ -277,49 +280,84 @@ def _run_plan(plan: BuildPlan, nl, core, target: Target, out: Path, opts: BuildO
         return lambda: tools[step.tool].run(step.args, bdir, _tool_log(bdir / f"{step.name}.run.log"), step.name,
                                             timeout if timeout is not None else opts.timeout_s)
 
-    for step in plan.steps:
-        if step.name == "synth-core":
-            run(step, tool_step(step), f"yosys {SYNTH_CMD[family]} on {core.top}")
-            core_counts = _cell_counts(bdir / "core.json", core.top)
-            rep["core"] = {"cells": core_counts["cells"], **resources(family, core_counts["cells"]),
-                           "blocks": {b: used for b, c in core_counts["blocks"].items()
-                                      if (used := {k: v for k, v in resources(family, c).items() if v})}}
-        elif step.name == "postsim":
-            from .postsim import run_postsim
-            run(step, lambda step=step: run_postsim(nl, core, bdir, step, tools["yosys"], family, opts),
-                f"the mapped {core.top}, {opts.postsim_samples} samples")
-            rep["postsim"] = json.loads((bdir / "postsim.json").read_text())
-        elif step.name == "synth":
-            run(step, tool_step(step), f"yosys {SYNTH_CMD[family]} on the board top")
-        elif step.name == "fit":
-            if target.board:
-                counts = _cell_counts(bdir / FAMILIES[family].board_json, "top")
-                io = _board_io(bdir, family)
-            else:
-                counts = core_counts
-                io = 0 if FAMILIES[family].out_of_context else counts["port_bits"]
-            used = {**resources(family, counts["cells"]), "io": io}
-            rep["synth"] = {"cells": counts["cells"], **used}
-            rep["fit"] = fit_check(target, used, "the design")
-            _say(opts, "fit", ", ".join(f"{k} {u:,}/{c:,}" for k, (u, c) in rep["fit"].items()))
-        elif step.name == "place":
-            from .placement import grid_for, write_placed
-            t0 = time.monotonic()
-            _say(opts, "place", f"lgn2hw's placement of the gate logic ({opts.placement})")
-            rep["placement"] = write_placed(bdir / top_json_of(plan), bdir / "placed.json",
-                                            grid_for(target.device.name), seed=opts.seed)
-            times["place"] = time.monotonic() - t0
-        elif step.name == "pnr" and plan.step("pnr-nextpnr"):
-            try:        # --placement auto: a failure on lgn2hw's placement leaves nextpnr's to try
-                _place_and_route(step, run, tool_step, target, bdir, opts, freq, used, core.latency, rep)
-            except (ToolchainError, FitError) as err:
-                rep["placement"]["lgn2hw_error"] = str(err)
-        elif step.name == "pnr":
-            _place_and_route(step, run, tool_step, target, bdir, opts, freq, used, core.latency, rep)
-        elif step.name == "pnr-nextpnr":
-            _keep_faster(step, run, tool_step, target, bdir, opts, freq, used, core.latency, rep)
-        elif step.name == "bitstream":
-            run(step, tool_step(step), step.tool)
+    stop, beside = threading.Event(), None
+    try:
+        with stoppable(stop):
+            for step in plan.steps:
+                if step.name == "bitstream" and beside is not None:    # no bitstream of a design not shown equal
+                    waiting, beside = beside, None
+                    waiting.join()
+                if step.name == "synth-core":
+                    run(step, tool_step(step), f"yosys {SYNTH_CMD[family]} on {core.top}")
+                    core_counts = _cell_counts(bdir / "core.json", core.top)
+                    rep["core"] = {"cells": core_counts["cells"], **resources(family, core_counts["cells"]),
+                                   "blocks": {b: used for b, c in core_counts["blocks"].items()
+                                              if (used := {k: v for k, v in resources(family, c).items() if v})}}
+                elif step.name == "postsim":
+                    from .postsim import run_postsim
+                    aside = _beside_worth_it(plan, step)
+
+                    def postsim(step=step, aside=aside):
+                        run(step, lambda: run_postsim(nl, core, bdir, step, tools["yosys"], family, opts),
+                            f"the mapped {core.top}, {opts.postsim_samples} samples"
+                            + (", beside the next steps" if aside else ""))
+                        rep["postsim"] = json.loads((bdir / "postsim.json").read_text())
+                    if aside:
+                        beside = _Beside(postsim, stop, step.name)
+                        continue
+                    postsim()
+                elif step.name == "synth":
+                    run(step, tool_step(step), f"yosys {SYNTH_CMD[family]} on the board top")
+                elif step.name == "fit":
+                    if target.board:
+                        counts = _cell_counts(bdir / FAMILIES[family].board_json, "top")
+                        io = _board_io(bdir, family)
+                    else:
+                        counts = core_counts
+                        io = 0 if FAMILIES[family].out_of_context else counts["port_bits"]
+                    used = {**resources(family, counts["cells"]), "io": io}
+                    rep["synth"] = {"cells": counts["cells"], **used}
+                    rep["fit"] = fit_check(target, used, "the design")
+                    _say(opts, "fit", ", ".join(f"{k} {u:,}/{c:,}" for k, (u, c) in rep["fit"].items()))
+                elif step.name == "place":
+                    from .placement import grid_for, write_placed
+                    t0 = time.monotonic()
+                    _say(opts, "place", f"lgn2hw's placement of the gate logic ({opts.placement})")
+                    rep["placement"] = write_placed(bdir / top_json_of(plan), bdir / "placed.json",
+                                                    grid_for(target.device.name), seed=opts.seed)
+                    times["place"] = time.monotonic() - t0
+                elif step.name == "pnr" and plan.step("pnr-nextpnr"):
+                    try:        # --placement auto: a failure on lgn2hw's placement leaves nextpnr's to try
+                        _place_and_route(step, run, tool_step, target, bdir, opts, freq, used, core.latency, rep)
+                    except (ToolchainError, FitError) as err:
+                        rep["placement"]["lgn2hw_error"] = str(err)
+                elif step.name == "pnr":
+                    _place_and_route(step, run, tool_step, target, bdir, opts, freq, used, core.latency, rep)
+                elif step.name == "pnr-nextpnr":
+                    _keep_faster(step, run, tool_step, target, bdir, opts, freq, used, core.latency, rep)
+                elif step.name == "bitstream":
+                    run(step, tool_step(step), step.tool)
+            if beside is not None:
+                waiting, beside = beside, None
+                waiting.join()
+    except Lgn2hwError:
+        if beside is not None:     # the error is that of the side that failed first; a failed place and route
+            first = beside.failed_first      # keeps the simulation beside it (what the build measured)
+            beside.thread.join()
+            if first:
+                raise beside.error from None
+        raise
+    except BaseException:          # Ctrl-C, SIGTERM: the tools beside end too
+        if beside is not None:
+            stop.set()
+            beside.thread.join()
+        raise
+    finally:                       # in the plan's order, whichever side finished first
+        order = [s.name for s in plan.steps]
+        rep["cached_steps"].sort(key=order.index)
+        times_in_order = sorted(times.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order))
+        times.clear()
+        times.update(times_in_order)
     result = BuildResult(rep)
     if plan.steps[-1].name == "bitstream":
         for p in plan.steps[-1].outputs:
@@ -329,6 +367,48 @@ def _run_plan(plan: BuildPlan, nl, core, target: Target, out: Path, opts: BuildO
     if "pnr" in rep:
         rep["bitstreams"] = {p: _sha256(out / p) for p in result.bitstreams}
     return result
+
+
+class _Beside:
+    """A step run in a thread beside the build's next ones: post-synthesis simulation (a simulator and the
+    interpreter) beside the board's synthesis and place and route (one nextpnr process), when there are two cores
+    for them. Its failure sets ``stop``, which ends the build's running tool at once; a failure of the build's
+    own steps lets it finish (the report keeps what was measured), Ctrl-C or SIGTERM ends it."""
+
+    def __init__(self, work, stop: threading.Event, name: str):
+        self.error: BaseException | None = None
+        self.failed_first = False
+        tag = current_tag()
+
+        def body():
+            try:
+                with tagged(tag), stoppable(stop):
+                    work()
+            except BaseException as err:         # handed to the build's thread by join()
+                self.error, self.failed_first = err, not stop.is_set()
+                stop.set()
+
+        self.thread = threading.Thread(target=body, name=f"lgn2hw-{name}", daemon=True)
+        self.thread.start()
+
+    def join(self) -> None:
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:                       # not Linux
+        return os.cpu_count() or 1
+
+
+def _beside_worth_it(plan: BuildPlan, step: Step) -> bool:
+    """Whether ``step`` runs beside the build's next steps: two cores, and a long step after it (synthesis of the
+    board, place and route)."""
+    later = [s.name for s in plan.steps[plan.steps.index(step) + 1:]]
+    return _cores() >= 2 and any(n in ("synth", "pnr") for n in later)
 
 
 def top_json_of(plan: BuildPlan) -> str:

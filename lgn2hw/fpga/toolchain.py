@@ -176,10 +176,13 @@ class Tool:
                                      **fields) from None
             _RUNNING[proc] = getattr(_TAG, "value", None)
             try:
-                returncode = proc.wait(timeout=timeout)
+                returncode = _wait(proc, timeout, getattr(_STOP, "value", None))
             except subprocess.TimeoutExpired:
                 raise ToolchainError(f"{step}: {self.name} did not finish within {timeout:.0f} s",
                                      timed_out=True, **fields) from None
+            except _Stopped:
+                raise ToolchainError(f"{step}: {self.name} stopped: another step of the build failed",
+                                     **fields) from None
             finally:
                 end_process_group(proc)
                 _RUNNING.pop(proc, None)
@@ -198,6 +201,46 @@ _OWN_GROUP = {"process_group": 0} if sys.version_info >= (3, 11) else {"preexec_
 #: the tool processes running in this process, with the tag of the work that started them (see tagged)
 _RUNNING: dict = {}
 _TAG = threading.local()
+_STOP = threading.local()
+
+
+class _Stopped(Exception):
+    pass
+
+
+def _wait(proc, timeout: float | None, stop) -> int:
+    """``proc``'s exit status; raises TimeoutExpired after ``timeout`` s, _Stopped once ``stop`` (an Event) is
+    set."""
+    if stop is None:
+        return proc.wait(timeout=timeout)
+    end = None if timeout is None else time.monotonic() + timeout
+    while True:
+        if stop.is_set():
+            raise _Stopped
+        left = 0.25 if end is None else min(0.25, end - time.monotonic())
+        if left <= 0:
+            raise subprocess.TimeoutExpired(proc.args, timeout)
+        try:
+            return proc.wait(timeout=left)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+@contextlib.contextmanager
+def stoppable(event):
+    """Tools started in this thread inside the block are ended, and fail at once, when ``event`` is set (a build
+    that runs two steps side by side stops the one when the other fails)."""
+    old = getattr(_STOP, "value", None)
+    _STOP.value = event
+    try:
+        yield
+    finally:
+        _STOP.value = old
+
+
+def current_tag():
+    """The tag of the work running in this thread (see :func:`tagged`), to carry into a thread it starts."""
+    return getattr(_TAG, "value", None)
 
 
 @contextlib.contextmanager
