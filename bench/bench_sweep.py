@@ -71,7 +71,7 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--no-dask", action="store_true", help="skip the Dask cluster run")
     ap.add_argument("--quick", action="store_true", help="2 seeds of a small network on the icestick")
-    ap.add_argument("--name", default=None, help="results name (default: sweep, or sweep_quick)")
+    ap.add_argument("-o", "--name", default=None, help="results name (default: sweep, or sweep_quick)")
     ap.add_argument("options", nargs="*", help="further compile options for every build (after --), e.g. --ebr 0")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="lgn2hw-bench-sweep-"))
