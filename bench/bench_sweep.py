@@ -176,7 +176,7 @@ def _bench(args, tmp: Path) -> None:
                 equal &= (p["fmax_mhz"] == per_seed[s]["fmax_compile"]
                           and p["bitstream"] == per_seed[s]["bitstream_compile"])
         if mode == "local":
-            _keep_report(out, RESULTS / name)
+            _keep_report(out, RESULTS / name, {str(model): shown})
         runs.append({"run": f"lgn2hw sweep --seeds 1-{seeds} " + (f"--jobs {args.jobs}" if mode == "local" else
                                                                      f"--cluster (Dask, {args.jobs} local workers)"),
                      "wall_s": round(wall, 1), "cpu_s": round(cpu, 1) if mode == "local" else None,
@@ -191,12 +191,16 @@ def _bench(args, tmp: Path) -> None:
     print(f"wrote {save()}")
 
 
-def _keep_report(out: Path, dest: Path) -> None:
-    """The local sweep's sweep.md and pareto.svg, kept beside the JSON (in a folder of the same name)."""
+def _keep_report(out: Path, dest: Path, names: dict) -> None:
+    """The local sweep's sweep.md and pareto.svg, kept beside the JSON (in a folder of the same name), with the
+    model's path as ``names`` shows it (a temporary file's path means nothing later)."""
     dest.mkdir(parents=True, exist_ok=True)
     from bench._common import scrub
     for name in ("sweep.md", "pareto.svg"):
-        (dest / name).write_text(scrub((out / name).read_text()))
+        text = (out / name).read_text()
+        for path, shown in names.items():
+            text = text.replace(path, shown)
+        (dest / name).write_text(scrub(text))
 
 
 if __name__ == "__main__":

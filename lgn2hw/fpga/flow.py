@@ -73,9 +73,13 @@ class BuildResult:
     bitstreams: list = field(default_factory=list)
 
 
+_SAY_LOCK = threading.Lock()
+
+
 def _say(opts, step, message):
     if opts.progress:
-        opts.progress(step, message)
+        with _SAY_LOCK:             # one line at a time from a step running beside the others
+            opts.progress(step, message)
 
 
 def _tool_log(path: Path):
