@@ -64,6 +64,10 @@ def main() -> None:
     ap.add_argument("--model", default=str(EXAMPLE))
     ap.add_argument("--local", type=int, metavar="WIDTH", help="the synthetic local network of 6 x WIDTH gates")
     ap.add_argument("--no-sequential", action="store_true", help="skip the compiles in a row (the sweep only)")
+    ap.add_argument("--sequential-from", metavar="NAME",
+                    help="take the compiles in a row from results NAME.json (same model, target and options) "
+                         "instead of running them again")
+    ap.add_argument("--no-local", action="store_true", help="skip the sweep on local workers (Dask only)")
     ap.add_argument("--board", default="ecp5")
     ap.add_argument("--device")
     ap.add_argument("--package")
@@ -119,7 +123,9 @@ def _bench(args, tmp: Path) -> None:
 
     # 1. the builds one after another, as `compile --seed S` (the step cache: the first synthesises)
     seq_wall, seq_cpu, seq_load, synth = 0.0, 0.0, [_load(), None], 0
-    for s in range(1, seeds + 1) if not args.no_sequential else ():
+    if args.sequential_from:
+        seq_wall = _sequential_from(RESULTS / f"{args.sequential_from}.json", cmd, seeds, runs, per_seed)
+    for s in range(1, seeds + 1) if not (args.no_sequential or args.sequential_from) else ():
         out = tmp / "seq" / str(s)
         wall, cpu, _, _ = _run(lgn + ["compile", str(model), *target, *options, "--seed", str(s), "-o", str(out)],
                                _env(tmp / "cache-seq"))
@@ -131,14 +137,14 @@ def _bench(args, tmp: Path) -> None:
                            compile_wall_s=round(wall, 1))
         print(f"compile --seed {s}: {wall:.1f} s, Fmax {p['fmax_mhz']} MHz", flush=True)
     seq_load[1] = _load()
-    if not args.no_sequential:
+    if not (args.no_sequential or args.sequential_from):
         runs.append({"run": f"{seeds} x compile --seed S, one after another", "wall_s": round(seq_wall, 1),
                      "cpu_s": round(seq_cpu, 1), "vs_sequential": 1.0, "builds_that_synthesised": synth,
                      "load_start": seq_load[0], "load_end": seq_load[1]})
     save()
 
     # 2. the sweep on local workers, 3. the same on a Dask cluster of local worker processes
-    modes = [("local", [])] + ([] if args.no_dask else [("dask", None)])
+    modes = ([] if args.no_local else [("local", [])]) + ([] if args.no_dask else [("dask", None)])
     for mode, extra in modes:
         cluster = None
         if mode == "dask":
@@ -189,6 +195,20 @@ def _bench(args, tmp: Path) -> None:
               flush=True)
         save()
     print(f"wrote {save()}")
+
+
+def _sequential_from(path: Path, cmd: str, seeds: int, runs: list, per_seed: dict) -> float:
+    """The compiles in a row of an earlier run of this bench (its JSON at ``path``), for the same sweep: its run
+    row (marked as taken from there) into ``runs``, each seed's compile figures into ``per_seed``; its wall time."""
+    if not path.is_file():
+        raise SystemExit(f"bench: error: {path}: no such results")
+    old = json.loads(path.read_text())
+    if old["command"] != cmd or len(old["points"]) != seeds or not old["runs"] or "compile" not in old["runs"][0]["run"]:
+        raise SystemExit(f"bench: error: {path} holds another sweep ({old['command']})")
+    runs.append({**old["runs"][0], "taken_from": f"{path.name} (run {old.get('when', '?')})"})
+    for p in old["points"]:
+        per_seed[p["seed"]].update({k: p[k] for k in ("fmax_compile", "lut4", "bitstream_compile", "compile_wall_s")})
+    return old["runs"][0]["wall_s"]
 
 
 def _keep_report(out: Path, dest: Path, names: dict) -> None:

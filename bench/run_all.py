@@ -70,6 +70,9 @@ SCRIPTS = {
         # 16 seeds of the example: lgn2hw sweep on 2 workers (local, then Dask) against 16 compiles in a row
         ("bench_sweep", ["--device", "LFE5U-85F", "--package", "CABGA381", "--", "--postsim", "0"], True),
         ("bench_sweep", ["-o", "sweep_board", "--no-dask", "--", "--postsim", "0"], False),   # ... for --board ecp5
+        # ... and the same on a Dask cluster of 2 local workers, against the compiles in a row just measured
+        ("bench_sweep", ["-o", "sweep_board_dask", "--sequential-from", "sweep_board", "--no-local", "--",
+                         "--postsim", "0"], False),
         # 4 seeds of the synthetic local 6x8000 network (the 48K class) for the ULX3S-85F: the spread of Fmax
         ("bench_sweep", ["-o", "sweep48k", "--local", "8000", "--board", "ulx3s-85f", "--seeds", "4", "--no-dask",
                          "--no-sequential", "--", "--ebr", "0", "--postsim", "0"], False),
@@ -190,6 +193,7 @@ SECTIONS = [
     ("sweep", "Sweeps: 16 place-and-route seeds on 2 workers (local, Dask) against 16 compiles in a row"),
     ("sweep_board", "Sweeps: the same 16 seeds for --board ecp5 (the ULX3S-85F with its UART harness) on 2 local "
                     "workers"),
+    ("sweep_board_dask", "Sweeps: the same 16 seeds for --board ecp5 on a Dask cluster of 2 local workers"),
     ("sweep48k", "Sweeps: 4 seeds of a 48K-class locally wired network for the ULX3S-85F (the spread of Fmax)"),
     ("verify", "Formal equivalence: proof time per design and comparison (ABC &cec inside yosys)"),
     ("families", "Device families: the MNIST network per board (ECP5 with its PLL, iCE40, Gowin, GateMate)"),
