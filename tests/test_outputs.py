@@ -184,3 +184,30 @@ def test_a_tool_runs_in_its_own_group_within_the_callers_session(tmp_path):
     assert sid == os.getsid(0)
     assert pgid == pid != os.getpgid(0)
     assert nice == os.nice(0)
+
+
+@pytest.mark.needs("ecp5", "iverilog")
+def test_sigterm_while_postsim_runs_beside_synthesis_ends_both(tmp_path):
+    """With two cores the post-synthesis simulation runs in a thread beside the board's synthesis: SIGTERM then
+    ends the simulator's processes as well as yosys, and leaves nothing behind."""
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("one core: post-synthesis simulation runs after synthesis, not beside it")
+    env = {**os.environ, "LGN2HW_BUILD_CACHE": str(tmp_path / "cache")}
+    # Icarus on 4,000 samples: a simulation that outlasts the board's synthesis
+    proc = subprocess.Popen([sys.executable, "-m", "lgn2hw", "compile", str(EXAMPLE), "--board", "ecp5",
+                             "--postsim", "4000", "--postsim-sim", "icarus", "-o", "out"], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        if _tool_processes("top.ys", tmp_path) and _tool_processes("postsim.vvp", tmp_path):
+            break
+        time.sleep(0.2)
+    assert proc.poll() is None, proc.communicate()
+    assert _tool_processes("top.ys", tmp_path) and _tool_processes("postsim.vvp", tmp_path)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    assert err.strip().splitlines() == ["lgn2hw: error: terminated by SIGTERM"], err
+    assert [p.name for p in tmp_path.iterdir() if p.name != "cache"] == []
+    time.sleep(0.5)
+    assert _tool_processes("", tmp_path) == []          # yosys, the simulator and whatever they started

@@ -289,8 +289,8 @@ def _run_plan(plan: BuildPlan, nl, core, target: Target, out: Path, opts: BuildO
         with stoppable(stop):
             for step in plan.steps:
                 if step.name == "bitstream" and beside is not None:    # no bitstream of a design not shown equal
-                    waiting, beside = beside, None
-                    waiting.join()
+                    beside.join()
+                    beside = None
                 if step.name == "synth-core":
                     run(step, tool_step(step), f"yosys {SYNTH_CMD[family]} on {core.top}")
                     core_counts = _cell_counts(bdir / "core.json", core.top)
@@ -342,8 +342,8 @@ def _run_plan(plan: BuildPlan, nl, core, target: Target, out: Path, opts: BuildO
                 elif step.name == "bitstream":
                     run(step, tool_step(step), step.tool)
             if beside is not None:
-                waiting, beside = beside, None
-                waiting.join()
+                beside.join()
+                beside = None
     except Lgn2hwError:
         if beside is not None:     # the error is that of the side that failed first; a failed place and route
             first = beside.failed_first      # keeps the simulation beside it (what the build measured)
