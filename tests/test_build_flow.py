@@ -276,6 +276,7 @@ def test_postsim_beside_place_and_route_and_one_after_the_other_agree(tiny_model
         reps.append(run_build(nl, core, target, tmp_path / f"out{cores}", opts).report)
     for rep in reps:
         assert rep["postsim"]["equal"] is True and rep["postsim"]["samples"] == 16 and rep["pnr"]["fmax_mhz"] > 0
+    assert reps[0]["steps_beside"] == ["postsim"] and "steps_beside" not in reps[1]
     assert reps[0]["pnr"]["fmax_mhz"] == reps[1]["pnr"]["fmax_mhz"] and reps[0]["fit"] == reps[1]["fit"]
     assert [m for c, s, m in said if s == "postsim"] == [
         "the mapped lgn_core, 16 samples, beside the next steps", "the mapped lgn_core, 16 samples"]

@@ -307,6 +307,7 @@ def _run_plan(plan: BuildPlan, nl, core, target: Target, out: Path, opts: BuildO
                             + (", beside the next steps" if aside else ""))
                         rep["postsim"] = json.loads((bdir / "postsim.json").read_text())
                     if aside:
+                        rep["steps_beside"] = [step.name]      # its time overlaps those of the next steps
                         beside = _Beside(postsim, stop, step.name)
                         continue
                     postsim()
