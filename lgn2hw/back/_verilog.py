@@ -49,6 +49,20 @@ LUT_MAP_MAX_NODES = 2_000_000
 # Above this clock a register follows every popcount level: with one after every second level (a LUT level and a
 # carry chain in one stage) the measured popcounts stay below 200 MHz on ECP5 (bench/results/popcount.json).
 FAST_POPCOUNT_MHZ = 180.0
+# Below it the registers of the popcount follow the clock as the gate stages do: one after as many adder levels as
+# fit the period, at this cost a level. Measured: the 48K-class local network (bench_route's 6x8000) on the
+# ULX3S-85F with a register after every 4 levels reached 71.3 MHz (14.0 ns, so at most 3.2 ns a level with the
+# overhead above); 4.5 ns leaves a margin, and keeps one register a level at 100 MHz and above. The same build
+# at the 25 MHz board clock then places and routes in 381 s instead of 572 s, with 10,689 flip-flops instead of
+# 23,965 (docs/toolchain-notes.md).
+AUTO_POPCOUNT_LEVEL_PS = 4500
+
+
+def auto_popcount_every(freq_mhz: float, every: int) -> int:
+    """Popcount levels between registers for a target clock: ``every`` (the family's spacing at a fast clock)
+    or, when the period holds more levels, as many as it holds."""
+    period_ps = int(round(1e6 / float(freq_mhz)))
+    return max(int(every), (period_ps - AUTO_OVERHEAD_PS) // AUTO_POPCOUNT_LEVEL_PS)
 
 
 @dataclass
@@ -82,12 +96,15 @@ class EmitOptions:
     def for_target(cls, family: str | None, bram: int = 0, **kw) -> "EmitOptions":
         """Options for a device family (``ecp5``, ``ice40`` or None): the popcount style and register spacing
         measured best for it (:data:`._popcount.RECOMMENDED`), a register after every popcount level when the
-        clock is fast (family given), on ECP5 every block RAM (``bram``) as counting tables, and the gate LUTs as
-        the family's LUT primitive when they have at most four inputs (``lut_size`` 2..4). ``kw`` overrides."""
+        clock is fast and fewer when it is slow (:func:`auto_popcount_every`; family given), on ECP5 every block
+        RAM (``bram``) as counting tables, and the gate LUTs as the family's LUT primitive when they have at most
+        four inputs (``lut_size`` 2..4). ``kw`` overrides."""
         style, every = recommended_style(family) if family else (DEFAULT_STYLE, DEFAULT_EVERY)
         freq = float(kw.get("freq_mhz") or cls.freq_mhz)
         if family and freq >= FAST_POPCOUNT_MHZ:
             every = 1
+        elif family:
+            every = auto_popcount_every(freq, every)
         base = {"popcount_style": style, "popcount_every": every,
                 "ebr_blocks": int(bram) if family == "ecp5" else 0,
                 "argmax_split": bool(family) and freq >= FAST_POPCOUNT_MHZ}
