@@ -227,15 +227,20 @@ def _wait(proc, timeout: float | None, stop) -> int:
 
 
 @contextlib.contextmanager
-def stoppable(event):
-    """Tools started in this thread inside the block are ended, and fail at once, when ``event`` is set (a build
-    that runs two steps side by side stops the one when the other fails)."""
-    old = getattr(_STOP, "value", None)
-    _STOP.value = event
+def _set_in_thread(local: threading.local, value):
+    """``local.value`` is ``value`` inside the block, in this thread."""
+    old = getattr(local, "value", None)
+    local.value = value
     try:
         yield
     finally:
-        _STOP.value = old
+        local.value = old
+
+
+def stoppable(event):
+    """Tools started in this thread inside the block are ended, and fail at once, when ``event`` is set (a build
+    that runs two steps side by side stops the one when the other fails)."""
+    return _set_in_thread(_STOP, event)
 
 
 def current_tag():
@@ -243,16 +248,10 @@ def current_tag():
     return getattr(_TAG, "value", None)
 
 
-@contextlib.contextmanager
 def tagged(tag: str):
     """Tools started in this thread inside the block carry ``tag``, so that :func:`end_running_tools` can end
     one sweep's builds in a process that runs several (a Dask worker's threads)."""
-    old = getattr(_TAG, "value", None)
-    _TAG.value = tag
-    try:
-        yield
-    finally:
-        _TAG.value = old
+    return _set_in_thread(_TAG, tag)
 
 
 def end_running_tools(tag: str | None = None) -> int:
