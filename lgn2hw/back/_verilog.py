@@ -52,9 +52,9 @@ FAST_POPCOUNT_MHZ = 180.0
 # Below it the registers of the popcount follow the clock as the gate stages do: one after as many adder levels as
 # fit the period, at this cost a level. Measured: the 48K-class local network (bench_route's 6x8000) on the
 # ULX3S-85F with a register after every 4 levels reached 71.3 MHz (14.0 ns, so at most 3.2 ns a level with the
-# overhead above); 4.5 ns leaves a margin, and keeps one register a level at 100 MHz and above. The same build
-# at the 25 MHz board clock then places and routes in 381 s instead of 572 s, with 10,689 flip-flops instead of
-# 23,965 (docs/toolchain-notes.md).
+# overhead above); 4.5 ns leaves a margin, and keeps one register a level at 100 MHz and above. At its 25 MHz board
+# clock that build has 9,282 flip-flops instead of 23,965 and half the latency (8 levels a stage; 51.7 MHz,
+# bench/results/board48k.json); its place and route time moves less than the seed moves it (docs/toolchain-notes.md).
 AUTO_POPCOUNT_LEVEL_PS = 4500
 
 
