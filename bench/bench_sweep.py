@@ -171,7 +171,8 @@ def _bench(args, tmp: Path) -> None:
             s = r["settings"]["seed"]
             if r.get("status") != "ok":              # a failed point is a row with its error
                 per_seed[s][f"error_{mode}"] = r.get("error")
-                equal = False if equal is not None else None
+                if equal is not None:
+                    equal = False
                 continue
             p = _point(json.loads((out / "points" / r["point"] / "report.json").read_text()))
             per_seed[s].update({f"fmax_{mode}": p["fmax_mhz"], f"bitstream_{mode}": p["bitstream"],

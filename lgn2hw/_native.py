@@ -25,6 +25,13 @@ def cache_dir() -> Path:
     return Path(os.environ.get("LGN2HW_CACHE") or Path.home() / ".cache" / "lgn2hw")
 
 
+def cores() -> int:
+    """The CPU cores this process may run on: its affinity where the OS tells it, else the machine's count."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def _cpu_identity() -> bytes:
     """What -march=native depends on: the machine type and, where Linux tells, the CPU model and its flags. In
     the cache key, so that a cache directory shared between machines never hands one the other's instructions."""

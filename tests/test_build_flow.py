@@ -227,13 +227,14 @@ def test_postsim_beside_place_and_route_stops_it_when_different(tiny_model, tmp_
     the interpreter, the running nextpnr is ended at once and the error is the simulation's (not "stopped")."""
     import time
 
+    from lgn2hw import _native
     from lgn2hw.back import EmitOptions, emit_verilog
-    from lgn2hw.fpga import BuildOptions, flow, postsim, resolve_target, run_build
+    from lgn2hw.fpga import BuildOptions, postsim, resolve_target, run_build
     from lgn2hw.ir import evaluate, parse
     started = tmp_path / "nextpnr-started"
     body = f'case "$1" in --version) echo "nextpnr-0.11 (fake)";; *) touch {started}; sleep 120;; esac\n'
     monkeypatch.setenv("LGN2HW_NEXTPNR_ECP5", _script(tmp_path / "nextpnr", body))
-    monkeypatch.setattr(flow, "_cores", lambda: 2)
+    monkeypatch.setattr(_native, "cores", lambda: 2)
 
     def wrong(nl, x):               # in the simulation's thread, class 0 one higher: every sample differs
         want = evaluate(nl, x)
@@ -262,15 +263,16 @@ def test_postsim_beside_place_and_route_stops_it_when_different(tiny_model, tmp_
 def test_postsim_beside_place_and_route_and_one_after_the_other_agree(tiny_model, tmp_path, monkeypatch):
     """The same build with the simulation beside place and route (two cores) and after it (one core): the same
     report figures and bitstream-free outputs, and the simulation's result in both."""
+    from lgn2hw import _native
     from lgn2hw.back import EmitOptions, emit_verilog
-    from lgn2hw.fpga import BuildOptions, flow, resolve_target, run_build
+    from lgn2hw.fpga import BuildOptions, resolve_target, run_build
     from lgn2hw.ir import parse
     nl = parse(tiny_model.read_text())
     target = resolve_target(None, "LFE5U-25F", "CABGA256")
     core = emit_verilog(nl, EmitOptions.for_target("ecp5", target.device.bram))
     said, reps = [], []
     for cores in (2, 1):
-        monkeypatch.setattr(flow, "_cores", lambda cores=cores: cores)
+        monkeypatch.setattr(_native, "cores", lambda cores=cores: cores)
         opts = BuildOptions(freq_mhz=100, postsim_samples=16, postsim_sim="icarus", cache=False,
                             progress=lambda step, msg, cores=cores: said.append((cores, step, msg)))
         reps.append(run_build(nl, core, target, tmp_path / f"out{cores}", opts).report)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import shutil
 import threading
@@ -31,6 +30,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import _native
 from ..errors import FitError, Lgn2hwError, ToolchainError
 from .boards import Target
 from .families import FAMILIES
@@ -402,18 +402,11 @@ class _Beside:
             raise self.error
 
 
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:                       # not Linux
-        return os.cpu_count() or 1
-
-
 def _beside_worth_it(plan: BuildPlan, step: Step) -> bool:
     """Whether ``step`` runs beside the build's next steps: two cores, and a long step after it (synthesis of the
     board, place and route)."""
     later = [s.name for s in plan.steps[plan.steps.index(step) + 1:]]
-    return _cores() >= 2 and any(n in ("synth", "pnr") for n in later)
+    return _native.cores() >= 2 and any(n in ("synth", "pnr") for n in later)
 
 
 def top_json_of(plan: BuildPlan) -> str:

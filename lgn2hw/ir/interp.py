@@ -190,7 +190,7 @@ def _threads() -> int:
     env = os.environ.get("LGN2HW_THREADS")
     if env and env.isdigit() and int(env) > 0:
         return int(env)
-    return max(1, min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+    return max(1, min(8, _native.cores()))
 
 
 def _unpack(words: np.ndarray, count: int) -> np.ndarray:
