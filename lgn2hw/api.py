@@ -111,6 +111,7 @@ class CompileOptions:
     pnr_timeout: float | None = None
     timeout: float | None = None       # any one tool run
     placement: str = "nextpnr"         # nextpnr, lgn2hw or auto (lgn2hw.fpga.placement)
+    timing_driven: str = "auto"        # nextpnr's timing-driven placement: auto, on, off (flow.timing_driven_mode)
     core_freq: float | None = None     # board targets: core and harness clock from the board's PLL, MHz
     selftest: int = 0                  # board targets: samples stored for the on-board self-test
     selftest_inputs: object = None     # their inputs (N >= selftest rows; random when None)
@@ -126,6 +127,8 @@ class CompileOptions:
         opts.nextpnr_opts = tuple(str(a) for a in opts.nextpnr_opts)
         from .fpga.placement import check_placement
         check_placement(opts.placement)
+        from .fpga.flow import check_timing_driven
+        check_timing_driven(opts.timing_driven)
         if opts.pnr_timeout is not None and not opts.pnr_timeout > 0:
             raise UsageError(f"pnr timeout must be a positive number of seconds, not {opts.pnr_timeout:g}")
         return opts
@@ -371,7 +374,7 @@ def _build(nl, core, target, tmp: Path, out: Path, opts: CompileOptions, freq, s
                          postsim_sim=opts.postsim_sim, stop_after=stop_after, progress=say, warn=warn,
                          timeout_s=opts.timeout, router=opts.router, nextpnr_opts=opts.nextpnr_opts,
                          pnr_timeout_s=opts.pnr_timeout, cache=cache, placement=opts.placement, pll=pll,
-                         selftest=_selftest_data(nl, core, opts))
+                         timing_driven=opts.timing_driven, selftest=_selftest_data(nl, core, opts))
     try:
         return compile_for_target(nl, core, target, tmp, bopts)
     except Lgn2hwError as err:

@@ -312,6 +312,10 @@ def _target_args(p):
     g.add_argument("--placement", choices=("nextpnr", "lgn2hw", "auto"), default="nextpnr",
                    help="who places the gate logic: nextpnr (default), lgn2hw (a min-cut placement given to nextpnr "
                         "as fixed sites; LFE5U-85F), or auto (both, the faster result kept)")
+    g.add_argument("--timing-driven", choices=("auto", "on", "off"), default="auto",
+                   help="nextpnr's timing-driven placement: on, off (wirelength alone, faster), or auto (default): "
+                        "off first for large ECP5 cores at a slow clock, on again if that misses the "
+                        "clock (the progress and report.json say which ran)")
     g.add_argument("--pnr-timeout", type=float, metavar="SECONDS",
                    help="stop place and route after this long with an error (default: no limit)")
     g.add_argument("--no-route-check", action="store_true",
@@ -345,7 +349,7 @@ def cmd_compile(args):
         popcount_style=args.popcount_style, ebr=args.ebr, seed=args.seed, strict_timing=args.strict_timing,
         postsim=args.postsim, postsim_sim=args.postsim_sim, router=args.router,
         nextpnr_opts=_split_opts(args.nextpnr_opts, "--nextpnr-opts"), pnr_timeout=args.pnr_timeout,
-        placement=args.placement, core_freq=args.core_freq, selftest=args.selftest,
+        placement=args.placement, timing_driven=args.timing_driven, core_freq=args.core_freq, selftest=args.selftest,
         selftest_inputs=_load_npy(args.selftest_data, "--selftest-data") if args.selftest_data else None,
         selftest_labels=_load_npy(args.selftest_labels, "--selftest-labels") if args.selftest_labels else None,
         prove=args.prove)
@@ -385,6 +389,8 @@ def add_sweep_parser(sub):
     t.add_argument("--postsim", type=int, default=256, metavar="N", help="post-synthesis samples (default: 256)")
     t.add_argument("--router", choices=("router1", "router2"), help="nextpnr router")
     t.add_argument("--nextpnr-opts", default="", metavar="ARGS", help="further nextpnr arguments, as one string")
+    t.add_argument("--timing-driven", choices=("auto", "on", "off"), default="auto",
+                   help="nextpnr's timing-driven placement (default: auto, see compile --help)")
     t.add_argument("--pnr-timeout", type=float, metavar="SECONDS", help="stop one place and route after this long")
     t.add_argument("--strict-timing", action="store_true", help="a point that misses its clock fails")
     t.add_argument("--no-route-check", action="store_true", help="build even when the estimate says no route")
@@ -446,7 +452,7 @@ def cmd_sweep(args):
                                                                  flush=True),
                        ebr=args.ebr, lut_size=args.lut_size, postsim=args.postsim, router=args.router,
                        nextpnr_opts=_split_opts(args.nextpnr_opts, "--nextpnr-opts"), pnr_timeout=args.pnr_timeout,
-                       strict_timing=args.strict_timing)
+                       strict_timing=args.strict_timing, timing_driven=args.timing_driven)
     except (KeyboardInterrupt, Terminated):
         if bar is not None:
             bar.close()

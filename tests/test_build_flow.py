@@ -282,3 +282,79 @@ def test_postsim_beside_place_and_route_and_one_after_the_other_agree(tiny_model
     assert reps[0]["pnr"]["fmax_mhz"] == reps[1]["pnr"]["fmax_mhz"] and reps[0]["fit"] == reps[1]["fit"]
     assert [m for c, s, m in said if s == "postsim"] == [
         "the mapped lgn_core, 16 samples, beside the next steps", "the mapped lgn_core, 16 samples"]
+
+
+def _fake_nextpnr_fmax(tmp_path: Path) -> str:
+    """A nextpnr that reports FMAX_TIMED MHz when placing for timing and FMAX_WIRELENGTH with --no-tmdriv, and
+    notes each call's arguments in CALLS."""
+    body = (f'case "$1" in --version) echo "nextpnr-0.11 (fake)"; exit 0;; esac\n'
+            f'echo "$@" >> {tmp_path / "CALLS"}\n'
+            'f=$FMAX_TIMED\n'
+            'while [ $# -gt 0 ]; do case "$1" in --report) rep="$2"; shift;; --log) log="$2"; shift;; '
+            '--no-tmdriv) f=$FMAX_WIRELENGTH;; esac; shift; done\n'
+            'touch "$log"\n'
+            'echo "{\\"fmax\\": {\\"clk\\": {\\"achieved\\": $f, \\"constraint\\": 25}}, '
+            '\\"utilization\\": {}}" > "$rep"\n')
+    return _script(tmp_path / "nextpnr", body)
+
+
+def _large_core_at_slow_clock(tiny_model, monkeypatch):
+    """The tiny model's core, counted as large enough for wirelength-driven placement first."""
+    from lgn2hw.back import EmitOptions, emit_verilog
+    from lgn2hw.fpga import flow, resolve_target
+    from lgn2hw.ir import parse
+    monkeypatch.setattr(flow, "WIRELENGTH_FIRST_LUTS", 1)
+    nl = parse(tiny_model.read_text())
+    target = resolve_target(None, "LFE5U-25F", "CABGA256")
+    return nl, emit_verilog(nl, EmitOptions.for_target("ecp5", target.device.bram)), target
+
+
+def test_timing_driven_choice_in_the_plan(tiny_model, monkeypatch):
+    """auto: wirelength-driven first, then a timing-driven run in the plan, only for a large ECP5 core at a slow
+    clock; on and off as said; a --no-tmdriv of the user's is off; a fast clock or a small core keeps nextpnr's
+    timing-driven placement."""
+    from lgn2hw.fpga import BuildOptions, flow
+    nl, core, target = _large_core_at_slow_clock(tiny_model, monkeypatch)
+
+    def pnr_runs(**kw):
+        plan = flow.plan_build(nl, core, target, BuildOptions(postsim_samples=0, **kw))
+        return [("--no-tmdriv" in s.args) for s in plan.steps if s.name.startswith("pnr")]
+
+    assert pnr_runs(freq_mhz=25) == [True, False]
+    assert pnr_runs(freq_mhz=50) == [True, False]
+    assert pnr_runs(freq_mhz=60) == [False]
+    assert pnr_runs(freq_mhz=25, timing_driven="on") == [False]
+    assert pnr_runs(freq_mhz=100, timing_driven="off") == [True]
+    assert pnr_runs(freq_mhz=25, nextpnr_opts=("--no-tmdriv",)) == [True]
+    assert pnr_runs(freq_mhz=25, placement="auto") == [True, False]       # no grid for LFE5U-25F: nextpnr's
+    assert pnr_runs(freq_mhz=25, stop_after="pnr") == [True, False]
+    monkeypatch.setattr(flow, "WIRELENGTH_FIRST_LUTS", core.report["lut_map"]["luts"] + 1)
+    assert pnr_runs(freq_mhz=25) == [False]
+    from lgn2hw.errors import UsageError
+    with pytest.raises(UsageError, match="timing driven must be one of auto, on, off, not 'fast'"):
+        pnr_runs(freq_mhz=25, timing_driven="fast")
+
+
+@pytest.mark.needs("ecp5")
+@pytest.mark.parametrize("wirelength_fmax", [20, 40])
+def test_wirelength_first_then_timing_driven_when_missed(tiny_model, tmp_path, monkeypatch, wirelength_fmax):
+    """The wirelength-driven run that meets the clock is kept; one that misses it is followed by a timing-driven
+    run, whose result is kept and reported, with no warning about the first."""
+    from lgn2hw.fpga import BuildOptions, run_build
+    nl, core, target = _large_core_at_slow_clock(tiny_model, monkeypatch)
+    monkeypatch.setenv("LGN2HW_NEXTPNR_ECP5", _fake_nextpnr_fmax(tmp_path))
+    monkeypatch.setenv("FMAX_WIRELENGTH", str(wirelength_fmax))
+    monkeypatch.setenv("FMAX_TIMED", "60")
+    warned = []
+    rep = run_build(nl, core, target, tmp_path / "out", BuildOptions(freq_mhz=25, postsim_samples=0, cache=False,
+                                                                      warn=warned.append)).report
+    calls = (tmp_path / "CALLS").read_text().splitlines()
+    assert warned == [] and rep["timing_met"] is True
+    if wirelength_fmax >= 25:
+        assert len(calls) == 1 and "--no-tmdriv" in calls[0].split()
+        assert rep["pnr"]["fmax_mhz"] == 40 and rep["pnr"]["timing_driven"] is False
+        assert "pnr-timed" not in rep["times_s"]
+    else:
+        assert len(calls) == 2 and "--no-tmdriv" in calls[0].split() and "--no-tmdriv" not in calls[1].split()
+        assert rep["pnr"]["fmax_mhz"] == 60 and rep["pnr"]["timing_driven"] is True
+        assert rep["pnr"]["wirelength_driven_fmax_mhz"] == 20 and "pnr-timed" in rep["times_s"]

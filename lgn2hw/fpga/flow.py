@@ -59,12 +59,47 @@ class BuildOptions:
     nextpnr_opts: tuple = ()           # further nextpnr arguments, passed as they are (e.g. ("--no-tmdriv",))
     pnr_timeout_s: float | None = None  # place and route alone; None: timeout_s
     placement: str = "nextpnr"         # nextpnr, lgn2hw (placement.py's BEL attributes) or auto (both, the faster)
+    timing_driven: str = "auto"        # nextpnr's timing-driven placement: on, off, auto (timing_driven_mode)
     pll: object = None                 # board targets: lgn2hw.fpga.pll.Pll, the harness's clock from the PLL
     selftest: object = None            # board targets: (inputs, labels or None) stored for the self-test
 
 
 # every step a build may have, in order; a plan holds the ones its target needs
 BUILD_STEPS = ("synth-core", "postsim", "synth", "fit", "place", "pnr", "bitstream")
+# place and route again, after "pnr", when its first result is not the one to keep (see _keep_faster, _keep_timed)
+PNR_AGAIN = ("pnr-nextpnr", "pnr-timed")
+
+TIMING_DRIVEN = ("auto", "on", "off")
+#: ``timing_driven="auto"``: a core of at least this many gate LUTs, for an ECP5 clock of at most
+#: WIRELENGTH_FIRST_MHZ, is placed for wirelength alone first (nextpnr ``--no-tmdriv``), and again timing-driven
+#: only when that misses the clock. Measured on the 48K-class local network for the ULX3S-85F at its 25 MHz clock
+#: (bench/results/board48k.json, docs/toolchain-notes.md): place and route 337 s instead of 555 s, Fmax 39.0 MHz
+#: instead of 51.7 MHz. Small cores and fast clocks keep timing-driven placement: it costs them little.
+WIRELENGTH_FIRST_LUTS = 5000
+WIRELENGTH_FIRST_MHZ = 50.0
+
+
+def timing_driven_mode(family: str, gate_luts: int | None, freq: float, opts: "BuildOptions",
+                       placement: str = "nextpnr") -> str:
+    """``on``, ``off`` or ``off-then-on`` (wirelength-driven, then timing-driven if the clock is missed): how
+    place and route weighs timing for ``opts.timing_driven`` (``placement``: the build's, see _placement). A
+    ``--no-tmdriv`` among ``opts.nextpnr_opts`` is the user's own choice: off."""
+    choice = check_timing_driven(opts.timing_driven)
+    if "--no-tmdriv" in opts.nextpnr_opts:
+        return "off"
+    if choice != "auto":
+        return choice
+    if (family == "ecp5" and placement == "nextpnr" and freq <= WIRELENGTH_FIRST_MHZ
+            and (gate_luts or 0) >= WIRELENGTH_FIRST_LUTS):
+        return "off-then-on"
+    return "on"
+
+
+def check_timing_driven(value: str) -> str:
+    if value not in TIMING_DRIVEN:
+        from ..errors import UsageError
+        raise UsageError(f"timing driven must be one of {', '.join(TIMING_DRIVEN)}, not {value!r}")
+    return value
 
 
 @dataclass
@@ -171,6 +206,9 @@ def plan_build(nl, core, target: Target, opts: BuildOptions, harness_cfg=None) -
     if opts.router:
         args += ["--router", opts.router]
     args += list(opts.nextpnr_opts)
+    timing = timing_driven_mode(family, (core.report.get("lut_map") or {}).get("luts"), freq, opts, placement)
+    if timing != "on" and "--no-tmdriv" not in args:
+        args.append("--no-tmdriv")
     constraints = f"top.{fam.constraints}" if target.board else None
     if family == "ecp5":
         args += ["--package", target.package, "--speed", target.speed]
@@ -190,9 +228,9 @@ def plan_build(nl, core, target: Target, opts: BuildOptions, harness_cfg=None) -
         # them it routes (docs/toolchain-notes.md)
         args += ["--vopt", f"out={placed}", "--vopt", "no-bridges"] + (
             ["--vopt", f"ccf={constraints}"] if constraints else ["--vopt", "allow-unconstrained"])
-    steps.append(Step("pnr", fam.nextpnr, tuple(args),
-                      inputs=(pnr_json,) + ((constraints,) if constraints else ()),
-                      outputs=("pnr.json", "pnr.log", "pnr.run.log") + ((placed,) if placed else ())))
+    pnr = Step("pnr", fam.nextpnr, tuple(args), inputs=(pnr_json,) + ((constraints,) if constraints else ()),
+               outputs=("pnr.json", "pnr.log", "pnr.run.log") + ((placed,) if placed else ()))
+    steps.append(pnr)
     if placement == "auto":
         # the same run on nextpnr's own placement, into files of its own; the faster of the two is kept
         alt = [a.replace("pnr.", "pnr-nextpnr.").replace("top.config", "top-nextpnr.config")
@@ -202,6 +240,13 @@ def plan_build(nl, core, target: Target, opts: BuildOptions, harness_cfg=None) -
                           inputs=(top_json,) + ((constraints,) if constraints else ()),
                           outputs=tuple(o.replace("pnr.", "pnr-nextpnr.").replace("top.", "top-nextpnr.")
                                         for o in steps[-1].outputs)))
+    if timing == "off-then-on":
+        # the same run placed for timing, into files of its own; run only when the first misses the clock
+        again = [a.replace("pnr.", "pnr-timed.").replace("top.config", "top-timed.config") for a in args
+                 if a != "--no-tmdriv"]
+        steps.append(Step("pnr-timed", fam.nextpnr, tuple(again), inputs=pnr.inputs,
+                          outputs=tuple(o.replace("pnr.", "pnr-timed.").replace("top.", "top-timed.")
+                                        for o in pnr.outputs)))
     name = target.name
     bit = f"{name}.{fam.bitstream}"
     if family == "ecp5" and target.board:
@@ -223,10 +268,12 @@ def plan_build(nl, core, target: Target, opts: BuildOptions, harness_cfg=None) -
         names = [s.name for s in steps]
         if opts.stop_after not in names:
             from ..errors import UsageError
-            raise UsageError(f"stop after must be one of {', '.join(n for n in names if n != 'pnr-nextpnr')} for "
-                             f"{target.name}, not {opts.stop_after!r}")
+            raise UsageError(f"stop after must be one of {', '.join(n for n in names if n not in PNR_AGAIN)} "
+                             f"for {target.name}, not {opts.stop_after!r}")
         last = names.index(opts.stop_after) + 1
-        steps = steps[:last + (last < len(names) and names[last] == "pnr-nextpnr")]
+        while last < len(names) and names[last] in PNR_AGAIN:
+            last += 1
+        steps = steps[:last]
     return BuildPlan(files=files, steps=steps)
 
 
@@ -337,7 +384,10 @@ def _run_plan(plan: BuildPlan, nl, core, target: Target, out: Path, opts: BuildO
                     except (ToolchainError, FitError) as err:
                         rep["placement"]["lgn2hw_error"] = str(err)
                 elif step.name == "pnr":
-                    _place_and_route(step, run, tool_step, target, bdir, opts, freq, used, core.latency, rep)
+                    _place_and_route(step, run, tool_step, target, bdir, opts, freq, used, core.latency, rep,
+                                     final=not plan.step("pnr-timed"))
+                elif step.name == "pnr-timed":
+                    _keep_timed(step, run, tool_step, target, bdir, opts, freq, used, core.latency, rep)
                 elif step.name == "pnr-nextpnr":
                     _keep_faster(step, run, tool_step, target, bdir, opts, freq, used, core.latency, rep)
                 elif step.name == "bitstream":
@@ -459,10 +509,27 @@ def _keep_faster(step, run, tool_step, target, bdir, opts, freq, used, latency, 
         rep["placement"]["kept"] = "lgn2hw"
 
 
-def _place_and_route(step, run, tool_step, target, bdir, opts, freq, used, latency, rep):
+def _keep_timed(step, run, tool_step, target, bdir, opts, freq, used, latency, rep):
+    """``timing_driven="auto"`` on a large core at a slow clock: the wirelength-driven run met the clock, or place
+    and route again timing-driven and keep that run, under the usual names."""
+    first = rep["pnr"]
+    if rep["timing_met"]:
+        return
+    _say(opts, "pnr", f"{first['fmax_mhz'] or 0:.1f} MHz placed for wirelength alone misses {freq:g} MHz: "
+                      "placing for timing")
+    _place_and_route(step, run, tool_step, target, bdir, opts, freq, used, latency, rep)
+    for o in step.outputs:
+        shutil.copyfile(bdir / o, bdir / o.replace("pnr-timed.", "pnr.").replace("top-timed.", "top."))
+    rep["pnr"]["wirelength_driven_fmax_mhz"] = first["fmax_mhz"]
+
+
+def _place_and_route(step, run, tool_step, target, bdir, opts, freq, used, latency, rep, final=True):
+    """Run the place-and-route ``step`` and put its figures in ``rep``. ``final=False``: another run may follow
+    when this one misses the clock, so a miss is neither an error nor a warning yet."""
     limit = opts.pnr_timeout_s or opts.timeout_s
     try:
-        run(step, tool_step(step, limit), f"{step.tool} --freq {freq:g} --seed {opts.seed}")
+        run(step, tool_step(step, limit), f"{step.tool} --freq {freq:g} --seed {opts.seed}"
+                                          + (", placed for wirelength alone" if "--no-tmdriv" in step.args else ""))
     except ToolchainError as err:
         if err.timed_out:
             # docs/toolchain-notes.md: random trained wiring above a few thousand LUTs may never route when
@@ -486,9 +553,10 @@ def _place_and_route(step, run, tool_step, target, bdir, opts, freq, used, laten
     fmax = _fmax(pnr)
     util = {k: [v.get("used"), v.get("available")] for k, v in pnr.get("utilization", {}).items()
             if v.get("used")}
-    rep["pnr"] = {"fmax_mhz": fmax, "utilization": dict(sorted(util.items()))}
+    rep["pnr"] = {"fmax_mhz": fmax, "utilization": dict(sorted(util.items())),
+                  "timing_driven": "--no-tmdriv" not in step.args}
     rep["timing_met"] = bool(fmax is not None and fmax >= freq)
-    if not rep["timing_met"]:
+    if not rep["timing_met"] and final:
         msg = (f"timing not met: achieved {fmax:.1f} MHz, target {freq:g} MHz" if fmax is not None
                else f"timing unknown: nextpnr reported no clock, target {freq:g} MHz")
         if opts.strict_timing:
