@@ -101,6 +101,7 @@ class Node:
     ff: str | None
     sources: list        # indices of source nodes
     depth: int = 0
+    peers: list = None   # indices of nodes read by the same cell nextpnr places (a carry chain, a LUT): see _peers
 
 
 def _top(doc: dict) -> str:
@@ -166,7 +167,65 @@ def nodes_of(doc: dict, grid: Grid) -> list:
     order = _topological(nodes)
     for i in order:
         nodes[i].depth = 1 + max((nodes[s].depth for s in nodes[i].sources), default=-1)
+    _peers(cells, nodes, index, driver, grid)
     return nodes
+
+
+#: a reader of more nodes than this joins them in a path, not each to each (a clique grows as its square)
+PEER_CLIQUE_MAX = 16
+
+
+def _peers(cells: dict, nodes: list, index: dict, driver: dict, grid: Grid) -> None:
+    """Set each node's ``peers``: the nodes read by the same cell that nextpnr places itself -- a whole carry
+    chain (ECP5 ``CCU2C`` cells joined COUT to CIN: the popcount's adders) or another LUT. Joined in the graph
+    that METIS cuts, the bits one adder sums land next to each other, and nextpnr puts the adder beside them;
+    without, the bisection follows the gate wiring alone and an adder's inputs come from wherever their gates
+    went (the placed cone's critical paths ran from a first adder's register to the next adder, 3.8 ns of
+    routing: bench/results/placement.json)."""
+    parent: dict = {}
+
+    def find(a):
+        while parent.get(a, a) != a:
+            parent[a] = parent.get(parent[a], parent[a])
+            a = parent[a]
+        return a
+
+    cin_of = {}
+    carry = sorted(n for n, c in cells.items() if c["type"] == "CCU2C")
+    for n in carry:
+        for b in cells[n]["connections"].get("CIN", []):
+            if isinstance(b, int):
+                cin_of[b] = n
+    for n in carry:
+        for b in cells[n]["connections"].get("COUT", []):
+            if isinstance(b, int) and b in cin_of:
+                parent[find(cin_of[b])] = find(n)
+    fixed = {n for node in nodes for n in (node.lut, node.ff) if n}
+    groups: dict = {}
+    for n in sorted(cells):
+        c = cells[n]
+        if n in fixed or (c["type"] != "CCU2C" and c["type"] != grid.lut):
+            continue
+        key = find(n) if c["type"] == "CCU2C" else n
+        read = groups.setdefault(key, set())
+        for port, bits in c["connections"].items():
+            if port in ("CIN", "COUT", "S0", "S1", "Z", "O"):
+                continue
+            for b in bits:
+                if isinstance(b, int) and b in driver and driver[b] in index:
+                    read.add(index[driver[b]])
+    pairs = set()
+    for read in groups.values():
+        members = sorted(read)
+        if len(members) <= PEER_CLIQUE_MAX:
+            pairs.update((a, b) for i, a in enumerate(members) for b in members[i + 1:])
+        else:
+            pairs.update(zip(members, members[1:]))
+    for node in nodes:
+        node.peers = []
+    for a, b in sorted(pairs):
+        nodes[a].peers.append(b)
+        nodes[b].peers.append(a)
 
 
 def _topological(nodes: list) -> list:
@@ -190,11 +249,12 @@ def _topological(nodes: list) -> list:
 
 
 def _graph(nodes: list):
-    """CSR adjacency of the node graph for METIS (each node joined to its sources; parallel edges summed)."""
+    """CSR adjacency of the node graph for METIS (each node joined to its sources and its peers; parallel edges
+    summed)."""
     n = len(nodes)
     pairs = {}
     for i, node in enumerate(nodes):
-        for s in node.sources:
+        for s in (*node.sources, *(p for p in (node.peers or ()) if p > i)):
             a, b = min(i, s), max(i, s)
             pairs[(a, b)] = pairs.get((a, b), 0) + 1
     adj: list = [[] for _ in range(n)]
