@@ -43,6 +43,14 @@ def test_train_prints_summary(tmp_path, capsys):
     assert code == 0
     assert text.splitlines()[0].startswith("trained 20 gates (1 x 20) on digits in ")
     assert text.splitlines()[1] == f"wrote {tmp_path / 'm.pt'}"
+    # stderr is not a terminal here: a line an epoch instead of a progress bar
+    assert re.fullmatch(r"epoch 1/1: loss \d+\.\d{4}, test accuracy \d\.\d{4}, \d+ s\n", err), err
+
+
+def test_train_quiet_prints_nothing(tmp_path, capsys):
+    code, text, err = run(capsys, "train", "-o", tmp_path / "m.pt", "--layers", "1", "--width", "20",
+                          "--epochs", "2", "--quiet")
+    assert (code, text, err) == (0, "", "")
 
 
 @pytest.mark.parametrize("args,pattern", [

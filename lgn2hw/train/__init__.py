@@ -99,7 +99,16 @@ def run_from_args(args):
     if parent is None or not parent.is_dir() or not os.access(parent, os.W_OK):
         raise UsageError("cannot write the checkpoint there (the directory is not writable)", location=str(out))
     from .loop import save_checkpoint, train
-    result = train(config, quiet=args.quiet)
+    log = None
+    if not args.quiet and not sys.stderr.isatty():
+        # no progress bar in a log file or a pipe: one line an epoch instead
+        import time
+        t0 = time.perf_counter()
+
+        def log(epoch, loss, acc):
+            print(f"epoch {epoch}/{config.epochs}: loss {loss:.4f}, test accuracy {acc:.4f}, "
+                  f"{time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
+    result = train(config, quiet=args.quiet, log=log)
     save_checkpoint(result.checkpoint, out, force=args.force)
     if not args.quiet:
         prov = result.checkpoint["provenance"]
