@@ -51,6 +51,8 @@ def main() -> None:
            "gates": args.width * 6, "live_gates": int(nl.n_nodes), "gate_luts": res.report.get("lut_map", {}).get("luts"),
            "ebr": 0, "cache": "off (every step run)", "compile_s": round(wall, 1), "network_s": round(net_s, 1),
            "times_s": b.get("times_s"), "steps_beside": b.get("steps_beside"), "fmax_mhz": b.get("pnr", {}).get("fmax_mhz"),
+           "timing_driven": b.get("pnr", {}).get("timing_driven"),
+           "wirelength_driven_fmax_mhz": b.get("pnr", {}).get("wirelength_driven_fmax_mhz"),
            "freq_target_mhz": b.get("freq_target_mhz"), "fit": b.get("fit"), "postsim": b.get("postsim"),
            "bitstream": bool(res.bitstream), "load_avg_start": [round(x, 2) for x in load0],
            "load_avg_end": [round(x, 2) for x in os.getloadavg()]}
