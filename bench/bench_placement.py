@@ -60,7 +60,8 @@ def critical_path(log: Path) -> dict:
                               "routing_ns": round(route, 2), "logic_ns": round(logic, 2)}}
 
 
-def build(name: str, nl, placement: str, pnr_timeout: float) -> dict:
+def build(name: str, nl, placement: str, pnr_timeout: float, popcount_style: str | None = None,
+          seed: int = 1) -> dict:
     import lgn2hw
     from bench.bench_route import _router
     from lgn2hw.fpga.devices import find_device
@@ -71,10 +72,15 @@ def build(name: str, nl, placement: str, pnr_timeout: float) -> dict:
     out = tmp / "out"
     row = {"design": name, "placement": placement, "device": f"{device}-{pkg}", "ebr": ebr,
            "freq_target_mhz": freq, "when": time.strftime("%Y-%m-%d %H:%M")}
+    if popcount_style:
+        row["popcount_style"] = popcount_style
+    if seed != 1:
+        row["seed"] = seed
     t0 = time.monotonic()
     try:
         r = lgn2hw.compile(nl, out, device=device, package=pkg, ebr=ebr, freq=freq, postsim=0,
-                           pnr_timeout=pnr_timeout, route_check=False, placement=placement)
+                           pnr_timeout=pnr_timeout, route_check=False, placement=placement,
+                           popcount_style=popcount_style, seed=seed)
         b = r.report["build"]
         row.update(routed=True, fmax_mhz=b["pnr"]["fmax_mhz"], pnr_s=round(b["times_s"]["pnr"], 1),
                    place_s=round(b["times_s"].get("place", 0.0), 1), synth_s=round(b["times_s"]["synth-core"], 1),
@@ -94,7 +100,8 @@ def build(name: str, nl, placement: str, pnr_timeout: float) -> dict:
 
 def record(path: Path, row: dict) -> None:
     data = json.loads(path.read_text()) if path.exists() else {"rows": []}
-    rows = [r for r in data["rows"] if (r["design"], r["placement"]) != (row["design"], row["placement"])]
+    key = ("design", "placement", "popcount_style", "seed")
+    rows = [r for r in data["rows"] if [r.get(k) for k in key] != [row.get(k) for k in key]]
     data["rows"] = rows + [row]
     data["when"] = time.strftime("%Y-%m-%d")
     data["bars"] = bars(data["rows"])
@@ -177,6 +184,9 @@ def main_() -> None:
     ap.add_argument("--frontier", choices=("estimate", "builds"),
                     help="instead of the placements: the frontier of random and local wiring on iCE40 HX8K and the "
                          "LFE5U-85F from the estimate (and with 'builds' a few real nextpnr-ice40 runs)")
+    ap.add_argument("--popcount-style", choices=("fa", "cin", "pack"), default=None,
+                    help="the popcount's adder style (default: the family's, lgn2hw.back._popcount.RECOMMENDED)")
+    ap.add_argument("--seeds", default="1", help="place-and-route seeds, one build each: 1,2,3 (default: 1)")
     ap.add_argument("-o", "--output", type=Path, default=RESULTS / "placement.json")
     args = ap.parse_args()
     if args.frontier:
@@ -195,9 +205,10 @@ def main_() -> None:
             continue
         nl = netlist(recipe, cache, args.model)
         for placement in args.placements.split(","):
-            row = build(name, nl, placement, args.pnr_timeout)
-            print(json.dumps(row), flush=True)
-            record(args.output, row)
+            for seed in (int(s) for s in args.seeds.split(",")):
+                row = build(name, nl, placement, args.pnr_timeout, args.popcount_style, seed)
+                print(json.dumps(row), flush=True)
+                record(args.output, row)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,10 @@ into the synthesized netlist (yosys' JSON, ``placed.json``) before place and rou
 1. *Nodes*: every gate LUT of the gate module (``<gates>.g<level>_<i>``) together with the flip-flop it drives
    (``<gates>.f<bank>_<j>``, the register that closes its stage), every other register of the gate module (the
    input register and the registers that carry a bit past a stage) on its own, and the popcount's first adders
-   (``<popcount>.fa<n>_c/_s``, LUT cells) with their registers. nextpnr's ECP5 packer pairs a flip-flop with the
+   (``<popcount>.fa<n>_c/_s``, LUT cells) with their registers. A register on its own takes part in the
+   bisection but gets no site: nextpnr's timing-driven placement puts it between its source and its readers
+   (fixed, such a register was the critical path of the placed cone with ``cin`` popcounts, 193.4 MHz, and
+   197.9 MHz when left free; bench/results/placement.json). nextpnr's ECP5 packer pairs a flip-flop with the
    LUT that drives its data input (``ecp5/pack.cc``, ``pack_ffs``), so the two sit in the same slice at the same
    index (``SLICEA.K0`` with ``SLICEA.FF0``).
 2. *Min-cut placement* (Breuer 1977): METIS' recursive bisection of the node graph, cut for cut with the sites of
@@ -403,7 +406,7 @@ def place(doc: dict, grid: Grid, density: float | None = None, seed: int = 1, in
             node = nodes[i]
             if node.lut:
                 result[node.lut] = lut_bel
-            if node.ff:
+            if node.ff and node.lut:        # a register on its own is left to nextpnr (module docstring)
                 result[node.ff] = ff_bel
 
     todo = [(np.arange(len(nodes), dtype=np.int64), np.arange(len(sites), dtype=np.int64))]
