@@ -66,12 +66,22 @@ class PopCount(wiring.Component):
         return m
 
 
+def argmax_latency(k: int, split: bool = False) -> int:
+    """Cycles of :class:`ArgMax` for ``k`` classes: ``ceil(log2 k)`` (0 for k == 1); with ``split`` two a level
+    and one more before the first, where the counts are registered again (see ArgMax)."""
+    levels = log2_ceil(int(k))
+    return 2 * levels + 1 if split and levels else levels
+
+
 class ArgMax(wiring.Component):
     """``o_class`` = index of the largest of the k counts packed in ``i`` (class c at ``[c*cw +: cw]``), lowest
-    index on ties; ``o_counts`` = ``i`` delayed to match. Latency ``ceil(log2 k)`` cycles (0 for k == 1), twice
-    that with ``split``: each level then compares the high and low halves of the counts in one cycle and combines
-    them and selects in the next (a whole compare followed by a multiplexer does not fit a 4 ns clock period on
-    ECP5)."""
+    index on ties; ``o_counts`` = ``i`` delayed to match. Latency :func:`argmax_latency`: a level a cycle, or with
+    ``split``, for fast clocks, two: each level then compares the high and low halves of the counts in one cycle
+    and combines them and selects in the next (a whole compare followed by a multiplexer does not fit a 4 ns clock
+    period on ECP5). ``split`` also registers the counts once more before the first level: each class's count
+    comes from its own popcount, wherever that was placed, and the first comparison was the critical path of the
+    MNIST example at a 250 MHz target (3.4 ns of routing from the count to the comparator's register); the extra
+    register lets place and route put a stop halfway."""
 
     def __init__(self, k: int, shape, split: bool = False):
         self.k = int(k)
@@ -79,7 +89,7 @@ class ArgMax(wiring.Component):
         self.cw = shape.width
         self.class_width = bits_for(max(self.k - 1, 0))
         self.split = bool(split)
-        self.latency = log2_ceil(self.k) * (2 if self.split else 1)
+        self.latency = argmax_latency(self.k, self.split)
         super().__init__({"i": In(self.k * self.cw), "o_class": Out(self.class_width),
                           "o_counts": Out(self.k * self.cw)})
 
@@ -92,6 +102,13 @@ class ArgMax(wiring.Component):
             return v.as_signed() if signed_counts else v
 
         items = [(Const(c, self.class_width), count(c)) for c in range(self.k)]
+        if self.split and self.k > 1:
+            staged = []
+            for c, (ic, cc) in enumerate(items):
+                r = Signal.like(cc, name=f"cnt0_{c}")
+                m.d.sync += r.eq(cc)
+                staged.append((ic, r))
+            items = staged
         level = 0
         while len(items) > 1:
             level += 1

@@ -11,12 +11,12 @@ from .. import __version__
 from ..errors import UsageError
 from ..ir.analysis import live_nodes
 from ..ir.netlist import Netlist
-from ._core import ArgMax, LgnCore, count_shape
+from ._core import ArgMax, LgnCore, argmax_latency, count_shape
 from ._ebr import ADDR_BITS as EBR_ADDR_BITS
 from ._ebr import COUNT_BITS as EBR_COUNT_BITS
 from ._ebr import LATENCY as EBR_LATENCY
 from ._ebr import ebr_verilog, plan_groups
-from ._gates import FEATURE_BITS, bits_for, comparator_thresholds, counted_outputs, gates_verilog, log2_ceil
+from ._gates import FEATURE_BITS, bits_for, comparator_thresholds, counted_outputs, gates_verilog
 from ._lutcells import CELLS as LUT_CELLS
 from ._lutcells import lut_cell
 from ._popcount import (
@@ -346,7 +346,7 @@ def _emit(nl, opts, lut_size, live, skipped, levels, mode, ebr_blocks, converter
         class_bits=class_bits, class_offset=[int(o) for o in offset], n_var_outputs=len(var_outputs),
         gate_latency=1 + sched.n_stages + (1 if opts.features else 0),
         popcount_latency=pre_latency + tree_latency,
-        argmax_latency=log2_ceil(k) * (2 if opts.argmax_split else 1), argmax_split=bool(opts.argmax_split),
+        argmax_latency=argmax_latency(k, opts.argmax_split), argmax_split=bool(opts.argmax_split),
         counts_port=bool(opts.counts_port),
         ebr_module=f"{opts.top}_ebrcount" if ebr.groups else None, ebr_groups=len(ebr.groups),
         ebr_rest=len(rest), popcount_width=pc_width)
