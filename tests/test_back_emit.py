@@ -205,10 +205,13 @@ def test_lut_mapped_stages_count_lut_levels():
 
 
 def test_options_for_target():
-    from lgn2hw.back._popcount import RECOMMENDED
+    from lgn2hw.back._popcount import FAST_STYLE, RECOMMENDED
     from lgn2hw.back._verilog import AUTO_OVERHEAD_PS, AUTO_POPCOUNT_LEVEL_PS
     ecp5 = EmitOptions.for_target("ecp5", 208, freq_mhz=250.0)
-    assert (ecp5.popcount_style, ecp5.popcount_every, ecp5.ebr_blocks) == (RECOMMENDED["ecp5"][0], 1, 208)
+    assert (ecp5.popcount_style, ecp5.popcount_every, ecp5.ebr_blocks) == (FAST_STYLE["ecp5"], 1, 208)
+    # a slower ECP5 clock keeps the family's style; a style given overrides the fast one
+    assert EmitOptions.for_target("ecp5", 0, freq_mhz=100.0).popcount_style == RECOMMENDED["ecp5"][0]
+    assert EmitOptions.for_target("ecp5", 0, freq_mhz=250.0, popcount_style="pack").popcount_style == "pack"
     slow = EmitOptions.for_target("ice40", 32, freq_mhz=12.0)
     assert (slow.popcount_style, slow.popcount_every, slow.ebr_blocks) == (*RECOMMENDED["ice40"], 0)
     # ECP5 at a slow clock: as many adder levels between registers as the period holds (40 ns at 25 MHz), never

@@ -123,8 +123,9 @@ def test_cli_placement_reaches_the_build_options(tmp_path, monkeypatch, capsys):
     assert code in (1, 2) and "vpr" in capsys.readouterr().err and not (tmp_path / "b").exists()
 
 
-def _carry_chain_spans(doc: dict, bels: dict) -> list:
-    """For every ECP5 carry chain that reads two or more placed cells: the half-perimeter (tiles) of those cells."""
+def _reader_spans(doc: dict, bels: dict) -> list:
+    """For every cell left to nextpnr that reads two or more placed cells -- a whole ECP5 carry chain, or a LUT --
+    the half-perimeter (tiles) of the placed cells it reads."""
     import re
     cells = doc["modules"][placement._top(doc)]["cells"]
     driver = {c["connections"][p][0]: n for n, c in cells.items() if n in bels for p in ("Z", "Q")
@@ -139,10 +140,11 @@ def _carry_chain_spans(doc: dict, bels: dict) -> list:
                 m = cin.get(cells[m]["connections"]["COUT"][0])
             root = head.get(m, n) if m is not None else n
             head.update({x: root for x in chain})
+    head.update({n: n for n, c in cells.items() if c["type"] == "LUT4" and n not in bels})
     reads: dict = {}
     for n, root in head.items():
-        reads.setdefault(root, set()).update(driver[b] for bs in cells[n]["connections"].values() for b in bs
-                                             if b in driver)
+        reads.setdefault(root, set()).update(driver[b] for p, bs in cells[n]["connections"].items()
+                                             if p not in ("Z", "COUT", "S0", "S1") for b in bs if b in driver)
     spans = []
     for placed in reads.values():
         if len(placed) >= 2:
@@ -153,17 +155,17 @@ def _carry_chain_spans(doc: dict, bels: dict) -> list:
 
 @pytest.mark.needs("ecp5")
 def test_the_bits_one_adder_sums_are_placed_together(placed_build, monkeypatch):
-    """The placed cells one carry chain reads (the popcount's first adders) lie closer together than when the
-    bisection follows the gate wiring alone."""
+    """The placed cells one carry chain or LUT of nextpnr's reads (the popcount's first adders) lie closer together
+    than when the bisection follows the gate wiring alone."""
     r, bdir = placed_build
     doc = json.loads((bdir / "core.json").read_text())
     grid = placement.grid_for("LFE5U-85F")
-    spans = _carry_chain_spans(doc, placement.place(doc, grid))
+    spans = _reader_spans(doc, placement.place(doc, grid))
 
     def no_peers(cells, nodes, *rest):
         for node in nodes:
             node.peers = []
     monkeypatch.setattr(placement, "_peers", no_peers)
-    alone = _carry_chain_spans(doc, placement.place(doc, grid))
+    alone = _reader_spans(doc, placement.place(doc, grid))
     assert spans and len(spans) == len(alone)
     assert sum(spans) < sum(alone), (spans, alone)

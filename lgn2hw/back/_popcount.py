@@ -65,6 +65,11 @@ PACK_COLUMNS = 24
 #: iCE40 keeps ``fa``: with ``pack`` the example model's core plus UART harness on the HX8K breakout board did not
 #: route (nextpnr-ice40 still had 9,857 arcs to route after 20 minutes), with ``fa`` it routes.
 RECOMMENDED = {"ecp5": ("pack", 1), "ice40": ("fa", 2)}
+#: The style at fast clocks (where a register follows every level), per family. ECP5 takes ``cin``: in whole
+#: designs at a 250 MHz target ``pack``'s wide chains, each gathering the bits of many adders, set the clock --
+#: the 2,514-LUT cone of the shared 48K model with lgn2hw's placement 172.7 MHz with ``pack``, 197.9 with ``cin``
+#: (bench/results/placement.json); examples/mnist_lgn.pt with nextpnr's 174.8 and 186.9 MHz -- at 5-16 % more LUT4.
+FAST_STYLE = {"ecp5": "cin"}
 
 
 @dataclass

@@ -22,6 +22,7 @@ from ._lutcells import lut_cell
 from ._popcount import (
     DEFAULT_EVERY,
     DEFAULT_STYLE,
+    FAST_STYLE,
     check_style,
     merge_duplicates,
     popcount_latency,
@@ -96,13 +97,15 @@ class EmitOptions:
     def for_target(cls, family: str | None, bram: int = 0, **kw) -> "EmitOptions":
         """Options for a device family (``ecp5``, ``ice40`` or None): the popcount style and register spacing
         measured best for it (:data:`._popcount.RECOMMENDED`), a register after every popcount level when the
-        clock is fast and, on ECP5, fewer when it is slow (:func:`auto_popcount_every`), on ECP5 every block
+        clock is fast (and the family's style for that, :data:`._popcount.FAST_STYLE`) and, on ECP5, fewer when
+        it is slow (:func:`auto_popcount_every`), on ECP5 every block
         RAM (``bram``) as counting tables, and the gate LUTs as the family's LUT primitive when they have at most
         four inputs (``lut_size`` 2..4). ``kw`` overrides."""
         style, every = recommended_style(family) if family else (DEFAULT_STYLE, DEFAULT_EVERY)
         freq = float(kw.get("freq_mhz") or cls.freq_mhz)
         if family and freq >= FAST_POPCOUNT_MHZ:
             every = 1
+            style = FAST_STYLE.get(family, style)
         elif family == "ecp5":      # where it was measured; nextpnr-himbaechel-gatemate 0.11 crashed on the
             every = auto_popcount_every(freq, every)    # example's popcount in one stage (a wasm memory fault)
         base = {"popcount_style": style, "popcount_every": every,
