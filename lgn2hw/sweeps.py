@@ -47,7 +47,7 @@ BEST_RULE = ("among the finished points that meet their clock target, the highes
 
 #: Compile options a sweep passes through unchanged to every point (the axes are set per point)
 FIXED_OPTIONS = ("top", "features", "lut_size", "ebr", "strict_timing", "postsim", "postsim_sim", "router",
-                 "nextpnr_opts", "pnr_timeout", "timeout")
+                 "nextpnr_opts", "pnr_timeout", "timeout", "timing_driven")
 
 
 # --- axes ---------------------------------------------------------------------------------------------------

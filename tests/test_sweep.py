@@ -213,6 +213,29 @@ def test_bad_axes_are_one_error_line(argv, message, tmp_path, capsys):
     assert not out.exists()
 
 
+def test_sweep_options_reach_every_point(tmp_path, monkeypatch):
+    """compile's options given to sweep (here --timing-driven) are in the plan every point builds from; a value
+    compile refuses is refused before anything runs."""
+    from lgn2hw import cli
+    from lgn2hw.sweeps import plan_sweep
+    model = ROOT / "examples" / "digits_lgn.pt"
+    plan = plan_sweep(model, tmp_path / "out", board="ice40", seeds="1-2", timing_driven="off")
+    assert plan.options["timing_driven"] == "off" and len(plan.points) == 2
+    from lgn2hw import api
+    from lgn2hw.errors import UsageError
+    seen = {}
+
+    def sweep(*args, **kw):
+        seen.update(kw)
+        raise UsageError("stopped by the test")
+    monkeypatch.setattr(api, "sweep", sweep)
+    assert cli.main(["sweep", str(model), "-o", str(tmp_path / "o2"), "--board", "ice40",
+                     "--timing-driven", "on"]) == 1
+    assert seen["timing_driven"] == "on"
+    with pytest.raises(UsageError, match="timing driven must be one of auto, on, off, not 'x'"):
+        plan_sweep(model, tmp_path / "out", board="ice40", timing_driven="x")
+
+
 def test_parse_seeds():
     assert parse_seeds("1-4") == [1, 2, 3, 4]
     assert parse_seeds("3,7-9, 12") == [3, 7, 8, 9, 12]

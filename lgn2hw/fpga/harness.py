@@ -266,16 +266,13 @@ class Harness(Elaboratable):
         idle = Signal(range(cfg.timeout_cycles + 1))
         index = Signal(range(max_payload + 4))
         ans_crc = Signal(8)
-        cur = Signal(8)                 # the answer byte being sent, and whether it is chosen for ``index``
-        cur_ok = Signal()
         byte = urx.data
         got = urx.valid
         crc_next = Signal(8)
         m.d.comb += crc_next.eq(_crc8_step(crc, byte))
 
         def answer(code, n=0, with_info=False, with_st=False):
-            return [status.eq(code), ans_len.eq(n), ans_info.eq(with_info), ans_st.eq(with_st), index.eq(0),
-                    cur_ok.eq(0)]
+            return [status.eq(code), ans_len.eq(n), ans_info.eq(with_info), ans_st.eq(with_st), index.eq(0)]
 
         with m.FSM(init="ST_START" if n_st else "IDLE"):       # with stored samples: a self-test after reset
             if n_st:
@@ -378,25 +375,21 @@ class Harness(Elaboratable):
             with m.State("SETTLE"):       # result is registered on out_valid; send from the next cycle
                 m.next = "SEND"
             with m.State("SEND"):
-                # index 0: sync, 1: status, 2: length, 3..3+len-1: payload, 3+len: CRC. The byte is chosen into
-                # a register one cycle before it is sent: the choice among the payload bytes and the CRC and
-                # shift register behind it would otherwise be one combinational path, the longest of a board
-                # build (docs/toolchain-notes.md)
-                with m.If(~cur_ok):
-                    with m.If(index == 0):
-                        m.d.sync += cur.eq(P.ANS_SYNC)
-                    with m.Elif(index == 1):
-                        m.d.sync += cur.eq(status)
-                    with m.Elif(index == 2):
-                        m.d.sync += cur.eq(ans_len)
-                    with m.Elif(index == ans_len + 3):
-                        m.d.sync += cur.eq(ans_crc)
-                    with m.Else():
-                        m.d.sync += cur.eq(ans_bytes[(index - 3)[:len(index)]])
-                    m.d.sync += cur_ok.eq(1)
-                m.d.comb += [utx.data.eq(cur), utx.start.eq(utx.ready & cur_ok)]
-                with m.If(utx.ready & cur_ok):
-                    m.d.sync += [index.eq(index + 1), cur_ok.eq(0)]
+                # index 0: sync, 1: status, 2: length, 3..3+len-1: payload, 3+len: CRC
+                cur = Signal(8)
+                with m.If(index == 0):
+                    m.d.comb += cur.eq(P.ANS_SYNC)
+                with m.Elif(index == 1):
+                    m.d.comb += cur.eq(status)
+                with m.Elif(index == 2):
+                    m.d.comb += cur.eq(ans_len)
+                with m.Elif(index == ans_len + 3):
+                    m.d.comb += cur.eq(ans_crc)
+                with m.Else():
+                    m.d.comb += cur.eq(ans_bytes[(index - 3)[:len(index)]])
+                m.d.comb += [utx.data.eq(cur), utx.start.eq(utx.ready)]
+                with m.If(utx.ready):
+                    m.d.sync += index.eq(index + 1)
                     with m.If(index == 0):
                         m.d.sync += ans_crc.eq(0)
                     with m.Elif(index < ans_len + 3):
