@@ -66,7 +66,8 @@ class BuildOptions:
 
 # every step a build may have, in order; a plan holds the ones its target needs
 BUILD_STEPS = ("synth-core", "postsim", "synth", "fit", "place", "pnr", "bitstream")
-# place and route again, after "pnr", when its first result is not the one to keep (see _keep_faster, _keep_timed)
+# place and route again, after "pnr", when its first result is not the one to keep (_pnr_again; see _keep_faster,
+# _keep_timed)
 PNR_AGAIN = ("pnr-nextpnr", "pnr-timed")
 
 TIMING_DRIVEN = ("auto", "on", "off")
@@ -232,21 +233,13 @@ def plan_build(nl, core, target: Target, opts: BuildOptions, harness_cfg=None) -
                outputs=("pnr.json", "pnr.log", "pnr.run.log") + ((placed,) if placed else ()))
     steps.append(pnr)
     if placement == "auto":
-        # the same run on nextpnr's own placement, into files of its own; the faster of the two is kept
-        alt = [a.replace("pnr.", "pnr-nextpnr.").replace("top.config", "top-nextpnr.config")
-               .replace("top.asc", "top-nextpnr.asc") for a in args]
+        # the same run on nextpnr's own placement; the faster of the two is kept
+        alt = list(args)
         alt[alt.index("--json") + 1] = top_json
-        steps.append(Step("pnr-nextpnr", fam.nextpnr, tuple(alt),
-                          inputs=(top_json,) + ((constraints,) if constraints else ()),
-                          outputs=tuple(o.replace("pnr.", "pnr-nextpnr.").replace("top.", "top-nextpnr.")
-                                        for o in steps[-1].outputs)))
+        steps.append(_pnr_again(pnr, "pnr-nextpnr", alt, (top_json,) + ((constraints,) if constraints else ())))
     if timing == "off-then-on":
-        # the same run placed for timing, into files of its own; run only when the first misses the clock
-        again = [a.replace("pnr.", "pnr-timed.").replace("top.config", "top-timed.config") for a in args
-                 if a != "--no-tmdriv"]
-        steps.append(Step("pnr-timed", fam.nextpnr, tuple(again), inputs=pnr.inputs,
-                          outputs=tuple(o.replace("pnr.", "pnr-timed.").replace("top.", "top-timed.")
-                                        for o in pnr.outputs)))
+        # the same run placed for timing; run only when the first misses the clock
+        steps.append(_pnr_again(pnr, "pnr-timed", [a for a in args if a != "--no-tmdriv"]))
     name = target.name
     bit = f"{name}.{fam.bitstream}"
     if family == "ecp5" and target.board:
@@ -275,6 +268,27 @@ def plan_build(nl, core, target: Target, opts: BuildOptions, harness_cfg=None) -
             last += 1
         steps = steps[:last]
     return BuildPlan(files=files, steps=steps)
+
+
+def _pnr_again(pnr: Step, name: str, args, inputs=None) -> Step:
+    """``pnr`` once more, as step ``name`` (one of PNR_AGAIN) with ``args`` and ``inputs`` (``pnr``'s when None),
+    each file it writes under a name of its own: ``pnr.json`` -> ``pnr-timed.json``, ``top.config`` ->
+    ``top-timed.config``. :func:`_keep_again` copies them back to the usual names."""
+    kind = name.split("-", 1)[1]
+    files = {o: re.sub(r"^(pnr|top)\.", rf"\1-{kind}.", o) for o in pnr.outputs}
+
+    def renamed(arg: str) -> str:       # an output as an argument of its own, or after "=" (GateMate's --vopt)
+        head, eq, tail = arg.rpartition("=")
+        return head + eq + files.get(tail, tail)
+    return Step(name, pnr.tool, tuple(renamed(a) for a in args), inputs=pnr.inputs if inputs is None else inputs,
+                outputs=tuple(files.values()))
+
+
+def _keep_again(step: Step, bdir: Path) -> None:
+    """The files of a :func:`_pnr_again` step, copied over the usual names (the bitstream step reads those)."""
+    kind = step.name.split("-", 1)[1]
+    for o in step.outputs:
+        shutil.copyfile(bdir / o, bdir / o.replace(f"-{kind}.", ".", 1))
 
 
 def run_build(nl, core, target: Target, out: Path, opts: BuildOptions, harness_cfg=None) -> BuildResult:
@@ -500,8 +514,7 @@ def _keep_faster(step, run, tool_step, target, bdir, opts, freq, used, latency, 
     fl = (first or {}).get("fmax_mhz") or 0.0
     rep["placement"]["fmax_mhz"] = {"lgn2hw": fl or None, "nextpnr": fa or None}
     if first is None or fa > fl:
-        for o in step.outputs:
-            shutil.copyfile(bdir / o, bdir / o.replace("pnr-nextpnr.", "pnr.").replace("top-nextpnr.", "top."))
+        _keep_again(step, bdir)
         rep.update({k: alt[k] for k in ("pnr", "timing_met", "latency_cycles", "latency_ns",
                                         "throughput_samples_per_s")})
         rep["placement"]["kept"] = "nextpnr"
@@ -518,8 +531,7 @@ def _keep_timed(step, run, tool_step, target, bdir, opts, freq, used, latency, r
     _say(opts, "pnr", f"{first['fmax_mhz'] or 0:.1f} MHz placed for wirelength alone misses {freq:g} MHz: "
                       "placing for timing")
     _place_and_route(step, run, tool_step, target, bdir, opts, freq, used, latency, rep)
-    for o in step.outputs:
-        shutil.copyfile(bdir / o, bdir / o.replace("pnr-timed.", "pnr.").replace("top-timed.", "top."))
+    _keep_again(step, bdir)
     rep["pnr"]["wirelength_driven_fmax_mhz"] = first["fmax_mhz"]
 
 
