@@ -10,7 +10,7 @@ import os
 import sys
 
 from ..errors import UsageError
-from .config import PARAMETRIZATIONS, TrainConfig, default_tau
+from .config import LR_SCHEDULES, PARAMETRIZATIONS, TrainConfig, default_tau
 
 __all__ = ["TrainConfig", "TrainResult", "LogicLayer", "LogicNet", "train", "save_checkpoint", "default_tau",
            "PARAMETRIZATIONS", "add_arguments", "run_from_args"]
@@ -42,6 +42,9 @@ def add_arguments(p):
                    help=f"gates per layer, a multiple of the class count (default: {_D.width})")
     p.add_argument("--epochs", type=int, default=_D.epochs, help=f"passes over the training set (default: {_D.epochs})")
     p.add_argument("--lr", type=float, default=_D.lr, help=f"Adam learning rate (default: {_D.lr})")
+    p.add_argument("--lr-schedule", choices=LR_SCHEDULES, default=_D.lr_schedule,
+                   help="constant, or cosine: the rate falls from --lr to 0 over the run's steps "
+                        f"(default: {_D.lr_schedule})")
     p.add_argument("--tau", type=float, default=None,
                    help="GroupSum temperature (default: sqrt(width / classes))")
     p.add_argument("--batch-size", type=int, default=_D.batch_size, help=f"default: {_D.batch_size}")
@@ -82,7 +85,7 @@ def config_from_args(args) -> TrainConfig:
         except ValueError:
             raise UsageError(f"--thresholds must be numbers separated by commas, not {args.thresholds!r}") from None
     return TrainConfig(dataset=args.dataset, layers=args.layers, width=args.width, epochs=args.epochs, lr=args.lr,
-                       tau=args.tau, batch_size=args.batch_size, seed=args.seed, connections=args.connections,
+                       lr_schedule=args.lr_schedule, tau=args.tau, batch_size=args.batch_size, seed=args.seed, connections=args.connections,
                        init=args.init, parametrization=args.parametrization, threads=args.threads,
                        save_weights=args.save_weights,
                        thresholds=thresholds, crop=args.crop, shift=args.shift, gumbel=args.gumbel)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from ..errors import UsageError
 
 PARAMETRIZATIONS = ("softmax", "light")
+LR_SCHEDULES = ("constant", "cosine")
 
 
 @dataclass
@@ -16,6 +17,7 @@ class TrainConfig:
     width: int = 1000
     epochs: int = 60
     lr: float = 0.01
+    lr_schedule: str = "constant"     # constant, or cosine: from lr down to 0 over the run's steps
     tau: float | None = None          # None: chosen from the class block size (see default_tau)
     batch_size: int = 64
     seed: int = 0
@@ -56,6 +58,8 @@ class TrainConfig:
         if self.save_weights and self.parametrization != "softmax":
             raise UsageError("--save-weights stores difflogic's 16 logits per gate; the light parametrization "
                              "has 4, so it saves gate ids", hint="drop --save-weights")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise UsageError(f"--lr-schedule must be constant or cosine, not {self.lr_schedule!r}")
         if self.init not in ("random", "residual"):
             raise UsageError(f"--init must be random or residual, not {self.init!r}")
         if not isinstance(self.seed, int) or self.seed < 0:
@@ -65,3 +69,11 @@ class TrainConfig:
 def default_tau(width: int, k: int) -> float:
     """A tau that keeps GroupSum logits in a useful range: the square root of the gates per class."""
     return round(math.sqrt(width / k), 2)
+
+
+def learning_rate(config: TrainConfig, step: int, total_steps: int) -> float:
+    """The learning rate of step ``step`` (0-based) of ``total_steps``: ``config.lr``, or for the cosine schedule
+    ``lr * (1 + cos(pi * step / total_steps)) / 2``, which falls from lr at the first step towards 0."""
+    if config.lr_schedule == "cosine":
+        return config.lr * 0.5 * (1.0 + math.cos(math.pi * step / max(1, total_steps)))
+    return config.lr

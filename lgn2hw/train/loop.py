@@ -10,7 +10,7 @@ import torch
 from .. import wiring
 from ..errors import UsageError
 from ..wiring import SELECT_TAU
-from .config import TrainConfig, default_tau
+from .config import TrainConfig, default_tau, learning_rate
 from .model import LogicNet
 
 
@@ -106,6 +106,8 @@ def train(config: TrainConfig, *, quiet: bool = True, eval_every: int = 1, log=N
                 sel = order[i:i + config.batch_size]
                 # learnable wiring: the selection's temperature falls geometrically from tau0 to tau1
                 model.set_select_tau(tau0 * (tau1 / tau0) ** (steps / max(1, total_steps - 1)))
+                for group in opt.param_groups:
+                    group["lr"] = learning_rate(config, steps, total_steps)
                 xb = random_shift(x_train[sel], ds.input_shape, config.shift, gen)
                 loss = loss_fn(model(xb), y_train[sel])
                 opt.zero_grad(set_to_none=True)

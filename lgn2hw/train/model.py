@@ -51,6 +51,38 @@ def _index_dtype(limit: int) -> torch.dtype:
     return torch.int16 if limit <= 2 ** 15 else torch.int32
 
 
+class _MixCandidates(torch.autograd.Function):
+    """The learnable inputs while training: ``out[:, m] = sum_k mix[k, m] * x[:, cand[k, m]]``.
+
+    The same sum as indexing ``x`` with the candidates and reducing over K, computed with the samples along rows
+    (``x`` transposed): gathering and scattering whole rows of samples is faster on a CPU than gathering columns,
+    and no input gradient is computed for a layer that reads the (constant) input bits."""
+
+    @staticmethod
+    def forward(ctx, x, mix, cand):         # x (N, in), mix (K, M), cand (K, M) int64 -> (N, M)
+        k, m = cand.shape
+        rows = x.t().contiguous().index_select(0, cand.reshape(-1)).view(k, m, -1)     # (K, M, N)
+        out = rows[0] * mix[0].unsqueeze(-1)
+        for i in range(1, k):
+            out.addcmul_(rows[i], mix[i].unsqueeze(-1))
+        ctx.save_for_backward(rows, mix, cand)
+        ctx.in_dim = x.shape[1]
+        return out.t().contiguous()
+
+    @staticmethod
+    def backward(ctx, grad):                # grad (N, M)
+        rows, mix, cand = ctx.saved_tensors
+        k, m = cand.shape
+        g = grad.t().contiguous()           # (M, N)
+        grad_mix = (rows * g.unsqueeze(0)).sum(-1) if ctx.needs_input_grad[1] else None
+        grad_x = None
+        if ctx.needs_input_grad[0]:
+            grad_xt = torch.zeros(ctx.in_dim, g.shape[1], dtype=g.dtype)
+            grad_xt.index_add_(0, cand.reshape(-1), (mix.unsqueeze(-1) * g.unsqueeze(0)).reshape(k * m, -1))
+            grad_x = grad_xt.t()
+        return grad_x, grad_mix, None
+
+
 class LogicLayer(nn.Module):
     """One layer of two-input gates. Its wiring is ``indices`` (2, out_dim), given or drawn from ``generator``
     (``connections``: random or unique); or, for learnable wiring, ``candidates`` (K, 2, out_dim): each input
@@ -123,8 +155,9 @@ class LogicLayer(nn.Module):
             idx = self.chosen()
             return x[:, idx[0]], x[:, idx[1]]
         mix = torch.softmax(self.select / self.select_tau, dim=0)           # (K, 2, out_dim)
-        both = (x[:, self.candidates] * mix).sum(dim=1)                      # (N, 2, out_dim)
-        return both[:, 0], both[:, 1]
+        k = mix.shape[0]
+        both = _MixCandidates.apply(x, mix.reshape(k, -1), self.candidates.reshape(k, -1))    # (N, 2 * out_dim)
+        return both[:, :self.out_dim], both[:, self.out_dim:]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         a, b = self.inputs(x)
