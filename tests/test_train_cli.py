@@ -69,6 +69,7 @@ def test_train_quiet_prints_nothing(tmp_path, capsys):
     (["--dataset", "mnist5k", "--thresholds", "3"], r"--thresholds applies to the digits and mnist data sets only$"),
     (["--gumbel", "-1"], r"--gumbel must be a non-negative number, not -1.0$"),
     (["--shift", "-1"], r"--shift must be a non-negative integer, not -1$"),
+    (["--lr-schedule", "step"], r"argument --lr-schedule: invalid choice: 'step'"),
     (["--parametrization", "light", "--save-weights"], r"--save-weights stores difflogic's 16 logits per gate"),
 ])
 def test_bad_arguments_give_one_error_line(tmp_path, capsys, args, pattern):
@@ -143,3 +144,12 @@ def test_wiring_and_crop_arguments(tmp_path, capsys, args, pattern):
     code, _, err = run(capsys, "train", "-o", tmp_path / "m.pt", "--epochs", "1", "--width", "20", *args)
     assert code == 1 and re.search(pattern, err.splitlines()[0]), err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_lr_schedule_reaches_the_config():
+    import argparse
+    from lgn2hw.train import add_arguments, config_from_args
+    p = argparse.ArgumentParser()
+    add_arguments(p)
+    assert config_from_args(p.parse_args(["-o", "m.pt"])).lr_schedule == "constant"
+    assert config_from_args(p.parse_args(["-o", "m.pt", "--lr-schedule", "cosine"])).lr_schedule == "cosine"

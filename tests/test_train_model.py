@@ -194,3 +194,56 @@ def test_default_digits_training_reaches_90_percent(digits):
     counts = evaluate(to_netlist(result.checkpoint), digits.test_bits)
     assert np.array_equal(counts, result.model.counts(digits.test_bits))
     assert result.test_accuracy == float((counts.argmax(1) == digits.y_test).mean())
+
+
+@pytest.mark.parametrize("reads_bits", [False, True])
+def test_learnable_inputs_and_gradients_are_the_candidate_mix(reads_bits):
+    """Training-mode inputs of a learnable layer = sum_k softmax(select / tau)_k * x[:, candidate_k], written here
+    as plain indexing; the layer's value and both gradients (selection, and the layer before) must match it.
+    A layer that reads the input bits (which need no gradient) must give the same selection gradient."""
+    torch.manual_seed(1)
+    k, n_in, n_out, n = 5, 40, 9, 6
+    layer = LogicLayer(n_in, n_out, candidates=torch.randint(0, n_in, (k, 2, n_out)), init="random")
+    with torch.no_grad():
+        layer.select.normal_()
+    layer.select_tau = 0.7
+    x = (torch.rand(n, n_in) > 0.5).float() if reads_bits else torch.rand(n, n_in)
+    x.requires_grad_(not reads_bits)
+    w = torch.randn(n, 2, n_out)
+
+    a, b = layer.inputs(x)
+    (torch.stack([a, b], 1) * w).sum().backward()
+    got = torch.stack([a, b], 1).detach(), layer.select.grad.clone(), None if reads_bits else x.grad.clone()
+
+    layer.select.grad = None
+    if not reads_bits:
+        x.grad = None
+    p = torch.softmax(layer.select / 0.7, dim=0)
+    want = sum(p[j].unsqueeze(0) * torch.stack([x[:, layer.candidates[j, 0]], x[:, layer.candidates[j, 1]]], 1)
+               for j in range(k))
+    (want * w).sum().backward()
+    assert torch.allclose(got[0], want.detach(), atol=1e-6)
+    assert torch.allclose(got[1], layer.select.grad, atol=1e-5)
+    if not reads_bits:
+        assert torch.allclose(got[2], x.grad, atol=1e-5)
+
+
+def test_cosine_schedule_falls_from_lr_to_zero():
+    from lgn2hw.train.config import learning_rate
+    steady, cosine = TrainConfig(lr=0.02), TrainConfig(lr=0.02, lr_schedule="cosine")
+    assert [learning_rate(steady, s, 100) for s in (0, 50, 99)] == [0.02] * 3
+    rates = [learning_rate(cosine, s, 100) for s in range(100)]
+    assert rates[0] == pytest.approx(0.02) and rates[50] == pytest.approx(0.01) and 0 < rates[-1] < 1e-4
+    assert all(x > y for x, y in zip(rates, rates[1:]))
+    with pytest.raises(Exception, match="lr-schedule"):
+        TrainConfig(lr_schedule="step").check()
+
+
+def test_cosine_training_is_recorded_and_differs_from_constant(digits):
+    """The schedule reaches the optimiser (the trained gates differ) and the checkpoint says which one ran."""
+    base = dict(dataset="digits", layers=2, width=100, epochs=2, threads=1)
+    steady, cosine = train(TrainConfig(**base)), train(TrainConfig(**base, lr_schedule="cosine"))
+    assert steady.checkpoint["provenance"]["trainer"]["lr_schedule"] == "constant"
+    assert cosine.checkpoint["provenance"]["trainer"]["lr_schedule"] == "cosine"
+    assert any(not torch.equal(s["gates"], c["gates"]) for s, c in
+               zip(steady.checkpoint["layers"], cosine.checkpoint["layers"]))
