@@ -56,7 +56,7 @@ def cli_command(cfg, out: str) -> str:
     from lgn2hw.train import TrainConfig
     d = TrainConfig()
     parts = ["lgn2hw", "train", "--dataset", cfg.dataset]
-    for name in ("layers", "width", "epochs", "lr", "tau", "batch_size", "seed", "connections", "init",
+    for name in ("layers", "width", "epochs", "lr", "lr_schedule", "tau", "batch_size", "seed", "connections", "init",
                  "parametrization", "crop", "shift", "gumbel"):
         value = getattr(cfg, name)
         if value is not None and value != getattr(d, name):
@@ -116,6 +116,9 @@ def measure(model: Path, row: dict | None = None) -> dict:
     row.setdefault("train_seconds", prov.get("train_seconds"))
     row.setdefault("threads", prov.get("threads"))
     row.setdefault("wiring", (prov.get("wiring") or {}).get("spec"))
+    for key in ("layers", "width", "epochs", "lr", "lr_schedule", "init", "crop", "thresholds", "tau"):
+        if key in (prov.get("trainer") or {}):
+            row.setdefault(key, prov["trainer"][key])      # a checkpoint of `lgn2hw train`: its recipe
     row["model"] = str(model)
     row["checkpoint_bytes"] = model.stat().st_size
     row["pnr_command"] = pnr_command(str(model), f"build/{model.stem}-85f")
@@ -129,7 +132,7 @@ def train_one(args) -> dict:
     from lgn2hw.train import TrainConfig, save_checkpoint, train
     thresholds = tuple(float(t) for t in args.thresholds.split(",")) if args.thresholds else None
     cfg = TrainConfig(dataset="mnist", layers=args.layers, width=args.width, epochs=args.epochs, lr=args.lr,
-                      tau=args.tau, batch_size=args.batch_size, seed=args.seed, connections=args.connections,
+                      lr_schedule=args.lr_schedule, tau=args.tau, batch_size=args.batch_size, seed=args.seed, connections=args.connections,
                       threads=args.threads, thresholds=thresholds, crop=args.crop, shift=args.shift,
                       parametrization=args.parametrization, init=args.init)
     out = Path(args.output)
@@ -144,7 +147,8 @@ def train_one(args) -> dict:
     save_checkpoint(result.checkpoint, out, force=True)
     row = {"label": args.label, "command": cli_command(cfg, str(out)), "dataset": "mnist", "wiring": args.connections,
            "layers": cfg.layers, "width": cfg.width, "gates": result.model.n_gates, "epochs": cfg.epochs,
-           "crop": cfg.crop, "thresholds": list(thresholds) if thresholds else None, "lr": cfg.lr, "init": cfg.init,
+           "crop": cfg.crop, "thresholds": list(thresholds) if thresholds else None, "lr": cfg.lr,
+           "lr_schedule": cfg.lr_schedule, "init": cfg.init,
            "tau": result.checkpoint["provenance"]["trainer"]["tau"], "batch_size": cfg.batch_size,
            "threads": torch.get_num_threads(), "train_seconds": round(result.seconds, 1),
            "train_cpu_seconds": round(cpu, 1),
@@ -227,6 +231,7 @@ def main():
     t.add_argument("--width", type=int, default=2000)
     t.add_argument("--epochs", type=int, default=10)
     t.add_argument("--lr", type=float, default=0.01)
+    t.add_argument("--lr-schedule", choices=("constant", "cosine"), default="constant")
     t.add_argument("--tau", type=float, default=None)
     t.add_argument("--batch-size", type=int, default=64)
     t.add_argument("--seed", type=int, default=0)
