@@ -14,11 +14,14 @@ Layout of the generated module (``<top>_gates``)::
     reg p1_0; ... always @(posedge clk) begin p1_0 <= l2_5; ... end       bank s closes stage s
     wire p1_0; TRELLIS_FF #(...) f1_0 (.CLK(clk), .DI(l2_5), .Q(p1_0), ...);    a register as a primitive (a target)
     assign out_bits[t] = ~pS_i;                                     output bits with their inversion flags
+    wire p1_0_d1; TRELLIS_FF #(...) f1_0_d1 (.CLK(clk), .DI(l2_5), .Q(p1_0_d1), ...);   a copy (max_fanout)
 
 A node is written from its table in the LUT convention of the IR (bit ``m`` of the table for
 ``m = sum(in_j << j)``) as a sum of products or, for a target family, as an instance of its LUT primitive with the
 table as INIT (:mod:`._lutcells`; synthesis keeps those instead of mapping the logic again), so this module never
-needs to know what a gate means. Every net is a scalar of its own (``l<level>_<i>``, ``p<bank>_<i>``): with
+needs to know what a gate means. With ``max_fanout`` a register read by more than that many cells of the next stage
+is written several times (``p<bank>_<i>_d<c>``, readers split in the order of their positions), so that a placer
+can put each copy near its own readers. Every net is a scalar of its own (``l<level>_<i>``, ``p<bank>_<i>``): with
 vectors, event-driven simulators such as Icarus re-evaluate every reader of a vector whenever any one of its bits
 changes, which made a 700-gate core simulate at a few cycles per second.
 """
@@ -82,14 +85,64 @@ def _lut_sop(table: int, k: int, ins) -> str:
     return _sop_template(table, k).format(*ins)
 
 
+def fanout_copies(nl: Netlist, sched: Schedule, max_fanout: int):
+    """``(copies, lut_copy, carry_copy)`` for registers read by at most ``max_fanout`` cells each: per bank b <
+    S an int64 array of how many copies each of its registers has (1: none), per emitted node and input the copy
+    its banked input reads (0: the register itself), and per bank q >= 1 the copy of bank q-1 that a net carried
+    past stage q reads. A register's readers (stage q's nodes by level and position, then the carried nets by
+    their bank position) are split into equal runs in that order; 0 means no limit."""
+    first = nl.first_node_net
+    S = sched.n_stages
+    copies = [np.ones(len(sched.banks[b]), np.int64) for b in range(S + 1)]
+    lut_copy = np.zeros((nl.n_nodes, max(nl.kmax, 1)), np.int64)
+    carry_copy = [np.zeros(len(sched.banks[q]), np.int64) for q in range(S + 1)]
+    if max_fanout <= 0 or S == 0:
+        return copies, lut_copy, carry_copy
+    nodes = np.flatnonzero(sched.emit)
+    stage = sched.stage[first + nodes]
+    for q in range(1, S + 1):
+        sel = nodes[stage == q]
+        j = np.arange(nl.kmax)[None, :]
+        used = j < nl.arity[sel, None]
+        src = nl.fanin[sel].astype(np.int64)
+        own = (sched.stage[src] == q) & (sched.level[src] > 0)
+        banked = used & ~own & (sched.const[src] < 0)
+        rn, rj = np.nonzero(banked)
+        r_src = src[rn, rj]
+        r_key1 = sched.level[first + sel[rn]].astype(np.int64)
+        r_key2 = sched.level_pos[first + sel[rn]]
+        carried = np.asarray(sched.banks[q], np.int64)
+        c_mask = ~((sched.stage[carried] == q) & (sched.level[carried] > 0)) & (sched.const[carried] < 0)
+        c_pos = np.flatnonzero(c_mask)
+        all_src = np.concatenate([r_src, carried[c_pos]])
+        key1 = np.concatenate([r_key1, np.full(len(c_pos), np.iinfo(np.int32).max, np.int64)])
+        key2 = np.concatenate([r_key2 * nl.kmax + rj, c_pos])
+        if not len(all_src):
+            continue
+        order = np.lexsort((key2, key1, all_src))
+        srt = all_src[order]
+        start = np.flatnonzero(np.r_[True, srt[1:] != srt[:-1]])
+        count = np.diff(np.r_[start, len(srt)])
+        rank = np.arange(len(srt)) - np.repeat(start, count)
+        n_cp = -(-count // max_fanout)
+        copy = np.empty(len(srt), np.int64)
+        copy[order] = rank * np.repeat(n_cp, count) // np.repeat(count, count)
+        pos = sched.bank_pos[q - 1][srt[start]]
+        copies[q - 1][pos] = n_cp
+        lut_copy[sel[rn], rj] = copy[:len(rn)]
+        carry_copy[q][c_pos] = copy[len(rn):]
+    return copies, lut_copy, carry_copy
+
+
 def gates_verilog(nl: Netlist, sched: Schedule, module: str, header: str, *, features: bool = False,
-                  invert: bool = True, cell: LutCell | None = None):
-    """Return ``(text, var_outputs, n_cells)``: the Verilog of the gate module, the indices of the netlist's output
+                  invert: bool = True, cell: LutCell | None = None, max_fanout: int = 0):
+    """Return ``(text, var_outputs, n_cells, n_copies)``: the Verilog of the gate module, the indices of the netlist's output
     bits that the module's ``out_bits`` carries, in order (constant output bits are left to the caller), and the
-    number of LUT cells in it. With ``invert=False`` the bits leave without their inversion flags (the reader
+    number of LUT cells in it and of register copies (``max_fanout``). With ``invert=False`` the bits leave without their inversion flags (the reader
     applies them). With a ``cell`` (:mod:`._lutcells`) every node of at most ``cell.size`` inputs is an instance of
     that LUT primitive, named ``g<level>_<i>``, instead of a sum of products (a constant or a copy of one input
-    stays a wire), and every bank register an instance of its flip-flop primitive, ``f<bank>_<i>``."""
+    stays a wire), and every bank register an instance of its flip-flop primitive, ``f<bank>_<i>``. With
+    ``max_fanout`` > 0 a register has copies (:func:`fanout_copies`), each read by at most that many cells."""
     first = nl.first_node_net
     S = sched.n_stages
     lines = [f"// {header}", f"module {module} (clk, {'in_features' if features else 'in_bits'}, out_bits);",
@@ -105,8 +158,11 @@ def gates_verilog(nl: Netlist, sched: Schedule, module: str, header: str, *, fea
 
     const_lit = {0: "1'b0", 1: "1'b1"}
 
-    def refs(nets: np.ndarray, q: int) -> list:
-        """Verilog expressions for nets read by logic in stage q (bank q-1 or stage q's own level vectors)."""
+    copies, lut_copy, carry_copy = fanout_copies(nl, sched, max_fanout)
+
+    def refs(nets: np.ndarray, q: int, copy: np.ndarray | None = None) -> list:
+        """Verilog expressions for nets read by logic in stage q (bank q-1 or stage q's own level vectors);
+        ``copy``: which copy of a bank register each reads (see :func:`fanout_copies`)."""
         nets = np.asarray(nets, dtype=np.int64)
         c = sched.const[nets]
         own = (sched.stage[nets] == q) & (sched.level[nets] > 0) & (c < 0)
@@ -116,7 +172,9 @@ def gates_verilog(nl: Netlist, sched: Schedule, module: str, header: str, *, fea
             out[own] = [f"l{lv}_{lp}" for lv, lp in zip(sched.level[nets[own]].tolist(),
                                                          sched.level_pos[nets[own]].tolist())]
         if banked.any():
-            out[banked] = [f"p{q - 1}_{bp}" for bp in sched.bank_pos[q - 1][nets[banked]].tolist()]
+            cp = np.zeros(len(nets), np.int64) if copy is None else np.asarray(copy, np.int64)
+            out[banked] = [f"p{q - 1}_{bp}_d{c}" if c else f"p{q - 1}_{bp}"
+                           for bp, c in zip(sched.bank_pos[q - 1][nets[banked]].tolist(), cp[banked].tolist())]
         return out.tolist()
 
     # Bank 0: the input register (optionally behind the feature register and comparators).
@@ -140,7 +198,7 @@ def gates_verilog(nl: Netlist, sched: Schedule, module: str, header: str, *, fea
         src = [f"in_bits[{net - FIRST_INPUT_NET}]" for net in bank0.tolist()]
     # On-chip comparators stay generic: synthesis merges equal ones (inputs of the same feature and threshold) with
     # their registers and drops constant ones, which flip-flop primitives would keep apart.
-    _bank(lines, 0, src, None if features else cell)
+    _bank(lines, 0, src, None if features else cell, copies[0])
 
     nodes = np.flatnonzero(sched.emit)
     n_cells = 0
@@ -154,7 +212,7 @@ def gates_verilog(nl: Netlist, sched: Schedule, module: str, header: str, *, fea
             body = [None] * len(sel)
             for k in np.unique(nl.arity[sel]).tolist():
                 grp = sel[nl.arity[sel] == k]
-                operand = [refs(nl.fanin[grp, j], q) for j in range(k)]
+                operand = [refs(nl.fanin[grp, j], q, lut_copy[grp, j]) for j in range(k)]
                 pos = sched.level_pos[first + grp].tolist()
                 if cell is not None and k <= cell.size:
                     text = []
@@ -171,7 +229,7 @@ def gates_verilog(nl: Netlist, sched: Schedule, module: str, header: str, *, fea
                 for p, t in zip(pos, text):
                     body[p] = t
             lines.extend(body)
-        _bank(lines, q, refs(sched.banks[q], q), cell)
+        _bank(lines, q, refs(sched.banks[q], q, carry_copy[q]), cell, copies[q])
 
     # Output bits from the last bank, with their inversion flags.
     if n_out:
@@ -184,7 +242,7 @@ def gates_verilog(nl: Netlist, sched: Schedule, module: str, header: str, *, fea
         lines.append("  assign out_bits = 1'b0;")
     lines.append("endmodule")
     lines.append("")
-    return "\n".join(lines), var_outputs, n_cells
+    return "\n".join(lines), var_outputs, n_cells, int(sum(int(c.sum()) - len(c) for c in copies))
 
 
 def counted_outputs(nl: Netlist, sched: Schedule) -> np.ndarray:
@@ -193,18 +251,23 @@ def counted_outputs(nl: Netlist, sched: Schedule) -> np.ndarray:
     return np.flatnonzero(sched.const[nl.out_nets] < 0)
 
 
-def _bank(lines: list, b: int, src: list, cell: LutCell | None = None) -> None:
+def _bank(lines: list, b: int, src: list, cell: LutCell | None = None, copies=None) -> None:
     """Register bank ``b`` loading ``src``: one ``always`` block, or with a ``cell`` one flip-flop primitive per
-    register (synthesis then has no processes to turn into flip-flops and no flip-flops to map)."""
+    register (synthesis then has no processes to turn into flip-flops and no flip-flops to map). ``copies[i]``
+    > 1 writes register i that many times (``p<b>_<i>_d<c>``); generic copies carry ``keep``, so that synthesis
+    does not merge them back (it does not merge primitives)."""
     if not src:
         return
+    regs = [(f"p{b}_{i}", f"f{b}_{i}", s, c) for i, s in enumerate(src)
+            for c in range(1 if copies is None else int(copies[i]))]
+    regs = [(q + (f"_d{c}" if c else ""), name + (f"_d{c}" if c else ""), s, c) for q, name, s, c in regs]
     if cell is not None:
-        lines.extend(f"  wire p{b}_{i};" for i in range(len(src)))
-        lines.extend(cell.register(f"f{b}_{i}", s, f"p{b}_{i}") for i, s in enumerate(src))
+        lines.extend(f"  wire {q};" for q, _, _, _ in regs)
+        lines.extend(cell.register(name, s, q) for q, name, s, _ in regs)
         return
-    lines.extend(f"  reg p{b}_{i};" for i in range(len(src)))
+    lines.extend(f"  (* keep *) reg {q};" if c else f"  reg {q};" for q, _, _, c in regs)
     lines.append("  always @(posedge clk) begin")
-    lines.extend(f"    p{b}_{i} <= {s};" for i, s in enumerate(src))
+    lines.extend(f"    {q} <= {s};" for q, _, s, _ in regs)
     lines.append("  end")
 
 

@@ -79,7 +79,8 @@ class EmitOptions:
     gate placement in stages, ``asap``, ``alap`` or ``best`` (fewer registers). ``lut_cells``: a device family
     (``ecp5``, ``ice40``) whose LUT4 primitive every gate LUT of at most four inputs is instantiated as
     (:mod:`._lutcells`), so that synthesis keeps the mapping; None (the default) writes generic Verilog, which any
-    simulator or tool reads."""
+    simulator or tool reads. ``max_fanout``: a gate-module register read by more cells than this is written
+    several times, each copy read by at most that many (0: no limit; :func:`._gates.fanout_copies`)."""
     top: str = "lgn_core"
     pipeline: int | str = "auto"
     freq_mhz: float = DEFAULT_FREQ_MHZ
@@ -92,6 +93,7 @@ class EmitOptions:
     ebr_blocks: int = 0
     argmax_split: bool = False
     lut_cells: str | None = None
+    max_fanout: int = 0
 
     @classmethod
     def for_target(cls, family: str | None, bram: int = 0, **kw) -> "EmitOptions":
@@ -361,8 +363,9 @@ def _emit(nl, opts, lut_size, live, skipped, levels, mode, ebr_blocks, converter
         # bits apply the inversion flags. With LUT cells the popcount applies them all (in the tables of its
         # first adders, where it can) and the gate module and the delayed bits hand over plain bits.
         cell = lut_cell(opts.lut_cells)
-        gates_text, _, n_cells = gates_verilog(nl, sched, gates_module, HEADER, features=opts.features,
-                                               invert=not ebr.groups and cell is None, cell=cell)
+        gates_text, _, n_cells, n_copies = gates_verilog(nl, sched, gates_module, HEADER, features=opts.features,
+                                                         invert=not ebr.groups and cell is None, cell=cell,
+                                                         max_fanout=opts.max_fanout)
         modules = {}
         if plan.n_var_outputs:
             modules[f"{gates_module}.v"] = gates_text
@@ -379,6 +382,7 @@ def _emit(nl, opts, lut_size, live, skipped, levels, mode, ebr_blocks, converter
     report["lut_map"] = ({"lut_size": lut_size, "nodes_before": lut_stats["nodes_before"],
                           "luts": lut_stats["luts"], "depth": lut_stats["depth"], "engine": lut_stats["engine"]} if lut_stats else
                          {"skipped": f"{live:,} live gates exceed {LUT_MAP_MAX_NODES:,}"} if skipped else None)
+    report["fanout"] = {"max": int(opts.max_fanout), "register_copies": n_copies if plan.n_var_outputs else 0}
     report["lut_cells"] = None if cell is None else {
         "family": cell.family, "cell": cell.name, "instances": n_cells if plan.n_var_outputs else 0,
         "register_cell": cell.ff_name}
