@@ -100,6 +100,7 @@ class CompileOptions:
     #                                    with an input encoding)
     lut_size: int = 4
     popcount_style: str | None = None
+    max_fanout: int | None = None      # readers of one gate register before it is copied (None: the target's)
     ebr: object = "auto"               # ECP5 block RAMs for counting tables: a count, or "auto"
     seed: int = 1
     strict_timing: bool = False
@@ -129,6 +130,9 @@ class CompileOptions:
         check_placement(opts.placement)
         from .fpga.flow import check_timing_driven
         check_timing_driven(opts.timing_driven)
+        if opts.max_fanout is not None and (isinstance(opts.max_fanout, bool) or not isinstance(opts.max_fanout, int)
+                                            or opts.max_fanout < 0):
+            raise UsageError(f"max fanout must be a non-negative integer (0: no limit), not {opts.max_fanout!r}")
         if opts.pnr_timeout is not None and not opts.pnr_timeout > 0:
             raise UsageError(f"pnr timeout must be a positive number of seconds, not {opts.pnr_timeout:g}")
         return opts
@@ -329,7 +333,7 @@ def _emit(nl, target, opts: CompileOptions, freq, features):
     eopts = EmitOptions.for_target(target.family if target else None, target.device.bram if target else 0,
                                    top=opts.top, pipeline=opts.pipeline, freq_mhz=freq, features=features,
                                    lut_size=opts.lut_size, popcount_style=opts.popcount_style,
-                                   ebr_blocks=opts.ebr_blocks())
+                                   ebr_blocks=opts.ebr_blocks(), max_fanout=opts.max_fanout)
     return emit_verilog(nl, eopts)
 
 

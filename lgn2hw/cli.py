@@ -234,6 +234,9 @@ def add_compile_parser(sub):
     p.add_argument("--popcount-style", metavar="STYLE",
                    help="GroupSum popcount tree: fa, cin or pack (default: the one measured best for the target's "
                         "family, fa without a target)")
+    p.add_argument("--max-fanout", type=int, metavar="N",
+                   help="write a gate register read by more than N cells several times, each copy read by at most N "
+                        "(0: never; default: 4 on ECP5 at 180 MHz and above, otherwise never)")
     p.add_argument("--ebr", default="auto", metavar="N|auto",
                    help="ECP5 block RAMs the popcount may use as 12-bit counting tables (auto: every block of an "
                         "ECP5 target, none otherwise; 0: none)")
@@ -346,7 +349,8 @@ def cmd_compile(args):
                                          file=out, flush=True),
         warn=lambda msg: print(f"lgn2hw: warning: {msg}", file=sys.stderr, flush=True),
         pipeline=args.pipeline, freq=args.freq, top=args.top, features=args.features, lut_size=args.lut_size,
-        popcount_style=args.popcount_style, ebr=args.ebr, seed=args.seed, strict_timing=args.strict_timing,
+        popcount_style=args.popcount_style, max_fanout=args.max_fanout, ebr=args.ebr, seed=args.seed,
+        strict_timing=args.strict_timing,
         postsim=args.postsim, postsim_sim=args.postsim_sim, router=args.router,
         nextpnr_opts=_split_opts(args.nextpnr_opts, "--nextpnr-opts"), pnr_timeout=args.pnr_timeout,
         placement=args.placement, timing_driven=args.timing_driven, core_freq=args.core_freq, selftest=args.selftest,
@@ -386,6 +390,8 @@ def add_sweep_parser(sub):
                    help=f"last step of every point: {', '.join(compile_steps())}")
     t.add_argument("--ebr", default="auto", metavar="N|auto", help="ECP5 block RAMs for counting tables")
     t.add_argument("--lut-size", type=int, default=4, metavar="K", help="LUT cone size (default: 4)")
+    t.add_argument("--max-fanout", type=int, metavar="N", help="readers of a gate register before it is copied "
+                                                              "(see compile --help)")
     t.add_argument("--postsim", type=int, default=256, metavar="N", help="post-synthesis samples (default: 256)")
     t.add_argument("--router", choices=("router1", "router2"), help="nextpnr router")
     t.add_argument("--nextpnr-opts", default="", metavar="ARGS", help="further nextpnr arguments, as one string")
@@ -450,7 +456,8 @@ def cmd_sweep(args):
                        force=args.force, route_check=not args.no_route_check, load_options=_load_options(args),
                        on_event=on_event, warn=lambda msg: print(f"lgn2hw: warning: {msg}", file=sys.stderr,
                                                                  flush=True),
-                       ebr=args.ebr, lut_size=args.lut_size, postsim=args.postsim, router=args.router,
+                       ebr=args.ebr, lut_size=args.lut_size, max_fanout=args.max_fanout, postsim=args.postsim,
+                       router=args.router,
                        nextpnr_opts=_split_opts(args.nextpnr_opts, "--nextpnr-opts"), pnr_timeout=args.pnr_timeout,
                        strict_timing=args.strict_timing, timing_driven=args.timing_driven)
     except (KeyboardInterrupt, Terminated):

@@ -46,8 +46,8 @@ BEST_RULE = ("among the finished points that meet their clock target, the highes
              "points")
 
 #: Compile options a sweep passes through unchanged to every point (the axes are set per point)
-FIXED_OPTIONS = ("top", "features", "lut_size", "ebr", "strict_timing", "postsim", "postsim_sim", "router",
-                 "nextpnr_opts", "pnr_timeout", "timeout", "timing_driven")
+FIXED_OPTIONS = ("top", "features", "lut_size", "max_fanout", "ebr", "strict_timing", "postsim", "postsim_sim",
+                 "router", "nextpnr_opts", "pnr_timeout", "timeout", "timing_driven")
 
 
 # --- axes ---------------------------------------------------------------------------------------------------

@@ -50,6 +50,11 @@ LUT_MAP_MAX_NODES = 2_000_000
 # Above this clock a register follows every popcount level: with one after every second level (a LUT level and a
 # carry chain in one stage) the measured popcounts stay below 200 MHz on ECP5 (bench/results/popcount.json).
 FAST_POPCOUNT_MHZ = 180.0
+# At such clocks a gate-module register read by more cells than this is written several times (EmitOptions.
+# max_fanout), per family. ECP5: the critical paths of examples/mnist_lgn.pt at a 250 MHz target were a gate's
+# register to a gate reading it, 4.2-4.8 ns of routing on nets of fan-out 5-9; with copies read by at most 4 cells
+# (1,742 more flip-flops) it routed at 204.3 MHz instead of 196.5 (seed 1; bench/results/wiring.json).
+FAST_MAX_FANOUT = {"ecp5": 4}
 # Below it the registers of the popcount follow the clock as the gate stages do: one after as many adder levels as
 # fit the period, at this cost a level. Measured: the 48K-class local network (bench_route's 6x8000) on the
 # ULX3S-85F with a register after every 4 levels reached 71.3 MHz (14.0 ns, so at most 3.2 ns a level with the
@@ -100,7 +105,8 @@ class EmitOptions:
         """Options for a device family (``ecp5``, ``ice40`` or None): the popcount style and register spacing
         measured best for it (:data:`._popcount.RECOMMENDED`), a register after every popcount level when the
         clock is fast (and the family's style for that, :data:`._popcount.FAST_STYLE`) and, on ECP5, fewer when
-        it is slow (:func:`auto_popcount_every`), on ECP5 every block
+        it is slow (:func:`auto_popcount_every`), a limit on the readers of a gate register at a fast clock
+        (:data:`FAST_MAX_FANOUT`), on ECP5 every block
         RAM (``bram``) as counting tables, and the gate LUTs as the family's LUT primitive when they have at most
         four inputs (``lut_size`` 2..4). ``kw`` overrides."""
         style, every = recommended_style(family) if family else (DEFAULT_STYLE, DEFAULT_EVERY)
@@ -110,9 +116,10 @@ class EmitOptions:
             style = FAST_STYLE.get(family, style)
         elif family == "ecp5":      # where it was measured; nextpnr-himbaechel-gatemate 0.11 crashed on the
             every = auto_popcount_every(freq, every)    # example's popcount in one stage (a wasm memory fault)
+        fast = bool(family) and freq >= FAST_POPCOUNT_MHZ
         base = {"popcount_style": style, "popcount_every": every,
                 "ebr_blocks": int(bram) if family == "ecp5" else 0,
-                "argmax_split": bool(family) and freq >= FAST_POPCOUNT_MHZ}
+                "argmax_split": fast, "max_fanout": FAST_MAX_FANOUT.get(family, 0) if fast else 0}
         lut_size = kw.get("lut_size")
         lut_size = cls.lut_size if lut_size is None else int(lut_size)
         base["lut_cells"] = family if family in LUT_CELLS and 2 <= lut_size <= 4 else None
