@@ -240,3 +240,101 @@ def test_synthesis_keeps_one_cell_per_gate_lut(family, tmp_path, have):
     assert rep["core"]["blocks"]["gates"]["lut4"] >= n
     if samples:
         assert rep["postsim"]["equal"] and rep["postsim"]["samples"] == samples
+
+
+def _reads(text: str):
+    """Of a gate module written with cells: how many cells read each register output ``p<bank>_<i>[_d<c>]``
+    (LUT inputs and register data inputs), the same for LUT inputs alone, and the data input of every register."""
+    reads: dict = {}
+    lut_reads: dict = {}
+    loads = {}
+    for line in text.splitlines():
+        m = re.match(r"^  \w+ #\(.*\) ([gf]\d+_\d+(?:_d\d+)?) \((.*)\);$", line)
+        if not m:
+            continue
+        pins = dict(re.findall(r"\.(\w+)\(([^()]*)\)", m.group(2)))
+        lut = m.group(1).startswith("g")
+        if not lut:
+            loads[pins["Q"]] = pins["DI"]
+        for net in [v for k, v in pins.items() if k in "ABCD"] if lut else [pins["DI"]]:
+            if re.fullmatch(r"p\d+_\d+(_d\d+)?", net):
+                reads[net] = reads.get(net, 0) + 1
+                if lut:
+                    lut_reads[net] = lut_reads.get(net, 0) + 1
+    return reads, lut_reads, loads
+
+
+def _base(net: str) -> str:
+    return re.sub(r"_d\d+$", "", net)
+
+
+@pytest.mark.parametrize("limit", [1, 2, 3])
+def test_register_copies_bound_the_readers_and_keep_every_read(limit):
+    """With max_fanout every register output is read at most ``limit`` times; a copy loads the same value as its
+    register (a copy of the same source), every LUT reads the same values as without the limit, and the report
+    counts the copies."""
+    nl = _net(seed=5, width=120)
+    opts = EmitOptions(pipeline=1, lut_cells="ecp5")
+    one = emit_verilog(nl, opts)
+    split = emit_verilog(nl, replace(opts, max_fanout=limit))
+    before, lut_before, loads_before = _reads(one.files["lgn_core_gates.v"])
+    after, lut_after, loads = _reads(split.files["lgn_core_gates.v"])
+    assert max(before.values()) > limit and max(after.values()) <= limit
+    assert {_base(q): _base(d) for q, d in loads.items()} == loads_before
+    grouped: dict = {}
+    for net, n in lut_after.items():
+        grouped[_base(net)] = grouped.get(_base(net), 0) + n
+    assert grouped == lut_before
+    lut_ins = lambda t: sorted(re.sub(r"_d\d+\b", "", m) for m in re.findall(r"^  LUT4 .*$", t, re.M))  # noqa: E731
+    assert lut_ins(split.files["lgn_core_gates.v"]) == lut_ins(one.files["lgn_core_gates.v"])
+    copies = sum(1 for q in loads if q != _base(q))
+    assert copies == split.report["fanout"]["register_copies"] > 0
+    assert one.report["fanout"] == {"max": 0, "register_copies": 0}
+    assert split.files["lgn_core_popcount.v"] == one.files["lgn_core_popcount.v"]
+
+
+def test_fast_ecp5_clocks_limit_the_fanout():
+    from lgn2hw.back._verilog import FAST_MAX_FANOUT
+    assert EmitOptions.for_target("ecp5", 0, freq_mhz=250.0).max_fanout == FAST_MAX_FANOUT["ecp5"] > 0
+    assert EmitOptions.for_target("ecp5", 0, freq_mhz=100.0).max_fanout == 0
+    assert EmitOptions.for_target("ice40", 0, freq_mhz=250.0).max_fanout == FAST_MAX_FANOUT.get("ice40", 0)
+    assert EmitOptions.for_target("ecp5", 0, freq_mhz=250.0, max_fanout=0).max_fanout == 0
+    assert EmitOptions.for_target(None, 0, max_fanout=3).max_fanout == 3
+
+
+@pytest.mark.needs("iverilog", "cocotb")
+@pytest.mark.parametrize("cells", ["ecp5", None])
+def test_register_copies_simulate_equal(cells):
+    """Copies in the primitive and in the generic gate module: RTL simulation still gives the interpreter's counts
+    (the generic copies carry keep, so synthesis leaves them apart)."""
+    from lgn2hw.back.rtlsim import simulate
+    nl = random_layered(np.random.default_rng(8), n_inputs=16, layers=3, width=40, classes=3, max_arity=4,
+                        skip=True, fold_outputs=True)
+    opts = replace(EmitOptions.for_target("ecp5", 0, freq_mhz=250.0, pipeline=1, max_fanout=2), lut_cells=cells)
+    core = emit_verilog(nl, opts)
+    assert core.report["fanout"]["register_copies"] > 10
+    if cells is None:
+        assert "(* keep *) reg p" in core.files["lgn_core_gates.v"]
+    x = np.random.default_rng(2).integers(0, 2, (80, nl.n_inputs)).astype(np.uint8)
+    counts = simulate(nl, x, simulator="icarus", options=opts).counts
+    assert np.array_equal(counts, evaluate(nl, x)) and np.array_equal(counts, naive_counts(nl, x))
+
+
+@pytest.mark.needs("yosys")
+def test_synthesis_keeps_the_register_copies(tmp_path, have):
+    """synth_ecp5 leaves the copies apart (one flip-flop each) and the mapped core still equals the interpreter."""
+    from lgn2hw.fpga import BuildOptions, resolve_target, run_build
+    nl = _net(seed=1)
+    core = emit_verilog(nl, EmitOptions.for_target("ecp5", 0, freq_mhz=250.0, pipeline=1, max_fanout=2))
+    copies = core.report["fanout"]["register_copies"]
+    assert copies > 10
+    samples = 96 if have("iverilog") or have("verilator") else 0
+    rep = run_build(nl, core, resolve_target(None, *TARGETS["ecp5"]), tmp_path,
+                    BuildOptions(postsim_samples=samples, stop_after="postsim" if samples else "synth-core",
+                                 cache=False)).report
+    mod = json.loads((tmp_path / "build" / "core.json").read_text())["modules"]["lgn_core"]
+    kept = [n for n, c in mod["cells"].items() if c["type"] == "TRELLIS_FF"
+            and re.fullmatch(r"datapath\.gates\.f\d+_\d+_d\d+", n)]
+    assert len(kept) == copies
+    if samples:
+        assert rep["postsim"]["equal"] and rep["postsim"]["samples"] == samples

@@ -66,11 +66,16 @@ class PopCount(wiring.Component):
         return m
 
 
+#: with ``split``, the registers each count passes before the first comparison (see :class:`ArgMax`)
+SPLIT_COUNT_REGISTERS = 2
+
+
 def argmax_latency(k: int, split: bool = False) -> int:
     """Cycles of :class:`ArgMax` for ``k`` classes: ``ceil(log2 k)`` (0 for k == 1); with ``split`` two a level
-    and one more before the first, where the counts are registered again (see ArgMax)."""
+    and :data:`SPLIT_COUNT_REGISTERS` more before the first, where the counts are registered again (see
+    ArgMax)."""
     levels = log2_ceil(int(k))
-    return 2 * levels + 1 if split and levels else levels
+    return 2 * levels + SPLIT_COUNT_REGISTERS if split and levels else levels
 
 
 class ArgMax(wiring.Component):
@@ -81,7 +86,9 @@ class ArgMax(wiring.Component):
     period on ECP5). ``split`` also registers the counts once more before the first level: each class's count
     comes from its own popcount, wherever that was placed, and the first comparison was the critical path of the
     MNIST example at a 250 MHz target (3.4 ns of routing from the count to the comparator's register); the extra
-    register lets place and route put a stop halfway."""
+    registers let place and route put stops on the way. With one (196.5 MHz) and gate registers copied
+    (``max_fanout``), the first comparison was the critical path again: 204.3 and 183.3 MHz with seeds 1 and 2, two
+    counts 2.9-3.2 ns of routing from the comparator reading both."""
 
     def __init__(self, k: int, shape, split: bool = False):
         self.k = int(k)
@@ -105,9 +112,11 @@ class ArgMax(wiring.Component):
         if self.split and self.k > 1:
             staged = []
             for c, (ic, cc) in enumerate(items):
-                r = Signal.like(cc, name=f"cnt0_{c}")
-                m.d.sync += r.eq(cc)
-                staged.append((ic, r))
+                for s in range(SPLIT_COUNT_REGISTERS):
+                    r = Signal.like(cc, name=f"cnt0_{c}" + (f"_{s}" if s else ""))
+                    m.d.sync += r.eq(cc)
+                    cc = r
+                staged.append((ic, cc))
             items = staged
         level = 0
         while len(items) > 1:

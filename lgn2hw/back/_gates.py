@@ -86,11 +86,13 @@ def _lut_sop(table: int, k: int, ins) -> str:
 
 
 def fanout_copies(nl: Netlist, sched: Schedule, max_fanout: int):
-    """``(copies, lut_copy, carry_copy)`` for registers read by at most ``max_fanout`` cells each: per bank b <
-    S an int64 array of how many copies each of its registers has (1: none), per emitted node and input the copy
-    its banked input reads (0: the register itself), and per bank q >= 1 the copy of bank q-1 that a net carried
-    past stage q reads. A register's readers (stage q's nodes by level and position, then the carried nets by
-    their bank position) are split into equal runs in that order; 0 means no limit."""
+    """``(copies, lut_copy, carry_copy)`` for registers read by at most ``max_fanout`` cells each (0: no limit):
+    per bank b an int64 array of how many times each of its registers is written (1: once), per emitted node and
+    input the copy of the bank register that input reads (0: the register itself), and per bank q >= 1, for
+    every register written there in bank order and copy order, the copy of bank q-1 it loads (a net carried past
+    stage q; 0 for the others). A register's readers are stage q's nodes by level and position, then the carried
+    registers and their copies by bank position; they are split into equal runs in that order. Banks are done
+    from the last: a carried register's copies are readers of the bank before it."""
     first = nl.first_node_net
     S = sched.n_stages
     copies = [np.ones(len(sched.banks[b]), np.int64) for b in range(S + 1)]
@@ -100,7 +102,7 @@ def fanout_copies(nl: Netlist, sched: Schedule, max_fanout: int):
         return copies, lut_copy, carry_copy
     nodes = np.flatnonzero(sched.emit)
     stage = sched.stage[first + nodes]
-    for q in range(1, S + 1):
+    for q in range(S, 0, -1):
         sel = nodes[stage == q]
         j = np.arange(nl.kmax)[None, :]
         used = j < nl.arity[sel, None]
@@ -108,17 +110,17 @@ def fanout_copies(nl: Netlist, sched: Schedule, max_fanout: int):
         own = (sched.stage[src] == q) & (sched.level[src] > 0)
         banked = used & ~own & (sched.const[src] < 0)
         rn, rj = np.nonzero(banked)
-        r_src = src[rn, rj]
-        r_key1 = sched.level[first + sel[rn]].astype(np.int64)
-        r_key2 = sched.level_pos[first + sel[rn]]
         carried = np.asarray(sched.banks[q], np.int64)
         c_mask = ~((sched.stage[carried] == q) & (sched.level[carried] > 0)) & (sched.const[carried] < 0)
-        c_pos = np.flatnonzero(c_mask)
-        all_src = np.concatenate([r_src, carried[c_pos]])
-        key1 = np.concatenate([r_key1, np.full(len(c_pos), np.iinfo(np.int32).max, np.int64)])
-        key2 = np.concatenate([r_key2 * nl.kmax + rj, c_pos])
+        flat = np.repeat(np.arange(len(carried)), copies[q])           # bank q's registers, copies expanded
+        c_flat = np.flatnonzero(c_mask[flat])
+        all_src = np.concatenate([src[rn, rj], carried[flat[c_flat]]])
         if not len(all_src):
+            carry_copy[q] = np.zeros(len(flat), np.int64)
             continue
+        key1 = np.concatenate([sched.level[first + sel[rn]].astype(np.int64),
+                               np.full(len(c_flat), np.iinfo(np.int32).max, np.int64)])
+        key2 = np.concatenate([sched.level_pos[first + sel[rn]] * nl.kmax + rj, c_flat])
         order = np.lexsort((key2, key1, all_src))
         srt = all_src[order]
         start = np.flatnonzero(np.r_[True, srt[1:] != srt[:-1]])
@@ -127,10 +129,10 @@ def fanout_copies(nl: Netlist, sched: Schedule, max_fanout: int):
         n_cp = -(-count // max_fanout)
         copy = np.empty(len(srt), np.int64)
         copy[order] = rank * np.repeat(n_cp, count) // np.repeat(count, count)
-        pos = sched.bank_pos[q - 1][srt[start]]
-        copies[q - 1][pos] = n_cp
+        copies[q - 1][sched.bank_pos[q - 1][srt[start]]] = n_cp
         lut_copy[sel[rn], rj] = copy[:len(rn)]
-        carry_copy[q][c_pos] = copy[len(rn):]
+        carry_copy[q] = np.zeros(len(flat), np.int64)
+        carry_copy[q][c_flat] = copy[len(rn):]
     return copies, lut_copy, carry_copy
 
 
@@ -198,7 +200,8 @@ def gates_verilog(nl: Netlist, sched: Schedule, module: str, header: str, *, fea
         src = [f"in_bits[{net - FIRST_INPUT_NET}]" for net in bank0.tolist()]
     # On-chip comparators stay generic: synthesis merges equal ones (inputs of the same feature and threshold) with
     # their registers and drops constant ones, which flip-flop primitives would keep apart.
-    _bank(lines, 0, src, None if features else cell, copies[0])
+    _bank(lines, 0, [s for s, c in zip(src, copies[0].tolist()) for _ in range(c)], None if features else cell,
+          copies[0])
 
     nodes = np.flatnonzero(sched.emit)
     n_cells = 0
@@ -229,7 +232,8 @@ def gates_verilog(nl: Netlist, sched: Schedule, module: str, header: str, *, fea
                 for p, t in zip(pos, text):
                     body[p] = t
             lines.extend(body)
-        _bank(lines, q, refs(sched.banks[q], q, carry_copy[q]), cell, copies[q])
+        flat = np.repeat(np.asarray(sched.banks[q], np.int64), copies[q])
+        _bank(lines, q, refs(flat, q, carry_copy[q]), cell, copies[q])
 
     # Output bits from the last bank, with their inversion flags.
     if n_out:
@@ -254,13 +258,14 @@ def counted_outputs(nl: Netlist, sched: Schedule) -> np.ndarray:
 def _bank(lines: list, b: int, src: list, cell: LutCell | None = None, copies=None) -> None:
     """Register bank ``b`` loading ``src``: one ``always`` block, or with a ``cell`` one flip-flop primitive per
     register (synthesis then has no processes to turn into flip-flops and no flip-flops to map). ``copies[i]``
-    > 1 writes register i that many times (``p<b>_<i>_d<c>``); generic copies carry ``keep``, so that synthesis
-    does not merge them back (it does not merge primitives)."""
+    > 1 writes register i that many times (``p<b>_<i>_d<c>``), ``src`` then holding one source per copy, in order;
+    generic copies carry ``keep``, so that synthesis does not merge them back (it does not merge primitives)."""
     if not src:
         return
-    regs = [(f"p{b}_{i}", f"f{b}_{i}", s, c) for i, s in enumerate(src)
-            for c in range(1 if copies is None else int(copies[i]))]
-    regs = [(q + (f"_d{c}" if c else ""), name + (f"_d{c}" if c else ""), s, c) for q, name, s, c in regs]
+    n = [1] * len(src) if copies is None else [int(c) for c in copies]
+    names = [(f"p{b}_{i}" + (f"_d{c}" if c else ""), f"f{b}_{i}" + (f"_d{c}" if c else ""), c)
+             for i in range(len(n)) for c in range(n[i])]
+    regs = [(q, name, s, c) for (q, name, c), s in zip(names, src, strict=True)]
     if cell is not None:
         lines.extend(f"  wire {q};" for q, _, _, _ in regs)
         lines.extend(cell.register(name, s, q) for q, name, s, _ in regs)
