@@ -53,7 +53,8 @@ FAST_POPCOUNT_MHZ = 180.0
 # At such clocks a gate-module register read by more cells than this is written several times (EmitOptions.
 # max_fanout), per family. ECP5: the critical paths of examples/mnist_lgn.pt at a 250 MHz target were a gate's
 # register to a gate reading it, 4.2-4.8 ns of routing on nets of fan-out 5-9; with copies read by at most 4 cells
-# (1,742 more flip-flops) it routed at 204.3 MHz instead of 196.5 (seed 1; bench/results/wiring.json).
+# (1,783 more flip-flops) it routed at 196.1, 202.7, 201.8 and 206.5 MHz with seeds 1-4 instead of 196.5, 195.6,
+# 183.3 and 181.5 (bench/results/placement.json).
 FAST_MAX_FANOUT = {"ecp5": 4}
 # Below it the registers of the popcount follow the clock as the gate stages do: one after as many adder levels as
 # fit the period, at this cost a level. Measured: the 48K-class local network (bench_route's 6x8000) on the
