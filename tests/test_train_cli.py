@@ -148,6 +148,7 @@ def test_wiring_and_crop_arguments(tmp_path, capsys, args, pattern):
 
 def test_lr_schedule_reaches_the_config():
     import argparse
+
     from lgn2hw.train import add_arguments, config_from_args
     p = argparse.ArgumentParser()
     add_arguments(p)

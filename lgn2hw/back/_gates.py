@@ -13,8 +13,8 @@ Layout of the generated module (``<top>_gates``)::
     wire l1_1; LUT4 #(.INIT(16'h6666)) g1_1 (.A(p0_1), ..., .Z(l1_1));   the same as a LUT primitive (a target)
     reg p1_0; ... always @(posedge clk) begin p1_0 <= l2_5; ... end       bank s closes stage s
     wire p1_0; TRELLIS_FF #(...) f1_0 (.CLK(clk), .DI(l2_5), .Q(p1_0), ...);    a register as a primitive (a target)
+    wire p1_0_d1; TRELLIS_FF #(...) f1_0_d1 (.CLK(clk), .DI(l2_5), .Q(p1_0_d1), ...);   its copy (max_fanout)
     assign out_bits[t] = ~pS_i;                                     output bits with their inversion flags
-    wire p1_0_d1; TRELLIS_FF #(...) f1_0_d1 (.CLK(clk), .DI(l2_5), .Q(p1_0_d1), ...);   a copy (max_fanout)
 
 A node is written from its table in the LUT convention of the IR (bit ``m`` of the table for
 ``m = sum(in_j << j)``) as a sum of products or, for a target family, as an instance of its LUT primitive with the
@@ -138,10 +138,10 @@ def fanout_copies(nl: Netlist, sched: Schedule, max_fanout: int):
 
 def gates_verilog(nl: Netlist, sched: Schedule, module: str, header: str, *, features: bool = False,
                   invert: bool = True, cell: LutCell | None = None, max_fanout: int = 0):
-    """Return ``(text, var_outputs, n_cells, n_copies)``: the Verilog of the gate module, the indices of the netlist's output
-    bits that the module's ``out_bits`` carries, in order (constant output bits are left to the caller), and the
-    number of LUT cells in it and of register copies (``max_fanout``). With ``invert=False`` the bits leave without their inversion flags (the reader
-    applies them). With a ``cell`` (:mod:`._lutcells`) every node of at most ``cell.size`` inputs is an instance of
+    """Return ``(text, var_outputs, n_cells, n_copies)``: the Verilog of the gate module, the indices of the
+    netlist's output bits that the module's ``out_bits`` carries, in order (constant output bits are left to the
+    caller), the number of LUT cells in it and the number of register copies (``max_fanout``). With
+    ``invert=False`` the bits leave without their inversion flags (the reader applies them). With a ``cell`` (:mod:`._lutcells`) every node of at most ``cell.size`` inputs is an instance of
     that LUT primitive, named ``g<level>_<i>``, instead of a sum of products (a constant or a copy of one input
     stays a wire), and every bank register an instance of its flip-flop primitive, ``f<bank>_<i>``. With
     ``max_fanout`` > 0 a register has copies (:func:`fanout_copies`), each read by at most that many cells."""
