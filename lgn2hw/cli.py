@@ -236,7 +236,7 @@ def add_compile_parser(sub):
                         "family, fa without a target)")
     p.add_argument("--max-fanout", type=int, metavar="N",
                    help="write a gate register read by more than N cells several times, each copy read by at most N "
-                        "(0: never; default: 4 on ECP5 at 180 MHz and above, otherwise never)")
+                        "(default 0: never; 4 helped where gate-to-gate routing set the clock, docs/toolchain-notes.md)")
     p.add_argument("--ebr", default="auto", metavar="N|auto",
                    help="ECP5 block RAMs the popcount may use as 12-bit counting tables (auto: every block of an "
                         "ECP5 target, none otherwise; 0: none)")

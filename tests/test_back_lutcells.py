@@ -293,13 +293,16 @@ def test_register_copies_bound_the_readers_and_keep_every_read(limit):
     assert split.files["lgn_core_popcount.v"] == one.files["lgn_core_popcount.v"]
 
 
-def test_fast_ecp5_clocks_limit_the_fanout():
+def test_max_fanout_default_and_override():
+    """The family's fast-clock limit (none measured worth it by default) applies only at fast clocks; an explicit
+    limit always wins."""
     from lgn2hw.back._verilog import FAST_MAX_FANOUT
-    assert EmitOptions.for_target("ecp5", 0, freq_mhz=250.0).max_fanout == FAST_MAX_FANOUT["ecp5"] > 0
-    assert EmitOptions.for_target("ecp5", 0, freq_mhz=100.0).max_fanout == 0
-    assert EmitOptions.for_target("ice40", 0, freq_mhz=250.0).max_fanout == FAST_MAX_FANOUT.get("ice40", 0)
-    assert EmitOptions.for_target("ecp5", 0, freq_mhz=250.0, max_fanout=0).max_fanout == 0
-    assert EmitOptions.for_target(None, 0, max_fanout=3).max_fanout == 3
+    for family in ("ecp5", "ice40"):
+        assert EmitOptions.for_target(family, 0, freq_mhz=250.0).max_fanout == FAST_MAX_FANOUT.get(family, 0)
+        assert EmitOptions.for_target(family, 0, freq_mhz=100.0).max_fanout == 0
+        assert EmitOptions.for_target(family, 0, freq_mhz=250.0, max_fanout=4).max_fanout == 4
+        assert EmitOptions.for_target(family, 0, freq_mhz=100.0, max_fanout=2).max_fanout == 2
+    assert EmitOptions.for_target(None, 0, max_fanout=3).max_fanout == 3 and EmitOptions().max_fanout == 0
 
 
 @pytest.mark.needs("iverilog", "cocotb")

@@ -162,3 +162,23 @@ def test_nextpnr_options_reach_the_build_options(model, tmp_path, monkeypatch, c
                          tmp_path / "out", "--router", "router2", "--nextpnr-opts", "--no-tmdriv --placer-heap-alpha 0.2")
     assert code == 1 and "stopped by the test" in err
     assert seen == {"router": "router2", "opts": ("--no-tmdriv", "--placer-heap-alpha", "0.2")}
+
+
+def test_max_fanout_reaches_the_emitted_core(model, tmp_path, capsys):
+    """`compile --max-fanout N` copies the registers read by more than N cells (report fanout), the default copies
+    none, and a negative limit is one error line before any work."""
+    reports = {}
+    for limit in (None, 1):
+        out = tmp_path / f"out{limit}"
+        extra = [] if limit is None else ["--max-fanout", limit]
+        code, _, err = run(capsys, "compile", model, "--device", "LFE5U-85F", "--package", "CABGA381", "--freq", 250,
+                           "--stop-after", "verilog", *extra, "-o", out)
+        assert code == 0, err
+        reports[limit] = json.loads((out / "report.json").read_text())["fanout"]
+    assert reports[None] == {"max": 0, "register_copies": 0}
+    assert reports[1]["max"] == 1 and reports[1]["register_copies"] > 0
+    code, _, err = run(capsys, "compile", model, "--device", "LFE5U-85F", "--package", "CABGA381", "--max-fanout", -1,
+                       "-o", tmp_path / "bad")
+    assert code == 1 and err.splitlines()[0] == ("lgn2hw: error: max fanout must be a non-negative integer "
+                                                 "(0: no limit), not -1")
+    assert not (tmp_path / "bad").exists()

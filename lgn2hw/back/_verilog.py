@@ -51,12 +51,15 @@ LUT_MAP_MAX_NODES = 2_000_000
 # carry chain in one stage) the measured popcounts stay below 200 MHz on ECP5 (bench/results/popcount.json).
 FAST_POPCOUNT_MHZ = 180.0
 # At such clocks a gate-module register read by more cells than this is written several times (EmitOptions.
-# max_fanout), per family. ECP5: the critical paths of examples/mnist_lgn.pt at a 250 MHz target were a gate's
-# register to a gate reading it, 4.2-4.8 ns of routing on nets of fan-out 5-9; with copies read by at most 4 cells
-# (1,783 more flip-flops) it routed at 196.1, 202.7, 201.8 and 206.5 MHz with seeds 1-4 instead of 196.5, 195.6,
-# 183.3 and 181.5 (bench/results/placement.json).
-FAST_MAX_FANOUT = {"ecp5": 4}
-# Below it the registers of the popcount follow the clock as the gate stages do: one after as many adder levels as
+# max_fanout), per family; none by default. Measured on ECP5 at a 250 MHz target (bench/results/placement.json):
+# while a gate's register to a gate reading it was the critical path of examples/mnist_lgn.pt (4.2-4.8 ns of routing
+# on nets of fan-out 5-9), copies read by at most 4 cells raised seeds 1-4 from 196.5, 195.6, 183.3, 181.5 to 204.3,
+# 183.3, 195.4, 203.5 MHz. Once the argmax registered its counts twice, its first comparison was the critical path
+# with or without copies: 202.3 and 193.2 MHz without, 196.1 and 202.7 with (seeds 1, 2); the synthetic local
+# 6x5000 network 208.9 and 197.7 without, 177.1 and 201.7 with, at 28 % more flip-flops. `--max-fanout 4` stays a
+# choice for networks whose gate wiring sets the clock.
+FAST_MAX_FANOUT: dict = {}
+# Below FAST_POPCOUNT_MHZ the registers of the popcount follow the clock as the gate stages do: one after as many adder levels as
 # fit the period, at this cost a level. Measured: the 48K-class local network (bench_route's 6x8000) on the
 # ULX3S-85F with a register after every 4 levels reached 71.3 MHz (14.0 ns, so at most 3.2 ns a level with the
 # overhead above); 4.5 ns leaves a margin, and keeps one register a level at 100 MHz and above. At its 25 MHz board
