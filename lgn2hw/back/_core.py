@@ -83,12 +83,12 @@ class ArgMax(wiring.Component):
     index on ties; ``o_counts`` = ``i`` delayed to match. Latency :func:`argmax_latency`: a level a cycle, or with
     ``split``, for fast clocks, two: each level then compares the high and low halves of the counts in one cycle
     and combines them and selects in the next (a whole compare followed by a multiplexer does not fit a 4 ns clock
-    period on ECP5). ``split`` also registers the counts once more before the first level: each class's count
-    comes from its own popcount, wherever that was placed, and the first comparison was the critical path of the
-    MNIST example at a 250 MHz target (3.4 ns of routing from the count to the comparator's register); the extra
-    registers let place and route put stops on the way. With one (196.5 MHz) and gate registers copied
-    (``max_fanout``), the first comparison was the critical path again: 204.3 and 183.3 MHz with seeds 1 and 2, two
-    counts 2.9-3.2 ns of routing from the comparator reading both."""
+    period on ECP5). ``split`` also registers the counts :data:`SPLIT_COUNT_REGISTERS` times before the first
+    level: each class's count comes from its own popcount, wherever that was placed, and without them the first
+    comparison was the critical path of the MNIST example at a 250 MHz target (3.4 ns of routing from the count to
+    the comparator's register); the registers let place and route put stops on the way. With one register, and gate
+    registers copied (``max_fanout``), it was the critical path again (204.3 and 183.3 MHz with seeds 1 and 2, two
+    counts 2.9-3.2 ns of routing from the comparator reading both); with two, 202.3 and 193.2 MHz without copies."""
 
     def __init__(self, k: int, shape, split: bool = False):
         self.k = int(k)

@@ -59,8 +59,8 @@ FAST_POPCOUNT_MHZ = 180.0
 # 6x5000 network 208.9 and 197.7 without, 177.1 and 201.7 with, at 28 % more flip-flops. `--max-fanout 4` stays a
 # choice for networks whose gate wiring sets the clock.
 FAST_MAX_FANOUT: dict = {}
-# Below FAST_POPCOUNT_MHZ the registers of the popcount follow the clock as the gate stages do: one after as many adder levels as
-# fit the period, at this cost a level. Measured: the 48K-class local network (bench_route's 6x8000) on the
+# Below FAST_POPCOUNT_MHZ the registers of the popcount follow the clock as the gate stages do: one after as many
+# adder levels as fit the period, at this cost a level. Measured: the 48K-class local network (bench_route's 6x8000) on the
 # ULX3S-85F with a register after every 4 levels reached 71.3 MHz (14.0 ns, so at most 3.2 ns a level with the
 # overhead above); 4.5 ns leaves a margin, and keeps one register a level at 100 MHz and above. At its 25 MHz board
 # clock that build has 9,282 flip-flops instead of 23,965 and half the latency (8 levels a stage; 51.7 MHz,
