@@ -221,6 +221,7 @@ def collect(paths, name: str) -> Path:
 
 
 def main():
+    from lgn2hw.train.config import LR_SCHEDULES
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("train")
@@ -231,7 +232,7 @@ def main():
     t.add_argument("--width", type=int, default=2000)
     t.add_argument("--epochs", type=int, default=10)
     t.add_argument("--lr", type=float, default=0.01)
-    t.add_argument("--lr-schedule", choices=("constant", "cosine"), default="constant")
+    t.add_argument("--lr-schedule", choices=LR_SCHEDULES, default="constant")
     t.add_argument("--tau", type=float, default=None)
     t.add_argument("--batch-size", type=int, default=64)
     t.add_argument("--seed", type=int, default=0)

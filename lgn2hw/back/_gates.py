@@ -85,6 +85,12 @@ def _lut_sop(table: int, k: int, ins) -> str:
     return _sop_template(table, k).format(*ins)
 
 
+def _from_bank(sched: Schedule, nets: np.ndarray, q: int) -> np.ndarray:
+    """Which of ``nets`` logic in stage q reads from bank q-1: not constant, and not computed in stage q itself."""
+    own = (sched.stage[nets] == q) & (sched.level[nets] > 0)
+    return ~own & (sched.const[nets] < 0)
+
+
 def fanout_copies(nl: Netlist, sched: Schedule, max_fanout: int):
     """``(copies, lut_copy, carry_copy)`` for registers read by at most ``max_fanout`` cells each (0: no limit):
     per bank b an int64 array of how many times each of its registers is written (1: once), per emitted node and
@@ -107,16 +113,13 @@ def fanout_copies(nl: Netlist, sched: Schedule, max_fanout: int):
         j = np.arange(nl.kmax)[None, :]
         used = j < nl.arity[sel, None]
         src = nl.fanin[sel].astype(np.int64)
-        own = (sched.stage[src] == q) & (sched.level[src] > 0)
-        banked = used & ~own & (sched.const[src] < 0)
-        rn, rj = np.nonzero(banked)
+        rn, rj = np.nonzero(used & _from_bank(sched, src, q))
         carried = np.asarray(sched.banks[q], np.int64)
-        c_mask = ~((sched.stage[carried] == q) & (sched.level[carried] > 0)) & (sched.const[carried] < 0)
         flat = np.repeat(np.arange(len(carried)), copies[q])           # bank q's registers, copies expanded
-        c_flat = np.flatnonzero(c_mask[flat])
+        c_flat = np.flatnonzero(_from_bank(sched, carried, q)[flat])
+        carry_copy[q] = np.zeros(len(flat), np.int64)
         all_src = np.concatenate([src[rn, rj], carried[flat[c_flat]]])
         if not len(all_src):
-            carry_copy[q] = np.zeros(len(flat), np.int64)
             continue
         key1 = np.concatenate([sched.level[first + sel[rn]].astype(np.int64),
                                np.full(len(c_flat), np.iinfo(np.int32).max, np.int64)])
@@ -131,7 +134,6 @@ def fanout_copies(nl: Netlist, sched: Schedule, max_fanout: int):
         copy[order] = rank * np.repeat(n_cp, count) // np.repeat(count, count)
         copies[q - 1][sched.bank_pos[q - 1][srt[start]]] = n_cp
         lut_copy[sel[rn], rj] = copy[:len(rn)]
-        carry_copy[q] = np.zeros(len(flat), np.int64)
         carry_copy[q][c_flat] = copy[len(rn):]
     return copies, lut_copy, carry_copy
 
@@ -141,7 +143,8 @@ def gates_verilog(nl: Netlist, sched: Schedule, module: str, header: str, *, fea
     """Return ``(text, var_outputs, n_cells, n_copies)``: the Verilog of the gate module, the indices of the
     netlist's output bits that the module's ``out_bits`` carries, in order (constant output bits are left to the
     caller), the number of LUT cells in it and the number of register copies (``max_fanout``). With
-    ``invert=False`` the bits leave without their inversion flags (the reader applies them). With a ``cell`` (:mod:`._lutcells`) every node of at most ``cell.size`` inputs is an instance of
+    ``invert=False`` the bits leave without their inversion flags (the reader applies them). With a ``cell``
+    (:mod:`._lutcells`) every node of at most ``cell.size`` inputs is an instance of
     that LUT primitive, named ``g<level>_<i>``, instead of a sum of products (a constant or a copy of one input
     stays a wire), and every bank register an instance of its flip-flop primitive, ``f<bank>_<i>``. With
     ``max_fanout`` > 0 a register has copies (:func:`fanout_copies`), each read by at most that many cells."""
@@ -167,8 +170,8 @@ def gates_verilog(nl: Netlist, sched: Schedule, module: str, header: str, *, fea
         ``copy``: which copy of a bank register each reads (see :func:`fanout_copies`)."""
         nets = np.asarray(nets, dtype=np.int64)
         c = sched.const[nets]
-        own = (sched.stage[nets] == q) & (sched.level[nets] > 0) & (c < 0)
-        banked = ~own & (c < 0)
+        banked = _from_bank(sched, nets, q)
+        own = ~banked & (c < 0)
         out = np.where(c == 1, const_lit[1], const_lit[0]).astype(object)
         if own.any():
             out[own] = [f"l{lv}_{lp}" for lv, lp in zip(sched.level[nets[own]].tolist(),

@@ -85,7 +85,8 @@ def config_from_args(args) -> TrainConfig:
         except ValueError:
             raise UsageError(f"--thresholds must be numbers separated by commas, not {args.thresholds!r}") from None
     return TrainConfig(dataset=args.dataset, layers=args.layers, width=args.width, epochs=args.epochs, lr=args.lr,
-                       lr_schedule=args.lr_schedule, tau=args.tau, batch_size=args.batch_size, seed=args.seed, connections=args.connections,
+                       lr_schedule=args.lr_schedule, tau=args.tau, batch_size=args.batch_size, seed=args.seed,
+                       connections=args.connections,
                        init=args.init, parametrization=args.parametrization, threads=args.threads,
                        save_weights=args.save_weights,
                        thresholds=thresholds, crop=args.crop, shift=args.shift, gumbel=args.gumbel)

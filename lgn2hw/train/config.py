@@ -59,7 +59,7 @@ class TrainConfig:
             raise UsageError("--save-weights stores difflogic's 16 logits per gate; the light parametrization "
                              "has 4, so it saves gate ids", hint="drop --save-weights")
         if self.lr_schedule not in LR_SCHEDULES:
-            raise UsageError(f"--lr-schedule must be constant or cosine, not {self.lr_schedule!r}")
+            raise UsageError(f"--lr-schedule must be {' or '.join(LR_SCHEDULES)}, not {self.lr_schedule!r}")
         if self.init not in ("random", "residual"):
             raise UsageError(f"--init must be random or residual, not {self.init!r}")
         if not isinstance(self.seed, int) or self.seed < 0:
