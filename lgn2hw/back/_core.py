@@ -69,26 +69,50 @@ class PopCount(wiring.Component):
 #: with ``split``, the registers each count passes before the first comparison (see :class:`ArgMax`)
 SPLIT_COUNT_REGISTERS = 2
 
+#: with ``split``, the bits of each count one LUT4 compares in the first cycle of a level (two of each count)
+COMPARE_SLICE = 2
 
-def argmax_latency(k: int, split: bool = False) -> int:
-    """Cycles of :class:`ArgMax` for ``k`` classes: ``ceil(log2 k)`` (0 for k == 1); with ``split`` two a level
-    and :data:`SPLIT_COUNT_REGISTERS` more before the first, where the counts are registered again (see
-    ArgMax)."""
+
+def split_level_cycles(count_width: int) -> int:
+    """Cycles of one comparison level of a ``split`` :class:`ArgMax` on counts of ``count_width`` bits: one for
+    the slices, one per level of the tree that combines them, one for the selection."""
+    slices = -(-max(int(count_width), 1) // COMPARE_SLICE)
+    return 1 + log2_ceil(slices) + 1
+
+
+def argmax_latency(k: int, split: bool = False, count_width: int = 1) -> int:
+    """Cycles of :class:`ArgMax` for ``k`` classes: ``ceil(log2 k)`` (0 for k == 1); with ``split``
+    :func:`split_level_cycles` a level and :data:`SPLIT_COUNT_REGISTERS` more before the first, where the counts
+    are registered again (see ArgMax)."""
     levels = log2_ceil(int(k))
-    return 2 * levels + SPLIT_COUNT_REGISTERS if split and levels else levels
+    if split and levels:
+        return levels * split_level_cycles(count_width) + SPLIT_COUNT_REGISTERS
+    return levels
+
+
+def _slice_compare(a, b):
+    """``(b > a, b == a)`` of two unsigned slices of one or two bits, as plain gates: yosys maps a ``>`` of
+    any width to a carry chain on ECP5, which with its way in and out took 1.5 ns of the 4 ns period."""
+    if len(a) == 1:
+        return b[0] & ~a[0], ~(a[0] ^ b[0])
+    eq1 = ~(a[1] ^ b[1])
+    return (b[1] & ~a[1]) | (eq1 & b[0] & ~a[0]), eq1 & ~(a[0] ^ b[0])
 
 
 class ArgMax(wiring.Component):
     """``o_class`` = index of the largest of the k counts packed in ``i`` (class c at ``[c*cw +: cw]``), lowest
-    index on ties; ``o_counts`` = ``i`` delayed to match. Latency :func:`argmax_latency`: a level a cycle, or with
-    ``split``, for fast clocks, two: each level then compares the high and low halves of the counts in one cycle
-    and combines them and selects in the next (a whole compare followed by a multiplexer does not fit a 4 ns clock
-    period on ECP5). ``split`` also registers the counts :data:`SPLIT_COUNT_REGISTERS` times before the first
-    level: each class's count comes from its own popcount, wherever that was placed, and without them the first
-    comparison was the critical path of the MNIST example at a 250 MHz target (3.4 ns of routing from the count to
-    the comparator's register); the registers let place and route put stops on the way. With one register, and gate
-    registers copied (``max_fanout``), it was the critical path again (204.3 and 183.3 MHz with seeds 1 and 2, two
-    counts 2.9-3.2 ns of routing from the comparator reading both); with two, 202.3 and 193.2 MHz without copies."""
+    index on ties; ``o_counts`` = ``i`` delayed to match. Latency :func:`argmax_latency`.
+
+    Without ``split`` a level is one cycle: a whole compare and a multiplexer. With ``split``, for fast clocks,
+    no cycle holds more than one LUT level: a level first compares the counts in slices of
+    :data:`COMPARE_SLICE` bits (greater and equal of each slice, one LUT4 each), then combines neighbouring
+    slices in a tree, a register after each step (greater = greater_hi | equal_hi & greater_lo), and selects in
+    its last cycle. A compare with carry chains in one cycle and the selection in the next was the critical path
+    of every design measured at a 250 MHz target on ECP5 (208.9 MHz for a locally wired network of 12,042 gate
+    LUTs: 2.0 ns of logic, 2.8 ns of routing). ``split`` also registers the counts :data:`SPLIT_COUNT_REGISTERS`
+    times before the first level: each class's count comes from its own popcount, wherever that was placed, and
+    the registers let place and route put stops on the way (with none, 3.4 ns of routing from a count to the
+    comparator in the MNIST example)."""
 
     def __init__(self, k: int, shape, split: bool = False):
         self.k = int(k)
@@ -96,9 +120,48 @@ class ArgMax(wiring.Component):
         self.cw = shape.width
         self.class_width = bits_for(max(self.k - 1, 0))
         self.split = bool(split)
-        self.latency = argmax_latency(self.k, self.split)
+        self.latency = argmax_latency(self.k, self.split, self.cw)
         super().__init__({"i": In(self.k * self.cw), "o_class": Out(self.class_width),
                           "o_counts": Out(self.k * self.cw)})
+
+    def _split_take_b(self, m, tag, ca, cb):
+        """The registers of a split level's compare -> (b > a, cycles it took)."""
+        def ordered(c):
+            u = c.as_unsigned()
+            # two's complement ordered as unsigned: the sign bit inverted
+            return Cat(u[:-1], ~u[-1]) if self.count_shape.signed else u
+        ua, ub = ordered(ca), ordered(cb)
+        terms = []                                    # (greater, equal) of each slice, least significant first
+        for n, lo in enumerate(range(0, self.cw, COMPARE_SLICE)):
+            gt, eq = _slice_compare(ua[lo:lo + COMPARE_SLICE], ub[lo:lo + COMPARE_SLICE])
+            last = self.cw <= COMPARE_SLICE
+            rg = Signal(name=f"gt{tag}_0_{n}", reset_less=True)
+            m.d.sync += rg.eq(gt)
+            re = None
+            if not last:
+                re = Signal(name=f"eq{tag}_0_{n}", reset_less=True)
+                m.d.sync += re.eq(eq)
+            terms.append((rg, re))
+        step = 0
+        while len(terms) > 1:
+            step += 1
+            last = len(terms) <= 2
+            nxt = []
+            for n in range(0, len(terms), 2):
+                if n + 1 < len(terms):
+                    (g_lo, e_lo), (g_hi, e_hi) = terms[n], terms[n + 1]
+                    g, e = g_hi | (e_hi & g_lo), None if last else e_hi & e_lo
+                else:
+                    g, e = terms[n]
+                rg = Signal(name=f"gt{tag}_{step}_{n // 2}", reset_less=True)
+                m.d.sync += rg.eq(g)
+                re = None
+                if e is not None:
+                    re = Signal(name=f"eq{tag}_{step}_{n // 2}", reset_less=True)
+                    m.d.sync += re.eq(e)
+                nxt.append((rg, re))
+            terms = nxt
+        return terms[0][0], 1 + step
 
     def elaborate(self, platform):
         m = Module()
@@ -107,6 +170,13 @@ class ArgMax(wiring.Component):
         def count(c):
             v = self.i[c * self.cw:(c + 1) * self.cw]
             return v.as_signed() if signed_counts else v
+
+        def held(values, names, cycles):
+            for d in range(cycles):
+                regs = [Signal.like(v, name=f"{n}_r{d}") for v, n in zip(values, names)]
+                m.d.sync += [r.eq(v) for r, v in zip(regs, values)]
+                values = regs
+            return values
 
         items = [(Const(c, self.class_width), count(c)) for c in range(self.k)]
         if self.split and self.k > 1:
@@ -118,39 +188,29 @@ class ArgMax(wiring.Component):
                     cc = r
                 staged.append((ic, cc))
             items = staged
+        compare_cycles = split_level_cycles(self.cw) - 1
         level = 0
         while len(items) > 1:
             level += 1
             nxt = []
             for j in range(0, len(items), 2):
-                idx = Signal(self.class_width, name=f"idx{level}_{j // 2}", reset_less=True)
-                cnt = Signal(self.count_shape, name=f"cnt{level}_{j // 2}", reset_less=True)
+                tag = f"{level}_{j // 2}"
+                idx = Signal(self.class_width, name=f"idx{tag}", reset_less=True)
+                cnt = Signal(self.count_shape, name=f"cnt{tag}", reset_less=True)
                 if j + 1 < len(items):
                     (ia, ca), (ib, cb) = items[j], items[j + 1]
-                    take_b = cb > ca            # strict: equal counts keep the lower index (left)
                     if self.split:
-                        # first cycle: the high and low halves compared apart (two short carry chains);
-                        # second: b > a = hi_gt | (hi_eq & lo_gt), then the selection
-                        tag = f"{level}_{j // 2}"
-                        h = self.cw // 2
-                        hi_a, hi_b = (ca[h:].as_signed(), cb[h:].as_signed()) if signed_counts else (ca[h:], cb[h:])
-                        hi_gt, hi_eq, lo_gt = (Signal(name=f"{n}{tag}", reset_less=True)
-                                               for n in ("hi_gt", "hi_eq", "lo_gt"))
-                        m.d.sync += [hi_gt.eq(hi_b > hi_a), hi_eq.eq(hi_b == hi_a),
-                                     lo_gt.eq(cb[:h] > ca[:h] if h else 0)]
-                        held = [Signal.like(x, name=f"{n}{tag}_r") for x, n in
-                                ((ia, "ia"), (ca, "ca"), (ib, "ib"), (cb, "cb"))]
-                        m.d.sync += [r.eq(x) for r, x in zip(held, (ia, ca, ib, cb))]
-                        ia, ca, ib, cb = held
-                        take_b = hi_gt | (hi_eq & lo_gt)
+                        take_b, cycles = self._split_take_b(m, tag, ca, cb)
+                        assert cycles == compare_cycles
+                        ia, ca, ib, cb = held((ia, ca, ib, cb), [f"{n}{tag}" for n in ("ia", "ca", "ib", "cb")],
+                                              cycles)
+                    else:
+                        take_b = cb > ca        # strict: equal counts keep the lower index (left)
                     m.d.sync += [idx.eq(Mux(take_b, ib, ia)), cnt.eq(Mux(take_b, cb, ca))]
                 else:
                     ia, ca = items[j]
                     if self.split:
-                        hi, hc = (Signal.like(ia, name=f"ia{level}_{j // 2}_r"),
-                                  Signal.like(ca, name=f"ca{level}_{j // 2}_r"))
-                        m.d.sync += [hi.eq(ia), hc.eq(ca)]
-                        ia, ca = hi, hc
+                        ia, ca = held((ia, ca), [f"ia{tag}", f"ca{tag}"], compare_cycles)
                     m.d.sync += [idx.eq(ia), cnt.eq(ca)]
                 nxt.append((idx, cnt))
             items = nxt

@@ -362,7 +362,7 @@ def _emit(nl, opts, lut_size, live, skipped, levels, mode, ebr_blocks, converter
         class_bits=class_bits, class_offset=[int(o) for o in offset], n_var_outputs=len(var_outputs),
         gate_latency=1 + sched.n_stages + (1 if opts.features else 0),
         popcount_latency=pre_latency + tree_latency,
-        argmax_latency=argmax_latency(k, opts.argmax_split), argmax_split=bool(opts.argmax_split),
+        argmax_latency=argmax_latency(k, opts.argmax_split, shape.width), argmax_split=bool(opts.argmax_split),
         counts_port=bool(opts.counts_port),
         ebr_module=f"{opts.top}_ebrcount" if ebr.groups else None, ebr_groups=len(ebr.groups),
         ebr_rest=len(rest), popcount_width=pc_width)
