@@ -147,3 +147,22 @@ def test_cli_info_prints_the_verdict_and_compile_stops(random_net, tmp_path, cap
     err = capsys.readouterr().err
     assert code == 1 and err.startswith("lgn2hw: error: the core will not route on LFE5U-85F-CABGA381")
     assert len([line for line in err.splitlines() if line.startswith("lgn2hw: error")]) == 1
+
+
+@pytest.mark.parametrize("max_fanout", [0, 2])
+def test_precheck_counts_every_gate_register_once(local_net, monkeypatch, max_fanout):
+    # the flip-flops the estimate is given are the TRELLIS_FF cells of the gate module, input bank and copies
+    # included, counted in the emitted Verilog
+    from lgn2hw.back import EmitOptions, emit_verilog
+    from lgn2hw.fpga.boards import resolve_target
+    target = resolve_target(device="LFE5U-85F", package="CABGA381")
+    opts = EmitOptions.for_target("ecp5", 0, freq_mhz=250)
+    opts.max_fanout = max_fanout
+    res = emit_verilog(lut_map(local_net, 4)[0], opts)
+    seen = {}
+    real = route.estimate
+    monkeypatch.setattr(route, "estimate", lambda *a, **kw: seen.update(kw) or real(*a, **kw))
+    route.precheck(local_net, res.report, target)
+    cells = res.files[f"{opts.top}_gates.v"].count("TRELLIS_FF #(")
+    assert bool(res.report["fanout"]["register_copies"]) == bool(max_fanout)
+    assert seen["ff"] == cells

@@ -345,8 +345,8 @@ def precheck(nl, core_report: dict, target, *, lut_size: int = 4, warn=None) -> 
     device = target.device
     mapped = lut_map(nl, lut_size)[0] if lut_size else nl
     pc = core_report.get("popcount", {})
-    ff = int(core_report.get("gate_registers", 0)) + int(core_report.get("input_registers", 0)) \
-        + int((core_report.get("fanout") or {}).get("register_copies", 0))
+    # gate_registers holds every bank, the input bank included
+    ff = int(core_report.get("gate_registers", 0)) + int((core_report.get("fanout") or {}).get("register_copies", 0))
     est = estimate(mapped, device, ebr_bits=int(pc.get("ebr_bits", 0)), ebr_blocks=int(pc.get("ebr_blocks", 0)),
                    ff=ff or None)
     if est.lut4_min > device.lut4 or est.lut4 > FIT_MARGIN * device.lut4:
