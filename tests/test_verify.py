@@ -45,6 +45,18 @@ def test_example_proved_by_default(built):
         assert res[what]["status"] == "equal" and res[what]["method"] == prove.METHODS["bits"]
 
 
+def test_fast_clock_core_proved(tmp_path):
+    # at 250 MHz the argmax is split (2-bit slice compares, a tree of registers) and the popcount registered
+    # after every level: the synthesized netlist and the emitted Verilog are still proved equal
+    out = tmp_path / "out"
+    rep = lgn2hw.compile(str(EXAMPLE), out, device="LFE5U-85F", package="CABGA381", freq=250,
+                         stop_after="synth-core").report
+    assert rep["latency_breakdown"]["argmax"] > 2 * (rep["classes"] - 1).bit_length()
+    assert rep["verify"]["netlist"]["status"] == "equal"
+    res = lgn2hw.verify(str(EXAMPLE), out, comparisons=("rtl",))
+    assert res["rtl"]["status"] == "equal"
+
+
 def test_reference_blif_counts_like_the_interpreter(tmp_path):
     """The reference BLIF, read by yosys and evaluated on inputs by yosys' SAT solver, gives the interpreter's
     counts and class (not only ABC's word that two BLIFs agree)."""
