@@ -16,18 +16,20 @@ def _umask() -> int:
 @contextlib.contextmanager
 def atomic_path(path, suffix: str = ""):
     """Yield a temporary path beside ``path``; on success it is renamed over ``path``, on error removed."""
+    from .errors import signals_unwind
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix + ".part", dir=path.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())     # mkstemp makes 0600; outputs get the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    with signals_unwind():
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix + ".part", dir=path.parent)
+        os.close(fd)
+        try:
+            yield Path(tmp)
+            os.chmod(tmp, 0o666 & ~_umask())     # mkstemp makes 0600; outputs get the usual permissions
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
 
 
 # --- what lgn2hw may replace ---------------------------------------------------------------------------------
@@ -120,6 +122,8 @@ def output_dir(path, force: bool = False):
     removed and ``path`` is left as it was. Checks :func:`check_output_dir` first."""
     import json
     import shutil
+
+    from .errors import signals_unwind
     path = Path(path)
     check_output_dir(path, force)
     exists = path.is_dir()
@@ -127,30 +131,31 @@ def output_dir(path, force: bool = False):
     # directory) cannot be swapped, so the build goes to a hidden folder inside it and its entries move out
     home = path if exists else path.parent
     home.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.resolve().name or 'out'}.", suffix=".part", dir=home))
-    os.chmod(tmp, 0o777 & ~_umask())      # mkdtemp makes it private; the result is an ordinary directory
-    try:
-        yield tmp
-        entries = sorted(e.name for e in tmp.iterdir())
-        (tmp / MARKER).write_text(json.dumps({"tool": "lgn2hw", "entries": entries}, indent=1) + "\n")
-        if not exists:
-            os.replace(tmp, path)
-            return
-        for name in _listed(path) or []:
-            old = path / name
-            if old.is_dir() and not old.is_symlink():
-                shutil.rmtree(old)
-            elif old.exists() or old.is_symlink():
-                old.unlink()
-        for name in entries + [MARKER]:
-            dest = path / name
-            if dest.is_dir() and not dest.is_symlink():     # --force over a user's folder of the same name
-                shutil.rmtree(dest)
-            os.replace(tmp / name, dest)
-        tmp.rmdir()
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    with signals_unwind():          # a kill in the middle still removes the temporary directory
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.resolve().name or 'out'}.", suffix=".part", dir=home))
+        os.chmod(tmp, 0o777 & ~_umask())      # mkdtemp makes it private; the result is an ordinary directory
+        try:
+            yield tmp
+            entries = sorted(e.name for e in tmp.iterdir())
+            (tmp / MARKER).write_text(json.dumps({"tool": "lgn2hw", "entries": entries}, indent=1) + "\n")
+            if not exists:
+                os.replace(tmp, path)
+                return
+            for name in _listed(path) or []:
+                old = path / name
+                if old.is_dir() and not old.is_symlink():
+                    shutil.rmtree(old)
+                elif old.exists() or old.is_symlink():
+                    old.unlink()
+            for name in entries + [MARKER]:
+                dest = path / name
+                if dest.is_dir() and not dest.is_symlink():     # --force over a user's folder of the same name
+                    shutil.rmtree(dest)
+                os.replace(tmp / name, dest)
+            tmp.rmdir()
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
 
 
 def save_npy(path, array, force: bool = False) -> None:

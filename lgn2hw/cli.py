@@ -653,34 +653,22 @@ def build_parser():
     return parser
 
 
-def _terminate(signum, frame):
-    from .errors import Terminated
-    raise Terminated(signum)
-
-
 def main(argv=None) -> int:
     """Run one command; SIGTERM and SIGHUP (a CI timeout, ``kill``, a closed terminal) unwind like Ctrl-C: the
     tools lgn2hw started end, partial outputs are removed, and one line says so."""
     import signal
-    import threading
 
-    from .errors import Terminated
+    from .errors import Terminated, signals_unwind
     argv = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in argv
     if not debug:
         warnings.simplefilter("ignore")
-    saved = {}
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGTERM, signal.SIGHUP):
-            saved[sig] = signal.signal(sig, _terminate)
     try:
-        return _main(argv, debug)
+        with signals_unwind(take=True):
+            return _main(argv, debug)
     except Terminated as sig:
         print(f"lgn2hw: error: terminated by {signal.Signals(sig.args[0]).name}", file=sys.stderr)
         return 1
-    finally:
-        for sig, handler in saved.items():
-            signal.signal(sig, handler)
 
 
 def _main(argv, debug) -> int:

@@ -1,6 +1,8 @@
 """The error family. Every failure a user can cause is one of these; the CLI prints it as one line."""
 from __future__ import annotations
 
+import contextlib
+
 
 class Lgn2hwError(Exception):
     """Base class: ``str(err)`` is the one-line message (with its location), ``err.hint`` an optional fix.
@@ -59,3 +61,33 @@ class OutputError(Lgn2hwError):
 
 class Terminated(BaseException):
     """SIGTERM or SIGHUP arrived: unwinds like Ctrl-C, so that tool processes end and partial outputs go."""
+
+
+#: the signals that end a process at once by default and that lgn2hw turns into :class:`Terminated`
+UNWOUND_SIGNALS = ("SIGTERM", "SIGHUP")
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated(signum)
+
+
+@contextlib.contextmanager
+def signals_unwind(take: bool = False):
+    """While inside, SIGTERM and SIGHUP raise :class:`Terminated`, so that ``finally`` blocks remove temporary
+    outputs and end tool processes. A library call (``take`` False) changes only a signal whose handler is the
+    default, which would end the process with no cleanup; a handler the program set stays. The command line
+    (``take`` True) owns the process and takes both. Only in the main thread (Python delivers signals there);
+    the handlers before are restored on the way out."""
+    import signal
+    import threading
+    saved = {}
+    if threading.current_thread() is threading.main_thread():
+        for name in UNWOUND_SIGNALS:
+            sig = getattr(signal, name, None)
+            if sig is not None and (take or signal.getsignal(sig) == signal.SIG_DFL):
+                saved[sig] = signal.signal(sig, _raise_terminated)
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)

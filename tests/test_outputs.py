@@ -171,6 +171,49 @@ def test_a_signal_during_synthesis_ends_everything(tmp_path, sig):
     assert _tool_processes("synth-core.ys", tmp_path) == []
 
 
+@pytest.mark.needs("ecp5")
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_a_signal_during_a_library_compile_leaves_nothing(tmp_path, sig):
+    """A script calling ``lgn2hw.compile`` (no handler of its own): the signal ends the script as before, but the
+    build's hidden directory goes and yosys ends with it."""
+    env = {**os.environ, "LGN2HW_BUILD_CACHE": str(tmp_path / "cache")}
+    script = "import sys, lgn2hw; lgn2hw.compile(sys.argv[1], 'out', board='ecp5')"
+    proc = subprocess.Popen([sys.executable, "-c", script, str(EXAMPLE)], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        if list(tmp_path.glob(".out.*.part/build/synth-core.run.log")) and _tool_processes("synth-core.ys", tmp_path):
+            break
+        time.sleep(0.2)
+    assert proc.poll() is None, proc.communicate()
+    time.sleep(1.0)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode != 0 and "Terminated" in err
+    assert [p.name for p in tmp_path.iterdir() if p.name != "cache"] == []
+    time.sleep(0.5)
+    assert _tool_processes("synth-core.ys", tmp_path) == []
+
+
+def test_a_library_call_keeps_the_programs_own_signal_handlers():
+    from lgn2hw.errors import signals_unwind
+    seen = []
+    before = signal.signal(signal.SIGTERM, lambda s, f: seen.append(s))
+    try:
+        with signals_unwind():
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.05)
+        assert seen == [signal.SIGTERM]
+        with signals_unwind(take=True):
+            with pytest.raises(BaseException) as info:
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(0.5)
+        assert type(info.value).__name__ == "Terminated"
+        assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL and seen == [signal.SIGTERM]
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
 def test_a_tool_runs_in_its_own_group_within_the_callers_session(tmp_path):
     """A tool gets a process group of its own (so it ends with whatever ends lgn2hw's wait) but stays in the
     caller's session: a new session is a new scheduler autogroup on Linux, where `nice lgn2hw ...` no longer
