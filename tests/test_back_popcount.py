@@ -25,9 +25,9 @@ def _weighted(v, weights):
     return sum(w for j, w in enumerate(weights) if v >> j & 1)
 
 
-def _check_exhaustive(width, offset, every, style, weights=None, extra=0):
-    latency = popcount_latency(width, every, style, weights) + extra
-    dut = PopCount(width, offset=offset, latency=latency, every=every, style=style, weights=weights)
+def _check_exhaustive(width, offset, every, style, weights=None, extra=0, relay=0):
+    latency = popcount_latency(width, every, style, weights, relay=relay) + extra
+    dut = PopCount(width, offset=offset, latency=latency, every=every, style=style, weights=weights, relay=relay)
     inputs = list(range(1 << width))
     seen = _run(dut, inputs)
     ws = weights or [1] * width
@@ -54,6 +54,27 @@ def test_exhaustive(style, every, width, offset):
 ])
 def test_exhaustive_weighted(style, weights, offset, every, extra):
     _check_exhaustive(len(weights), offset, every, style, weights, extra)
+
+
+@pytest.mark.parametrize("style", STYLES)
+@pytest.mark.parametrize("every,relay", [(1, 1), (1, 2), (1, 9), (2, 1), (3, 2)])
+@pytest.mark.parametrize("width,weights,offset", [(1, None, 0), (5, None, -5), (9, None, 2),
+                                                  (7, [4, 1, 1, 1, 2, 5, 1], -3), (10, None, 1)])
+def test_exhaustive_relayed(style, every, relay, width, weights, offset):
+    # relay registers on the highest levels of the tree (carry-ins delayed to match); a later sample must not
+    # show one edge sooner
+    _check_exhaustive(width, offset, every, style, weights, relay=relay)
+
+
+def test_relay_latency():
+    # one register more per relayed level, never more than the tree has registered levels
+    for style in STYLES:
+        for width, every in ((1, 1), (9, 1), (40, 1), (40, 2), (800, 1)):
+            base = popcount_latency(width, every, style)
+            tree_levels = len(_plan(width, style=style).levels)
+            registered = sum(1 for lv in range(1, tree_levels + 1) if lv % every == 0)
+            for relay in (0, 1, 2, 30):
+                assert popcount_latency(width, every, style, relay=relay) == base + min(relay, registered)
 
 
 class _Eval:
@@ -170,7 +191,8 @@ def test_merge_duplicates():
 
 @pytest.mark.needs("iverilog")
 @pytest.mark.parametrize("style", STYLES)
-def test_verilog_under_icarus(tmp_path, style):
+@pytest.mark.parametrize("every,relay", [(2, 0), (1, 2)])
+def test_verilog_under_icarus(tmp_path, style, every, relay):
     """The Verilog rendering of three classes (weights, negative offset, padding to a common latency) under
     Icarus, 200 random vectors, against Python's weighted count of ones plus offset."""
     rng = random.Random(7)
@@ -182,9 +204,10 @@ def test_verilog_under_icarus(tmp_path, style):
         start += s
     n = start
     cw = 8
-    lat = max(popcount_latency(s, 2, style, w) for s, w in zip(sizes, weights))
+    lat = max(popcount_latency(s, every, style, w, relay=relay) for s, w in zip(sizes, weights))
     inverted = [[rng.random() < 0.5 for _ in range(s)] for s in sizes]      # an area hint: same counts
-    text = popcount_verilog("pc", "test", n, class_bits, offsets, cw, lat, 2, style, weights, inverted)
+    text = popcount_verilog("pc", "test", n, class_bits, offsets, cw, lat, every, style, weights, inverted,
+                            relay=relay)
     vectors = [rng.getrandbits(n) for _ in range(200)]
     k = len(sizes)
     tb = [

@@ -37,8 +37,9 @@ class PopCount(wiring.Component):
     :func:`popcount_latency` (padding)."""
 
     def __init__(self, width: int, *, offset: int = 0, shape=None, latency: int | None = None,
-                 every: int = DEFAULT_EVERY, style: str = DEFAULT_STYLE, weights=None):
+                 every: int = DEFAULT_EVERY, style: str = DEFAULT_STYLE, weights=None, relay: int = 0):
         self.width = int(width)
+        self.relay = int(relay)
         self.offset = int(offset)
         self.every = int(every)
         self.style = style
@@ -47,7 +48,7 @@ class PopCount(wiring.Component):
         self.shape = shape if shape is not None else count_shape(min(self.offset, 0),
                                                                  max(self.offset + total, 0))
         try:
-            self.min_latency = popcount_latency(self.width, self.every, self.style, self.weights)
+            self.min_latency = popcount_latency(self.width, self.every, self.style, self.weights, relay=self.relay)
         except Exception:
             self._MustUse__silence = True     # never elaborated: no "created but never used" warning
             raise
@@ -61,7 +62,7 @@ class PopCount(wiring.Component):
         m = Module()
         bits = [self.i[j] for j in range(self.width)]
         out = build_popcount(AmaranthBuilder(m), bits, self.offset, self.shape.width, self.latency, "pc",
-                             self.every, self.style, self.weights)
+                             self.every, self.style, self.weights, relay=self.relay)
         m.d.comb += self.o.eq(out)
         return m
 

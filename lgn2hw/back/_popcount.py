@@ -214,26 +214,40 @@ def _packs(adds: list) -> list:
     return packs
 
 
+def _relayed(n_levels: int, every: int, relay: int) -> list:
+    """The tree levels whose registered results are registered once more (see :func:`build_popcount`): the
+    ``relay`` highest registered levels of the tree (the offset level excluded)."""
+    every = max(1, int(every))
+    tree = [lv for lv in range(1, n_levels) if lv % every == 0]
+    return tree[len(tree) - min(max(0, int(relay)), len(tree)):]
+
+
 def popcount_latency(width: int, every: int = DEFAULT_EVERY, style: str = DEFAULT_STYLE, weights=None,
-                     inverted=None) -> int:
+                     inverted=None, relay: int = 0) -> int:
     """Register levels of a popcount over ``width`` bits (with ``weights``, one per bit, when given): the
     leaves, the adder tree and the offset are the plan's logic levels, with a register after every ``every``-th
-    of them and after the last."""
+    of them and after the last, and ``relay`` more (:func:`build_popcount`)."""
     n_levels = _plan(int(width), weights, style, inverted).n_levels
-    return -(-n_levels // max(1, int(every)))
+    return -(-n_levels // max(1, int(every))) + len(_relayed(n_levels, every, relay))
 
 
 def build_popcount(b, bits: list, offset: int, out_width: int, latency: int, tag: str,
-                   every: int = DEFAULT_EVERY, style: str = DEFAULT_STYLE, weights=None, inverted=None):
+                   every: int = DEFAULT_EVERY, style: str = DEFAULT_STYLE, weights=None, inverted=None,
+                   relay: int = 0):
     """Describe ``offset + sum(weight * bit)`` with builder ``b``; returns the output handle (``out_width``
     bits, two's complement, ``latency`` registers after the bits; logic level i is registered when
     ``i % every == 0`` and at the last level). ``weights``: one positive int per bit, default all 1.
     ``inverted``: optional flags, one per bit, marking bits that are the complement of a register -- they are
-    kept out of the carry-ins when possible (the value is the same either way; only the area differs)."""
+    kept out of the carry-ins when possible (the value is the same either way; only the area differs).
+    ``relay``: the results of the ``relay`` highest registered levels of the tree pass one more register before
+    the level above reads them. The operands near the top of a class's tree come from bits spread over the
+    whole network, so their wires are the longest; a relay register is a stop that place and route puts on the
+    way (it adds no logic)."""
     every = max(1, int(every))
     plan = _plan(len(bits), weights, style, inverted)
     n_levels = plan.n_levels
-    min_latency = -(-n_levels // every)
+    relayed = set(_relayed(n_levels, every, relay))
+    min_latency = -(-n_levels // every) + len(relayed)
     if latency < min_latency:
         raise ValueError(f"latency must be >= {min_latency} for this popcount, not {latency}")
 
@@ -251,8 +265,8 @@ def build_popcount(b, bits: list, offset: int, out_width: int, latency: int, tag
         return delayed[i, regs]
 
     def carry_in(i, level):
-        # the sample a carry-in belongs to has passed every register below its level
-        return through(i, sum(1 for lv in range(1, level) if registered(lv)))
+        # the sample a carry-in belongs to has passed every register below its level, relays included
+        return through(i, sum(1 for lv in range(1, level) if registered(lv)) + sum(1 for lv in relayed if lv < level))
 
     def operands(op):
         """The two operands of an adder aligned to its shift: [(handle, width)] * 2."""
@@ -324,6 +338,10 @@ def build_popcount(b, bits: list, offset: int, out_width: int, latency: int, tag
             adds = [op for op in ops if op.kind == "add"]
             for q, pack in enumerate(_packs(adds)):
                 pack_add(pack, level, f"{tag}_l{level}_p{q}")
+        if level in relayed:
+            for t, op in enumerate(ops):
+                if op.kind != "zero":
+                    handle[id(op)] = b.reg(handle[id(op)], op.width, f"{tag}_l{level}_{t}_relay")
 
     top = plan.result
     value, w = handle[id(top)], top.width
@@ -494,7 +512,7 @@ class AmaranthBuilder:
 
 def popcount_verilog(module: str, header: str, n_bits: int, class_bits: list, offsets: list, count_width: int,
                      latency: int, every: int = DEFAULT_EVERY, style: str = DEFAULT_STYLE,
-                     weights: list | None = None, inverted: list | None = None, cell=None) -> str:
+                     weights: list | None = None, inverted: list | None = None, cell=None, relay: int = 0) -> str:
     """A module ``module(clk, bits, counts)``: class c's count (``count_width`` bits, two's complement) at
     ``counts[c*count_width +: count_width]``, ``latency`` cycles after ``bits``. ``weights``: per class, one
     positive int per position in ``class_bits[c]`` (default: every bit counts once). ``inverted``: per class,
@@ -509,7 +527,8 @@ def popcount_verilog(module: str, header: str, n_bits: int, class_bits: list, of
         # an inverted bit in braces: one bit wide wherever it is used (inside a sum, ~ would act at the sum's width)
         refs = [f"{{~bits[{t}]}}" if f else f"bits[{t}]" for t, f in zip(positions, flip)]
         w = None if weights is None else weights[c]
-        outs.append(build_popcount(b, refs, int(offsets[c]), count_width, latency, f"c{c}", every, style, w, inv))
+        outs.append(build_popcount(b, refs, int(offsets[c]), count_width, latency, f"c{c}", every, style, w, inv,
+                                   relay))
     k = len(class_bits)
     lines = [f"// {header}", f"module {module} (clk, bits, counts);", "  input clk;",
              f"  input [{max(n_bits, 1) - 1}:0] bits;", f"  output [{k * count_width - 1}:0] counts;"]

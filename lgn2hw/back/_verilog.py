@@ -89,7 +89,9 @@ class EmitOptions:
     (``ecp5``, ``ice40``) whose LUT4 primitive every gate LUT of at most four inputs is instantiated as
     (:mod:`._lutcells`), so that synthesis keeps the mapping; None (the default) writes generic Verilog, which any
     simulator or tool reads. ``max_fanout``: a gate-module register read by more cells than this is written
-    several times, each copy read by at most that many (0: no limit; :func:`._gates.fanout_copies`)."""
+    several times, each copy read by at most that many (0: no limit; :func:`._gates.fanout_copies`).
+    ``popcount_relay``: the results of that many of the highest levels of each popcount tree are registered once
+    more (:func:`._popcount.build_popcount`; 0: none)."""
     top: str = "lgn_core"
     pipeline: int | str = "auto"
     freq_mhz: float = DEFAULT_FREQ_MHZ
@@ -103,6 +105,7 @@ class EmitOptions:
     argmax_split: bool = False
     lut_cells: str | None = None
     max_fanout: int = 0
+    popcount_relay: int = 0
 
     @classmethod
     def for_target(cls, family: str | None, bram: int = 0, **kw) -> "EmitOptions":
@@ -215,6 +218,8 @@ def emit_verilog(nl: Netlist, options: EmitOptions | None = None) -> EmitResult:
         raise UsageError(f"placement must be asap, alap or best, not {opts.placement!r}")
     if int(opts.popcount_every) < 1:
         raise UsageError(f"popcount_every must be >= 1, not {opts.popcount_every!r}")
+    if int(opts.popcount_relay) < 0:
+        raise UsageError(f"popcount_relay must be >= 0, not {opts.popcount_relay!r}")
     check_style(opts.popcount_style)
     lut_cell(opts.lut_cells)
     ebr_blocks = int(opts.ebr_blocks)
@@ -352,8 +357,8 @@ def _emit(nl, opts, lut_size, live, skipped, levels, mode, ebr_blocks, converter
     pre_latency = EBR_LATENCY if ebr.groups else 0
     lo, hi = int(offset.min()), int((offset + sizes).max())
     shape = count_shape(min(lo, 0), max(hi, 0))
-    tree_latency = max(popcount_latency(len(b), opts.popcount_every, opts.popcount_style, w, inv)
-                       for b, w, inv in zip(pc_bits, pc_weights, pc_inverted))
+    tree_latency = max(popcount_latency(len(b), opts.popcount_every, opts.popcount_style, w, inv,
+                                        opts.popcount_relay) for b, w, inv in zip(pc_bits, pc_weights, pc_inverted))
     plan = CorePlan(
         top=opts.top, gates_module=gates_module, popcount_module=f"{opts.top}_popcount",
         datapath_module=f"{opts.top}_datapath", features=bool(opts.features), n_inputs=nl.n_inputs,
@@ -386,7 +391,8 @@ def _emit(nl, opts, lut_size, live, skipped, levels, mode, ebr_blocks, converter
                     [bool(var_inv[t]) and cell is None for t in rest], cell)
             modules[f"{plan.popcount_module}.v"] = popcount_verilog(
                 plan.popcount_module, HEADER, pc_width, pc_bits, plan.class_offset, plan.count_width,
-                tree_latency, opts.popcount_every, opts.popcount_style, pc_weights, pc_inverted, cell)
+                tree_latency, opts.popcount_every, opts.popcount_style, pc_weights, pc_inverted, cell,
+                opts.popcount_relay)
             modules[f"{plan.datapath_module}.v"] = _datapath_verilog(plan)
         files = {f"{opts.top}.v": top.result(), **modules}
     report = _report(nl, sched, plan, levels, mode, opts, files)
@@ -469,6 +475,7 @@ def _report(nl, sched, plan, levels, mode, opts, files) -> dict:
                      "requested": opts.pipeline if isinstance(opts.pipeline, str) else int(opts.pipeline)},
         "placement": sched.placement,
         "popcount_every": int(opts.popcount_every),
+        "popcount_relay": int(opts.popcount_relay),
         "gates": int(sum(gates)),
         "gate_registers": int(sum(regs)),
         "input_registers": regs[0] if regs else 0,
