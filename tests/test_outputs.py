@@ -143,17 +143,12 @@ def _default_sigint():
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-@pytest.mark.needs("ecp5")
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_a_signal_during_synthesis_ends_everything(tmp_path, sig):
-    """The signal a CI timeout or ``kill`` sends, and Ctrl-C, in the middle of yosys: lgn2hw ends at once with one
-    line, yosys is gone, and neither the output nor its hidden build directory is left behind."""
-    env = {**os.environ, "LGN2HW_BUILD_CACHE": str(tmp_path / "cache")}     # synthesis must really run
-    # lgn2hw starts with SIGINT at its default, as under a shell's Ctrl-C: a process whose parent ignores SIGINT
-    # (some test runners' parents do) inherits the ignored disposition, and Python then keeps it ignored
-    proc = subprocess.Popen([sys.executable, "-m", "lgn2hw", "compile", str(EXAMPLE), "--board", "ecp5",
-                             "-o", "out"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, preexec_fn=_default_sigint)
+def _signal_during_synthesis(tmp_path, sig, argv):
+    """Run ``argv`` in ``tmp_path`` (a build cache of its own, so synthesis really runs), send ``sig`` once yosys
+    is at work in the hidden build directory, and return the process and its stderr."""
+    env = {**os.environ, "LGN2HW_BUILD_CACHE": str(tmp_path / "cache")}
+    proc = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_default_sigint)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None:
         if list(tmp_path.glob(".out.*.part/build/synth-core.run.log")) and _tool_processes("synth-core.ys", tmp_path):
@@ -162,7 +157,18 @@ def test_a_signal_during_synthesis_ends_everything(tmp_path, sig):
     assert proc.poll() is None, proc.communicate()
     time.sleep(1.0)
     proc.send_signal(sig)
-    _, err = proc.communicate(timeout=60)
+    return proc, proc.communicate(timeout=60)[1]
+
+
+@pytest.mark.needs("ecp5")
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_during_synthesis_ends_everything(tmp_path, sig):
+    """The signal a CI timeout or ``kill`` sends, and Ctrl-C, in the middle of yosys: lgn2hw ends at once with one
+    line, yosys is gone, and neither the output nor its hidden build directory is left behind."""
+    # lgn2hw starts with SIGINT at its default, as under a shell's Ctrl-C: a process whose parent ignores SIGINT
+    # (some test runners' parents do) inherits the ignored disposition, and Python then keeps it ignored
+    proc, err = _signal_during_synthesis(tmp_path, sig, [sys.executable, "-m", "lgn2hw", "compile", str(EXAMPLE),
+                                                         "--board", "ecp5", "-o", "out"])
     assert proc.returncode == 1
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0] in ("lgn2hw: error: terminated by SIGTERM", "lgn2hw: error: interrupted"), err
@@ -176,19 +182,8 @@ def test_a_signal_during_synthesis_ends_everything(tmp_path, sig):
 def test_a_signal_during_a_library_compile_leaves_nothing(tmp_path, sig):
     """A script calling ``lgn2hw.compile`` (no handler of its own): the signal ends the script as before, but the
     build's hidden directory goes and yosys ends with it."""
-    env = {**os.environ, "LGN2HW_BUILD_CACHE": str(tmp_path / "cache")}
     script = "import sys, lgn2hw; lgn2hw.compile(sys.argv[1], 'out', board='ecp5')"
-    proc = subprocess.Popen([sys.executable, "-c", script, str(EXAMPLE)], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and proc.poll() is None:
-        if list(tmp_path.glob(".out.*.part/build/synth-core.run.log")) and _tool_processes("synth-core.ys", tmp_path):
-            break
-        time.sleep(0.2)
-    assert proc.poll() is None, proc.communicate()
-    time.sleep(1.0)
-    proc.send_signal(sig)
-    _, err = proc.communicate(timeout=60)
+    proc, err = _signal_during_synthesis(tmp_path, sig, [sys.executable, "-c", script, str(EXAMPLE)])
     assert proc.returncode != 0 and "Terminated" in err
     assert [p.name for p in tmp_path.iterdir() if p.name != "cache"] == []
     time.sleep(0.5)
