@@ -223,6 +223,8 @@ def test_options_for_target():
         "gatemate", 0, freq_mhz=100.0).popcount_every
     assert EmitOptions.for_target("ecp5", 0, freq_mhz=25.0, popcount_every=1).popcount_every == 1   # kw overrides
     assert ecp5.argmax_split and not slow.argmax_split
+    assert (ecp5.popcount_relay, slow.popcount_relay) == (1, 0)
+    assert EmitOptions.for_target("ice40", 0, freq_mhz=250.0).popcount_relay == 0
     plain = EmitOptions.for_target(None, freq_mhz=None, top="x", ebr_blocks=None)
     assert (plain.popcount_style, plain.ebr_blocks, plain.top, plain.freq_mhz) == ("fa", 0, "x", 250.0)
     assert EmitOptions.for_target("ecp5", 208, ebr_blocks=0, popcount_style="fa").ebr_blocks == 0

@@ -59,6 +59,13 @@ FAST_POPCOUNT_MHZ = 180.0
 # 6x5000 network 208.9 and 197.7 without, 177.1 and 201.7 with, at 28 % more flip-flops. `--max-fanout 4` stays a
 # choice for networks whose gate wiring sets the clock.
 FAST_MAX_FANOUT: dict = {}
+# At such clocks the result of each popcount tree's top level passes one more register before the adder of the
+# class offset (EmitOptions.popcount_relay), per family. Measured on ECP5 at a 250 MHz target, nextpnr's placement
+# (bench/results/placement.json): the top register to that adder (a carry chain 2.8-2.9 ns of routing away) was the
+# critical path of the local 6x5000 network with seeds 2 and 4 (225.8 MHz each); with the relay 252.8 and 233.4
+# MHz. The MNIST example with it: 236.9 and 226.9 MHz (seeds 1, 2). Two relays (the level below too) did worse:
+# the local network 219.7 and 209.0 MHz, the example 190.1 and 189.7 (seeds 1, 2).
+FAST_POPCOUNT_RELAY: dict = {"ecp5": 1}
 # Below FAST_POPCOUNT_MHZ the registers of the popcount follow the clock as the gate stages do: one after as many
 # adder levels as fit the period, at this cost a level. Measured: the 48K-class local network (bench_route's 6x8000) on the
 # ULX3S-85F with a register after every 4 levels reached 71.3 MHz (14.0 ns, so at most 3.2 ns a level with the
@@ -113,7 +120,8 @@ class EmitOptions:
         measured best for it (:data:`._popcount.RECOMMENDED`), a register after every popcount level when the
         clock is fast (and the family's style for that, :data:`._popcount.FAST_STYLE`) and, on ECP5, fewer when
         it is slow (:func:`auto_popcount_every`), a limit on the readers of a gate register at a fast clock
-        (:data:`FAST_MAX_FANOUT`), on ECP5 every block
+        (:data:`FAST_MAX_FANOUT`), relay registers at the top of the popcounts at a fast clock
+        (:data:`FAST_POPCOUNT_RELAY`), on ECP5 every block
         RAM (``bram``) as counting tables, and the gate LUTs as the family's LUT primitive when they have at most
         four inputs (``lut_size`` 2..4). ``kw`` overrides."""
         style, every = recommended_style(family) if family else (DEFAULT_STYLE, DEFAULT_EVERY)
@@ -126,7 +134,8 @@ class EmitOptions:
         fast = bool(family) and freq >= FAST_POPCOUNT_MHZ
         base = {"popcount_style": style, "popcount_every": every,
                 "ebr_blocks": int(bram) if family == "ecp5" else 0,
-                "argmax_split": fast, "max_fanout": FAST_MAX_FANOUT.get(family, 0) if fast else 0}
+                "argmax_split": fast, "max_fanout": FAST_MAX_FANOUT.get(family, 0) if fast else 0,
+                "popcount_relay": FAST_POPCOUNT_RELAY.get(family, 0) if fast else 0}
         lut_size = kw.get("lut_size")
         lut_size = cls.lut_size if lut_size is None else int(lut_size)
         base["lut_cells"] = family if family in LUT_CELLS and 2 <= lut_size <= 4 else None
