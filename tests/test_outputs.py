@@ -139,8 +139,11 @@ def _tool_processes(marker: str, where: Path) -> list:
     return found
 
 
-def _default_sigint():
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+def _default_signals():
+    # a child inherits ignored signals (SIGINT from some test runners' parents, SIGHUP under nohup), and Python
+    # keeps them ignored: start from the defaults, as a program run from a shell does
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
 
 
 def _signal_during_synthesis(tmp_path, sig, argv):
@@ -148,7 +151,7 @@ def _signal_during_synthesis(tmp_path, sig, argv):
     is at work in the hidden build directory, and return the process and its stderr."""
     env = {**os.environ, "LGN2HW_BUILD_CACHE": str(tmp_path / "cache")}
     proc = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=_default_sigint)
+                            preexec_fn=_default_signals)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None:
         if list(tmp_path.glob(".out.*.part/build/synth-core.run.log")) and _tool_processes("synth-core.ys", tmp_path):
@@ -234,7 +237,7 @@ def test_sigterm_while_postsim_runs_beside_synthesis_ends_both(tmp_path):
     # Icarus on 4,000 samples: a simulation that outlasts the board's synthesis
     proc = subprocess.Popen([sys.executable, "-m", "lgn2hw", "compile", str(EXAMPLE), "--board", "ecp5",
                              "--postsim", "4000", "--postsim-sim", "icarus", "-o", "out"], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_default_signals)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None:
         if _tool_processes("top.ys", tmp_path) and _tool_processes("postsim.vvp", tmp_path):
