@@ -100,6 +100,12 @@ def _slice_compare(a, b):
     return (b[1] & ~a[1]) | (eq1 & b[0] & ~a[0]), eq1 & ~(a[0] ^ b[0])
 
 
+def _combine(lo, hi):
+    """``(greater, equal)`` of two neighbouring slices as one, ``hi`` the more significant."""
+    (g_lo, e_lo), (g_hi, e_hi) = lo, hi
+    return g_hi | (e_hi & g_lo), e_hi & e_lo
+
+
 def _select(take_b, b, a):
     """``Mux(take_b, b, a)``; for two constants (the class indices of the first level) each bit as ``take_b``,
     its complement or a constant. yosys maps a register fed by a multiplexer of constants to a flip-flop with a
@@ -145,37 +151,28 @@ class ArgMax(wiring.Component):
             u = c.as_unsigned()
             # two's complement ordered as unsigned: the sign bit inverted
             return Cat(u[:-1], ~u[-1]) if self.count_shape.signed else u
+
+        def registered(step, terms):
+            """Each (greater, equal) in a register; the equal ones only while a step still combines them."""
+            out = []
+            for n, (g, e) in enumerate(terms):
+                rg = Signal(name=f"gt{tag}_{step}_{n}", reset_less=True)
+                m.d.sync += rg.eq(g)
+                re = None
+                if len(terms) > 1:
+                    re = Signal(name=f"eq{tag}_{step}_{n}", reset_less=True)
+                    m.d.sync += re.eq(e)
+                out.append((rg, re))
+            return out
         ua, ub = ordered(ca), ordered(cb)
-        terms = []                                    # (greater, equal) of each slice, least significant first
-        for n, lo in enumerate(range(0, self.cw, COMPARE_SLICE)):
-            gt, eq = _slice_compare(ua[lo:lo + COMPARE_SLICE], ub[lo:lo + COMPARE_SLICE])
-            last = self.cw <= COMPARE_SLICE
-            rg = Signal(name=f"gt{tag}_0_{n}", reset_less=True)
-            m.d.sync += rg.eq(gt)
-            re = None
-            if not last:
-                re = Signal(name=f"eq{tag}_0_{n}", reset_less=True)
-                m.d.sync += re.eq(eq)
-            terms.append((rg, re))
+        # (greater, equal) of each slice, least significant first
+        terms = registered(0, [_slice_compare(ua[lo:lo + COMPARE_SLICE], ub[lo:lo + COMPARE_SLICE])
+                               for lo in range(0, self.cw, COMPARE_SLICE)])
         step = 0
         while len(terms) > 1:
             step += 1
-            last = len(terms) <= 2
-            nxt = []
-            for n in range(0, len(terms), 2):
-                if n + 1 < len(terms):
-                    (g_lo, e_lo), (g_hi, e_hi) = terms[n], terms[n + 1]
-                    g, e = g_hi | (e_hi & g_lo), None if last else e_hi & e_lo
-                else:
-                    g, e = terms[n]
-                rg = Signal(name=f"gt{tag}_{step}_{n // 2}", reset_less=True)
-                m.d.sync += rg.eq(g)
-                re = None
-                if e is not None:
-                    re = Signal(name=f"eq{tag}_{step}_{n // 2}", reset_less=True)
-                    m.d.sync += re.eq(e)
-                nxt.append((rg, re))
-            terms = nxt
+            pairs = [terms[n:n + 2] for n in range(0, len(terms), 2)]
+            terms = registered(step, [_combine(*p) if len(p) == 2 else p[0] for p in pairs])
         return terms[0][0], 1 + step
 
     def elaborate(self, platform):
@@ -226,7 +223,10 @@ class ArgMax(wiring.Component):
                 else:
                     ia, ca = items[j]
                     if self.split:
-                        ia, ca = held((ia, ca), [f"ia{tag}", f"ca{tag}"], compare_cycles)
+                        if isinstance(ia, Const):       # a class index needs no register
+                            (ca,) = held((ca,), [f"ca{tag}"], compare_cycles)
+                        else:
+                            ia, ca = held((ia, ca), [f"ia{tag}", f"ca{tag}"], compare_cycles)
                     m.d.sync += [idx.eq(ia), cnt.eq(ca)]
                 nxt.append((idx, cnt))
             items = nxt
