@@ -199,6 +199,26 @@ COLUMNS = ["label", "wiring", "layers", "width", "gates", "live_gates", "luts", 
            "train_seconds", "train_cpu_seconds", "test_accuracy", "test_accuracy_raw_predict"]
 
 
+NOT_COMMITTED = " (not committed)"
+
+
+def shown_model(model: str) -> tuple[str, str]:
+    """A row's model as the committed results show it, and the path its commands use.
+
+    A checkpoint in the project keeps its relative path and one under /tmp its path; any other (a scratch
+    directory of this machine) is shown by its file name, marked as not committed, so that no machine path
+    reaches the results."""
+    path = model.removesuffix(NOT_COMMITTED)
+    p = Path(path)
+    if not p.is_absolute() or p.parts[1:2] == ("tmp",):
+        return model, path
+    root = Path(__file__).resolve().parent.parent
+    if p.is_relative_to(root):
+        rel = str(p.relative_to(root))
+        return rel, rel
+    return p.name + NOT_COMMITTED, p.name
+
+
 def collect(paths, name: str) -> Path:
     from bench._common import table, write_json
     rows, extra = [], []
@@ -210,8 +230,9 @@ def collect(paths, name: str) -> Path:
     rows = list(by_label.values())
     for r in rows:
         if r.get("model"):
-            out = f"build/{Path(r['model']).stem}-85f"
-            r["pnr_command"], r["pnr_cli"] = pnr_command(r["model"], out), pnr_cli(r["model"], out)
+            r["model"], path = shown_model(r["model"])
+            out = f"build/{Path(path).stem}-85f"
+            r["pnr_command"], r["pnr_cli"] = pnr_command(path, out), pnr_cli(path, out)
     rows.sort(key=lambda r: (r.get("gates") or 0, str(r.get("wiring")), r.get("label")))
     shown = [{**r, "route": "{verdict} {ratio}".format(**r["route_estimate"]) if r.get("route_estimate") else ""}
              for r in rows]

@@ -205,3 +205,23 @@ def test_a_missing_model_is_one_line(tmp_path, capsys):
     assert err.count("\n") == 1 and err.startswith("bench: the MNIST rows skipped: benchmark model ")
     with pytest.raises(SystemExit, match=r"^bench: error: benchmark model .* not found \(set LGN2HW_BENCH_MODEL"):
         _common.need_model(missing)
+
+
+def test_a_wiring_row_shows_no_machine_path(tmp_path, monkeypatch):
+    from bench import bench_wiring
+    monkeypatch.setattr(_common, "RESULTS", tmp_path / "results")
+    rows = {"scratch": "/work/runs/x/r6.pt", "project": str(ROOT / "examples" / "mnist_lgn.pt"),
+            "tmp": "/tmp/wiring/models/m.pt", "relative": "examples/mnist_lgn_95.pt"}
+    paths = []
+    for label, model in rows.items():
+        paths.append(tmp_path / f"{label}.json")
+        paths[-1].write_text(json.dumps({"label": label, "model": model, "gates": 1}))
+    got = {r["label"]: r for r in json.loads(bench_wiring.collect(paths, "wiring")
+                                             .read_text())["rows"]}
+    assert got["scratch"]["model"] == "r6.pt (not committed)"
+    assert got["scratch"]["pnr_cli"].startswith("lgn2hw compile r6.pt --device")
+    assert got["project"]["model"] == "examples/mnist_lgn.pt"
+    assert got["tmp"]["model"] == "/tmp/wiring/models/m.pt"
+    assert got["relative"]["pnr_command"] == "python -m bench.bench_wiring hw examples/mnist_lgn_95.pt -o " \
+                                             "build/mnist_lgn_95-85f"
+    assert "/work/" not in json.dumps(got) and str(ROOT) not in json.dumps(got)
