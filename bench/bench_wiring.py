@@ -230,7 +230,10 @@ def collect(paths, name: str) -> Path:
     rows = list(by_label.values())
     for r in rows:
         if r.get("model"):
+            given = r["model"].removesuffix(NOT_COMMITTED)
             r["model"], path = shown_model(r["model"])
+            if r.get("command"):        # the training command's output is the model
+                r["command"] = r["command"].replace(given, path)
             out = f"build/{Path(path).stem}-85f"
             r["pnr_command"], r["pnr_cli"] = pnr_command(path, out), pnr_cli(path, out)
     rows.sort(key=lambda r: (r.get("gates") or 0, str(r.get("wiring")), r.get("label")))

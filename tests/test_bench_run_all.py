@@ -215,11 +215,13 @@ def test_a_wiring_row_shows_no_machine_path(tmp_path, monkeypatch):
     paths = []
     for label, model in rows.items():
         paths.append(tmp_path / f"{label}.json")
-        paths[-1].write_text(json.dumps({"label": label, "model": model, "gates": 1}))
+        paths[-1].write_text(json.dumps({"label": label, "model": model, "gates": 1,
+                                         "command": f"lgn2hw train --dataset mnist -o {model}"}))
     got = {r["label"]: r for r in json.loads(bench_wiring.collect(paths, "wiring")
                                              .read_text())["rows"]}
     assert got["scratch"]["model"] == "r6.pt (not committed)"
     assert got["scratch"]["pnr_cli"].startswith("lgn2hw compile r6.pt --device")
+    assert got["scratch"]["command"] == "lgn2hw train --dataset mnist -o r6.pt"
     assert got["project"]["model"] == "examples/mnist_lgn.pt"
     assert got["tmp"]["model"] == "/tmp/wiring/models/m.pt"
     assert got["relative"]["pnr_command"] == "python -m bench.bench_wiring hw examples/mnist_lgn_95.pt -o " \

@@ -183,6 +183,9 @@ def test_pairing_accounts_for_every_bit_of_the_checkpoint():
     a changed offset or a flipped inversion is refused."""
     import numpy as np
     nl = lgn2hw.load(str(EXAMPLE.parent / "mnist_lgn.pt"))
+    plain = lgn2hw.optimize(nl.copy())
+    before = prove.correspond(nl, plain.out_class, prove._signatures(plain))
+    assert isinstance(before, prove.Correspondence)     # the trained network's own constants and pairs
     c2 = np.flatnonzero(nl.out_class == 2)
     nl.out_nets[c2[0]], nl.out_nets[c2[1]] = 1, 0                      # constant bits
     nl.out_nets[c2[3]], nl.out_invert[c2[3]] = nl.out_nets[c2[2]], not nl.out_invert[c2[2]]   # x and NOT x
@@ -192,7 +195,7 @@ def test_pairing_accounts_for_every_bit_of_the_checkpoint():
     cor = prove.correspond(nl, after.out_class, sig)
     assert isinstance(cor, prove.Correspondence)
     assert len(cor.match) == len(after.out_nets) and len(set(cor.match)) == len(cor.match)
-    assert (len(cor.consts), len(cor.pairs)) == (2, 1)
+    assert (len(cor.consts), len(cor.pairs)) == (len(before.consts) + 2, len(before.pairs) + 1)
     assert len(cor.match) + len(cor.consts) + 2 * len(cor.pairs) == len(nl.out_nets)
     assert prove._offsets_agree(nl, cor, after.class_offset) is None
     bumped = after.class_offset.copy()
