@@ -160,7 +160,7 @@ def train_one(args) -> dict:
 
 
 def hardware(model: Path, out: Path, label: str, timeout: float | None, placement: str = "nextpnr",
-             seed: int = 1, popcount_style: str | None = None) -> dict:
+             seed: int = 1, popcount_style: str | None = None, router: str | None = None) -> dict:
     """Place and route for the bare LFE5U-85F at 250 MHz; post-synthesis simulation on the 10,000 test images."""
     import torch
 
@@ -175,13 +175,15 @@ def hardware(model: Path, out: Path, label: str, timeout: float | None, placemen
     try:
         res = lgn2hw.compile(str(model), str(out), device="LFE5U-85F", package="CABGA381", freq=250.0, ebr=0,
                              features=False, postsim=len(ds.y_test), postsim_inputs=ds.test_bits, force=True,
-                             pnr_timeout=timeout, placement=placement, seed=seed, popcount_style=popcount_style)
+                             pnr_timeout=timeout, placement=placement, seed=seed, popcount_style=popcount_style,
+                             router=router)
         b = res.report["build"]
         row["pnr"] = {"routed": b.get("pnr", {}).get("fmax_mhz") is not None, "fmax_mhz": b["pnr"]["fmax_mhz"],
                       "freq_target_mhz": b.get("freq_target_mhz"), "utilization": b["pnr"].get("utilization"),
                       "postsim": b.get("postsim"), "latency_cycles": res.report.get("latency"),
                       "placement": placement, "placement_report": b.get("placement"), "seed": seed,
                       "popcount_style": popcount_style or "the family's default",
+                      "router": router or "nextpnr's default (router1)",
                       "seconds": round(time.perf_counter() - t0, 1)}
     except lgn2hw.errors.Lgn2hwError as err:        # not routed within the timeout, or a tool failed
         row["pnr"] = {"routed": False, "error": str(err).splitlines()[0], "seconds": round(time.perf_counter() - t0, 1)}
@@ -284,6 +286,7 @@ def main():
     h.add_argument("--placement", default="nextpnr", help="nextpnr, lgn2hw or auto (compile --placement)")
     h.add_argument("--seed", type=int, default=1, help="place-and-route seed (compile --seed)")
     h.add_argument("--popcount-style", choices=("fa", "cin", "pack"), default=None)
+    h.add_argument("--router", choices=("router1", "router2"), default=None, help="nextpnr's router (compile --router)")
     h.add_argument("--rows", type=Path, default=ROWS)
     args = ap.parse_args()
     if args.cmd == "train":
@@ -298,7 +301,7 @@ def main():
         print(f"wrote {write_row(row, args.rows)}")
     elif args.cmd == "hw":
         row = hardware(args.model, args.output, args.label or args.model.stem, args.pnr_timeout, args.placement,
-                       args.seed, args.popcount_style)
+                       args.seed, args.popcount_style, args.router)
         print(json.dumps(row["pnr"]), flush=True)
         print(f"wrote {write_row(row, args.rows, '.pnr')}")
     else:
