@@ -214,9 +214,9 @@ def shown_model(model: str) -> tuple[str, str]:
     p = Path(path)
     if not p.is_absolute() or p.parts[1:2] == ("tmp",):
         return model, path
-    root = Path(__file__).resolve().parent.parent
-    if p.is_relative_to(root):
-        rel = str(p.relative_to(root))
+    from bench._common import ROOT
+    if p.is_relative_to(ROOT):
+        rel = str(p.relative_to(ROOT))
         return rel, rel
     return p.name + NOT_COMMITTED, p.name
 
