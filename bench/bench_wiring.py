@@ -160,7 +160,8 @@ def train_one(args) -> dict:
 
 
 def hardware(model: Path, out: Path, label: str, timeout: float | None, placement: str = "nextpnr",
-             seed: int = 1, popcount_style: str | None = None, router: str | None = None) -> dict:
+             seed: int = 1, popcount_style: str | None = None, router: str | None = None,
+             max_fanout: int | None = None, lut_size: int | None = None, pipeline: int | None = None) -> dict:
     """Place and route for the bare LFE5U-85F at 250 MHz; post-synthesis simulation on the 10,000 test images."""
     import torch
 
@@ -176,7 +177,9 @@ def hardware(model: Path, out: Path, label: str, timeout: float | None, placemen
         res = lgn2hw.compile(str(model), str(out), device="LFE5U-85F", package="CABGA381", freq=250.0, ebr=0,
                              features=False, postsim=len(ds.y_test), postsim_inputs=ds.test_bits, force=True,
                              pnr_timeout=timeout, placement=placement, seed=seed, popcount_style=popcount_style,
-                             router=router)
+                             router=router, max_fanout=max_fanout,
+                             **({"lut_size": lut_size} if lut_size is not None else {}),
+                             **({"pipeline": pipeline} if pipeline is not None else {}))
         b = res.report["build"]
         row["pnr"] = {"routed": b.get("pnr", {}).get("fmax_mhz") is not None, "fmax_mhz": b["pnr"]["fmax_mhz"],
                       "freq_target_mhz": b.get("freq_target_mhz"), "utilization": b["pnr"].get("utilization"),
@@ -184,6 +187,9 @@ def hardware(model: Path, out: Path, label: str, timeout: float | None, placemen
                       "placement": placement, "placement_report": b.get("placement"), "seed": seed,
                       "popcount_style": popcount_style or "the family's default",
                       "router": router or "nextpnr's default (router1)",
+                      "max_fanout": max_fanout if max_fanout is not None else "the family's default",
+                      "lut_size": lut_size if lut_size is not None else "compile's default",
+                      "pipeline": pipeline if pipeline is not None else "auto",
                       "seconds": round(time.perf_counter() - t0, 1)}
     except lgn2hw.errors.Lgn2hwError as err:        # not routed within the timeout, or a tool failed
         row["pnr"] = {"routed": False, "error": str(err).splitlines()[0], "seconds": round(time.perf_counter() - t0, 1)}
@@ -287,6 +293,9 @@ def main():
     h.add_argument("--seed", type=int, default=1, help="place-and-route seed (compile --seed)")
     h.add_argument("--popcount-style", choices=("fa", "cin", "pack"), default=None)
     h.add_argument("--router", choices=("router1", "router2"), default=None, help="nextpnr's router (compile --router)")
+    h.add_argument("--max-fanout", type=int, default=None, help="copies of gate registers (compile --max-fanout)")
+    h.add_argument("--lut-size", type=int, default=None, help="LUT cone size, 0 keeps the gates (compile --lut-size)")
+    h.add_argument("--pipeline", type=int, default=None, help="logic levels a stage (compile --pipeline; default auto)")
     h.add_argument("--rows", type=Path, default=ROWS)
     args = ap.parse_args()
     if args.cmd == "train":
@@ -301,7 +310,8 @@ def main():
         print(f"wrote {write_row(row, args.rows)}")
     elif args.cmd == "hw":
         row = hardware(args.model, args.output, args.label or args.model.stem, args.pnr_timeout, args.placement,
-                       args.seed, args.popcount_style, args.router)
+                       args.seed, args.popcount_style, args.router, args.max_fanout,
+                       args.lut_size, args.pipeline)
         print(json.dumps(row["pnr"]), flush=True)
         print(f"wrote {write_row(row, args.rows, '.pnr')}")
     else:
