@@ -76,9 +76,16 @@ def pytest_configure(config):
     # Builds in the tests run their tools: finished steps go to a cache of this session only, never restored from
     # one an earlier run (or a user) filled
     import tempfile
-    os.environ["LGN2HW_BUILD_CACHE"] = tempfile.mkdtemp(prefix="lgn2hw-test-steps-")
+    config._lgn2hw_cache = os.environ["LGN2HW_BUILD_CACHE"] = tempfile.mkdtemp(prefix="lgn2hw-test-steps-")
     config.addinivalue_line("markers", "needs(*tools): skip the test unless every named tool is installed "
                                        "(see tests/conftest.py for the names)")
+
+
+def pytest_unconfigure(config):
+    import shutil
+    cache = getattr(config, "_lgn2hw_cache", None)
+    if cache:                  # the session's own cache goes with the session
+        shutil.rmtree(cache, ignore_errors=True)
 
 
 def pytest_collection_modifyitems(config, items):
