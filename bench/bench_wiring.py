@@ -171,15 +171,14 @@ def hardware(model: Path, out: Path, label: str, timeout: float | None, placemen
     crop = ck["provenance"]["trainer"].get("crop")
     thresholds = tuple(ck["provenance"]["trainer"].get("thresholds") or ())
     ds = data.load("mnist", **({"crop": crop} if crop else {}), **({"thresholds": thresholds} if thresholds else {}))
+    given = {k: v for k, v in {"lut_size": lut_size, "pipeline": pipeline}.items() if v is not None}   # else compile's
     t0 = time.perf_counter()
     row = {"label": label, "model": str(model)}
     try:
         res = lgn2hw.compile(str(model), str(out), device="LFE5U-85F", package="CABGA381", freq=250.0, ebr=0,
                              features=False, postsim=len(ds.y_test), postsim_inputs=ds.test_bits, force=True,
                              pnr_timeout=timeout, placement=placement, seed=seed, popcount_style=popcount_style,
-                             router=router, max_fanout=max_fanout,
-                             **({"lut_size": lut_size} if lut_size is not None else {}),
-                             **({"pipeline": pipeline} if pipeline is not None else {}))
+                             router=router, max_fanout=max_fanout, **given)
         b = res.report["build"]
         row["pnr"] = {"routed": b.get("pnr", {}).get("fmax_mhz") is not None, "fmax_mhz": b["pnr"]["fmax_mhz"],
                       "freq_target_mhz": b.get("freq_target_mhz"), "utilization": b["pnr"].get("utilization"),
