@@ -161,7 +161,7 @@ def train_one(args) -> dict:
 
 def hardware(model: Path, out: Path, label: str, timeout: float | None, placement: str = "nextpnr",
              seed: int = 1, popcount_style: str | None = None, router: str | None = None,
-             max_fanout: int | None = None, lut_size: int | None = None, pipeline: int | None = None) -> dict:
+             max_fanout: int | None = None, lut_size: int | None = None, pipeline=None) -> dict:
     """Place and route for the bare LFE5U-85F at 250 MHz; post-synthesis simulation on the 10,000 test images."""
     import torch
 
@@ -171,14 +171,16 @@ def hardware(model: Path, out: Path, label: str, timeout: float | None, placemen
     crop = ck["provenance"]["trainer"].get("crop")
     thresholds = tuple(ck["provenance"]["trainer"].get("thresholds") or ())
     ds = data.load("mnist", **({"crop": crop} if crop else {}), **({"thresholds": thresholds} if thresholds else {}))
-    given = {k: v for k, v in {"lut_size": lut_size, "pipeline": pipeline}.items() if v is not None}   # else compile's
+    from lgn2hw.api import CompileOptions
+    lut_size = CompileOptions.lut_size if lut_size is None else lut_size          # compile's defaults, recorded
+    pipeline = CompileOptions.pipeline if pipeline is None else pipeline
     t0 = time.perf_counter()
     row = {"label": label, "model": str(model)}
     try:
         res = lgn2hw.compile(str(model), str(out), device="LFE5U-85F", package="CABGA381", freq=250.0, ebr=0,
                              features=False, postsim=len(ds.y_test), postsim_inputs=ds.test_bits, force=True,
                              pnr_timeout=timeout, placement=placement, seed=seed, popcount_style=popcount_style,
-                             router=router, max_fanout=max_fanout, **given)
+                             router=router, max_fanout=max_fanout, lut_size=lut_size, pipeline=pipeline)
         b = res.report["build"]
         row["pnr"] = {"routed": b.get("pnr", {}).get("fmax_mhz") is not None, "fmax_mhz": b["pnr"]["fmax_mhz"],
                       "freq_target_mhz": b.get("freq_target_mhz"), "utilization": b["pnr"].get("utilization"),
@@ -187,8 +189,7 @@ def hardware(model: Path, out: Path, label: str, timeout: float | None, placemen
                       "popcount_style": popcount_style or "the family's default",
                       "router": router or "nextpnr's default (router1)",
                       "max_fanout": max_fanout if max_fanout is not None else "the family's default",
-                      "lut_size": lut_size if lut_size is not None else "compile's default",
-                      "pipeline": pipeline if pipeline is not None else "auto",
+                      "lut_size": lut_size, "pipeline": pipeline,
                       "seconds": round(time.perf_counter() - t0, 1)}
     except lgn2hw.errors.Lgn2hwError as err:        # not routed within the timeout, or a tool failed
         row["pnr"] = {"routed": False, "error": str(err).splitlines()[0], "seconds": round(time.perf_counter() - t0, 1)}
