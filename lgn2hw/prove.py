@@ -446,7 +446,7 @@ def counting_blif(ref, ports: dict, cnt, cor: Correspondence, count_width: int, 
     for c in range(ref.n_classes):
         vals = [value[x[1]] if x[0] == "bit" else group_count[x[1]][x[2]] for x in cnt.inputs[c]]
         if vals:
-            plan = _plan(len(vals), cnt.weights[c], cnt.style, cnt.inverted[c])
+            plan = _plan(len(vals), cnt.weights[c], cnt.style, cnt.inverted[c], cnt.local)
             word, _ = plan_sum(w, plan, vals, cnt.weights[c])
         else:
             word = [w.const(0)]
@@ -953,7 +953,8 @@ def _design_counting(after, rep: dict):
     pc = rep.get("popcount") or {}
     lut_size = int((rep.get("lut_map") or {}).get("lut_size", 0))
     return counting_plan(after, EmitOptions(lut_size=lut_size, popcount_style=pc.get("style", "fa"),
-                                            ebr_blocks=int(pc.get("ebr_blocks", 0))))
+                                            ebr_blocks=int(pc.get("ebr_blocks", 0)),
+                                            popcount_order=pc.get("order", "index")))
 
 
 def _prove_by_bits(what, nl, after, cnt, ports, cw, signed, rows, w: Path, yosys, timeout, rtl_blif,

@@ -9,7 +9,16 @@ import subprocess
 import pytest
 
 from lgn2hw.back import PopCount
-from lgn2hw.back._popcount import STYLES, _plan, build_popcount, merge_duplicates, popcount_latency, popcount_verilog
+from lgn2hw.back._popcount import (
+    STYLES,
+    VerilogBuilder,
+    _plan,
+    build_popcount,
+    merge_duplicates,
+    place_order,
+    popcount_latency,
+    popcount_verilog,
+)
 from lgn2hw.errors import UsageError
 
 from netlists import stream
@@ -25,9 +34,10 @@ def _weighted(v, weights):
     return sum(w for j, w in enumerate(weights) if v >> j & 1)
 
 
-def _check_exhaustive(width, offset, every, style, weights=None, extra=0, relay=0):
-    latency = popcount_latency(width, every, style, weights, relay=relay) + extra
-    dut = PopCount(width, offset=offset, latency=latency, every=every, style=style, weights=weights, relay=relay)
+def _check_exhaustive(width, offset, every, style, weights=None, extra=0, relay=0, local=False):
+    latency = popcount_latency(width, every, style, weights, relay=relay, local=local) + extra
+    dut = PopCount(width, offset=offset, latency=latency, every=every, style=style, weights=weights, relay=relay,
+                   local=local)
     inputs = list(range(1 << width))
     seen = _run(dut, inputs)
     ws = weights or [1] * width
@@ -64,6 +74,15 @@ def test_exhaustive_relayed(style, every, relay, width, weights, offset):
     # relay registers on the highest levels of the tree (carry-ins delayed to match); a later sample must not
     # show one edge sooner
     _check_exhaustive(width, offset, every, style, weights, relay=relay)
+
+
+@pytest.mark.parametrize("style", STYLES)
+@pytest.mark.parametrize("every,relay", [(1, 0), (2, 0), (1, 1)])
+@pytest.mark.parametrize("width,weights,offset", [(0, None, 1), (4, None, 0), (9, None, -2), (10, None, 1),
+                                                  (7, [4, 1, 1, 1, 2, 5, 1], -3), (8, [1, 2, 1, 2, 1, 1, 3, 1], 0)])
+def test_exhaustive_local(style, every, relay, width, weights, offset):
+    # the tree that adds neighbours in the bits' order, carry-ins spread along it
+    _check_exhaustive(width, offset, every, style, weights, relay=relay, local=True)
 
 
 def test_relay_latency():
@@ -113,19 +132,21 @@ class _Eval:
     wire = reg
 
 
+@pytest.mark.parametrize("local", [False, True])
 @pytest.mark.parametrize("style", STYLES)
 @pytest.mark.parametrize("n", [11, 12, 13, 64, 127, 800, 8001])
-def test_plan_arithmetic_random(style, n):
+def test_plan_arithmetic_random(style, n, local):
     rng = random.Random(n)
     weights = [1] * n if n % 2 else [rng.choice([1, 1, 1, 1, 2, 3, 4, 8]) for _ in range(n)]
     total = sum(weights)
     offset = -(n // 3)
     ow = (total + 2 * abs(offset)).bit_length() + 2
-    lat = popcount_latency(n, 2, style, weights)
     inverted = [rng.random() < 0.3 for _ in range(n)]
     for p in (0.0, 1.0, 0.5, 0.1, 0.9):
         bits = [1 if rng.random() < p else 0 for _ in range(n)]
-        got = build_popcount(_Eval(), bits, offset, ow, lat, "t", 2, style, weights, inverted if p > 0.4 else None)
+        inv = inverted if p > 0.4 else None
+        lat = popcount_latency(n, 2, style, weights, inv, local=local)
+        got = build_popcount(_Eval(), bits, offset, ow, lat, "t", 2, style, weights, inv, local=local)
         want = (sum(w for b, w in zip(bits, weights) if b) + offset) % (1 << ow)
         assert got == want
 
@@ -149,11 +170,65 @@ def test_plan_shape():
     assert top.top == 800 and top.width == 10
 
 
+def test_local_tree_adds_neighbours():
+    # every operand of the local tree covers one run of consecutive leaf bits, the two operands of an adder are
+    # neighbouring runs, and the carry-ins are spread along the bits: each adder's carry-in lies within its run
+    # or at most the run's length beside it
+    for n in (100, 801, 8000):
+        for style in ("fa", "cin", "pack"):
+            plan = _plan(n, style=style, local=True)
+            span = {id(op): (min(op.bits), max(op.bits)) for op in plan.levels[0]}
+            cins, far = 0, 0
+            for level in plan.levels[1:]:
+                for op in level:
+                    lo = min(span[id(x)][0] for x in op.args)
+                    hi = max(span[id(x)][1] for x in op.args)
+                    if op.kind == "add":
+                        assert span[id(op.args[0])][1] < span[id(op.args[1])][0]
+                    if op.cin is not None:
+                        cins += 1
+                        far += not lo - (hi - lo + 1) <= op.cin <= hi + (hi - lo + 1)
+                    span[id(op)] = (lo, hi)
+            assert span[id(plan.result)][1] <= n - 1
+            assert far == 0 and (cins > n // 5 or style == "fa"), (n, style, far, cins)
+            assert _plan(n, style=style, local=True).n_levels == _plan(n, style=style).n_levels
+
+
+def test_place_order_follows_a_curve():
+    # a 16 x 16 grid in raster order: the curve visits every point once, each step to a grid neighbour
+    pts = [(r, c) for r in range(16) for c in range(16)]
+    order = place_order(pts)
+    assert sorted(order) == list(range(256))
+    steps = [abs(pts[a][0] - pts[b][0]) + abs(pts[a][1] - pts[b][1]) for a, b in zip(order, order[1:])]
+    assert set(steps) == {1}
+    # any run of 4**k along it is a 2**k square
+    for k in (1, 2, 3):
+        for start in range(0, 256, 4 ** k):
+            run = [pts[i] for i in order[start:start + 4 ** k]]
+            assert max(r for r, _ in run) - min(r for r, _ in run) == 2 ** k - 1
+            assert max(c for _, c in run) - min(c for _, c in run) == 2 ** k - 1
+    # scale and offset do not matter; ties keep their order; fewer than two points are their own order
+    assert place_order([(10 * r + 5, 0.5 * c) for r, c in pts]) == order
+    assert place_order([(1, 1)] * 3) == [0, 1, 2] and place_order([]) == [] and place_order([(0, 0)]) == [0]
+
+
+def test_carry_in_delays_are_kept_apart():
+    # two classes counting the same bit as a delayed carry-in: their delay registers carry `keep`, so that
+    # synthesis does not share them between the two trees
+    b = VerilogBuilder()
+    bits = [f"bits[{i}]" for i in range(40)]
+    for c in range(2):
+        build_popcount(b, bits, 0, 8, popcount_latency(40, 1, "cin"), f"c{c}", 1, "cin")
+    kept = [d for d in b.decls if "_cin" in d]
+    assert kept and all(d.startswith("  (* keep *) reg") for d in kept)
+    assert not any("keep" in d for d in b.decls if "_cin" not in d)
+
+
 def test_inverted_bits_stay_out_of_carry_ins():
     inverted = [i % 3 == 0 for i in range(100)]              # 34 inverted, 66 plain
-    for style in ("cin", "pack"):
-        plain = _plan(100, style=style)
-        hinted = _plan(100, style=style, inverted=inverted)
+    for style, local in (("cin", False), ("pack", False), ("cin", True)):
+        plain = _plan(100, style=style, local=local)
+        hinted = _plan(100, style=style, inverted=inverted, local=local)
         cins = [op.cin for level in hinted.levels for op in level if op.kind == "add" and op.cin is not None]
         assert len(cins) > 15 and not any(inverted[i] for i in cins)
         assert hinted.n_levels == plain.n_levels

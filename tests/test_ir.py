@@ -6,8 +6,8 @@ from hypothesis import strategies as st
 
 from lgn2hw import gates
 from lgn2hw.errors import NetlistError
-from lgn2hw.ir import Netlist, dump, parse
-from lgn2hw.ir.analysis import depth, fanout, live_nodes, net_levels
+from lgn2hw.ir import InputEncoding, Netlist, dump, parse
+from lgn2hw.ir.analysis import depth, fanout, input_places, live_nodes, net_levels, net_places
 
 from netlists import random_layered
 
@@ -108,6 +108,35 @@ def test_analyses_on_a_known_netlist():
     assert live_nodes(nl).tolist() == [True, True, True, False]
     assert nl.op_histogram() == {"AND": 1, "NOT": 1, "OR": 1, "XOR": 1}
     assert nl.layer_sizes() == {1: 2, 2: 1, 3: 1}
+
+
+def test_places_on_the_input_image():
+    # 2 channels of a 2 x 3 image, stacked: input i sits at pixel i % 6; a node at the mean of its
+    # non-constant inputs; a node of constants alone at the centre of the inputs
+    t = gates.tables_from_gate_ids
+    nl = Netlist(n_inputs=12, tables=np.array([t([1])[0], t([7])[0], t([6])[0], 0], dtype=np.uint64),
+                 arity=np.array([2, 2, 2, 1], np.uint8),
+                 fanin=np.array([[2, 7], [8 + 2, 1], [14, 15], [0, 0]], np.int32),
+                 layer=np.array([1, 1, 2, 1], np.int32), index=np.array([0, 1, 0, 2], np.int32),
+                 out_nets=np.array([16, 17], np.int32), out_class=np.array([0, 1], np.int32),
+                 out_invert=np.zeros(2, bool), class_offset=np.zeros(2, np.int64), input_shape=(2, 2, 3))
+    nl.check()
+    assert input_places(nl).tolist() == [[r, c] for _ in range(2) for r in range(2) for c in range(3)]
+    p = net_places(nl)
+    assert np.isnan(p[:2]).all()
+    assert p[14].tolist() == [0.5, 1.0]            # pixels (0, 0) and (1, 2)
+    assert p[15].tolist() == [0.0, 2.0]            # pixel (0, 2) of channel 2 (input 8) and TRUE
+    assert p[16].tolist() == [0.25, 1.5]
+    assert p[17].tolist() == [0.5, 1.0]            # no inputs: the centre
+    # an input encoding places a bit at the pixel of its feature, whatever the input's own shape
+    enc = InputEncoding(np.array([27 - i for i in range(12)], np.int32), np.zeros(12), (1, 4, 7))
+    nl.encoding, nl.input_shape = enc, None
+    assert input_places(nl)[0].tolist() == [3.0, 6.0] and input_places(nl)[11].tolist() == [2.0, 2.0]
+    # no image: no places
+    nl.encoding = None
+    assert input_places(nl) is None and net_places(nl) is None
+    nl.input_shape = (12,)
+    assert net_places(nl) is None
 
 
 def test_large_ir_memory():

@@ -235,3 +235,24 @@ def test_icarus_digits_model_raw_pixels_on_chip():
     assert np.array_equal(res.counts, want)
     assert np.array_equal(res.out_class, want.argmax(1))
     assert np.all(res.latency == res.emitted.latency)
+
+
+@needs_verilator
+@pytest.mark.parametrize("order", ["place", "index"])
+def test_verilator_digits_model_fast_ecp5_popcount_orders(order):
+    # the popcount of a fast ECP5 target (carry-ins, a register every level, a relay) with each class's bits in
+    # the order of their places on the 8 x 8 image, or of the outputs: both count what the checkpoint counts
+    from lgn2hw.back import emit_verilog
+    nl, opt, ds = _digits()
+    bits = ds.test_bits
+    want = evaluate(nl, bits)
+    opts = EmitOptions.for_target("ecp5", 0, freq_mhz=250.0, popcount_order=order)
+    assert (opts.popcount_style, opts.popcount_every, opts.popcount_relay) == ("cin", 1, 1)
+    with RtlSim(opt, simulator="verilator", options=opts) as sim:
+        res = sim.run(bits, gaps=0.2, seed=3)
+    _check(opt, bits, res, True)
+    assert np.array_equal(res.counts, want)
+    assert res.emitted.report["popcount"]["order"] == order
+    other = emit_verilog(opt, EmitOptions.for_target("ecp5", 0, freq_mhz=250.0,
+                                                     popcount_order="index" if order == "place" else "place"))
+    assert other.files["lgn_core_popcount.v"] != res.emitted.files["lgn_core_popcount.v"]

@@ -33,13 +33,15 @@ class PopCount(wiring.Component):
     after ``i``; ``weights`` default to all 1 (a plain popcount).
 
     The Amaranth rendering of :func:`~lgn2hw.back._popcount.build_popcount` -- the same tree the emitter writes
-    as Verilog, in the same ``style`` -- for simulation in unit tests. ``latency`` may exceed
+    as Verilog, in the same ``style`` (and ``local`` order) -- for simulation in unit tests. ``latency`` may exceed
     :func:`popcount_latency` (padding)."""
 
     def __init__(self, width: int, *, offset: int = 0, shape=None, latency: int | None = None,
-                 every: int = DEFAULT_EVERY, style: str = DEFAULT_STYLE, weights=None, relay: int = 0):
+                 every: int = DEFAULT_EVERY, style: str = DEFAULT_STYLE, weights=None, relay: int = 0,
+                 local: bool = False):
         self.width = int(width)
         self.relay = int(relay)
+        self.local = bool(local)
         self.offset = int(offset)
         self.every = int(every)
         self.style = style
@@ -48,7 +50,8 @@ class PopCount(wiring.Component):
         self.shape = shape if shape is not None else count_shape(min(self.offset, 0),
                                                                  max(self.offset + total, 0))
         try:
-            self.min_latency = popcount_latency(self.width, self.every, self.style, self.weights, relay=self.relay)
+            self.min_latency = popcount_latency(self.width, self.every, self.style, self.weights, relay=self.relay,
+                                                local=self.local)
         except Exception:
             self._MustUse__silence = True     # never elaborated: no "created but never used" warning
             raise
@@ -62,7 +65,7 @@ class PopCount(wiring.Component):
         m = Module()
         bits = [self.i[j] for j in range(self.width)]
         out = build_popcount(AmaranthBuilder(m), bits, self.offset, self.shape.width, self.latency, "pc",
-                             self.every, self.style, self.weights, relay=self.relay)
+                             self.every, self.style, self.weights, relay=self.relay, local=self.local)
         m.d.comb += self.o.eq(out)
         return m
 

@@ -44,6 +44,13 @@ at 263 MHz. ``pack`` is the smallest; ``cin`` is the smallest that met 250 MHz o
 SB_LUT4 whatever the spacing, ``cin`` 997 (every level, but 1,619 flip-flops) or 1,224 (every second level),
 ``fa`` 1,327 or 1,545. :data:`RECOMMENDED` holds the resulting choice per family.
 
+Order (``local=``): by default the operands of a level are ordered by their largest value, which keeps adders
+narrow. A class's bits on a chip are spread over the whole network, though, and an adder that adds bits of
+distant gates needs a long wire at every level. When the bits come in an order in which neighbours are near
+each other (the emitter orders them along a Hilbert curve over their places on the input image, which is where
+locally wired gates end up; :func:`place_order`), ``local`` forms the leaves in that order, adds neighbours at
+every level, takes the carry-ins evenly along the bits and gives each to the adder that sits where it is.
+
 A register follows every ``every``-th level (default 2: a full adder and the first adder share a stage, as do
 two adders of the tree) and the last one; the number of registers is :func:`popcount_latency`. Every class of
 a design is padded to the same latency (extra registers before the offset), so all counts arrive together.
@@ -58,6 +65,8 @@ from ._gates import bits_for
 
 DEFAULT_EVERY = 2
 STYLES = ("fa", "cin", "pack")
+#: Resolution of :func:`place_order`: a 2**bits x 2**bits grid over the places.
+_HILBERT_BITS = 10
 DEFAULT_STYLE = "fa"
 #: ``pack``: the most columns (adders plus one separating column each) in one carry chain.
 PACK_COLUMNS = 24
@@ -121,9 +130,33 @@ def _weights(n: int, weights) -> list:
     return w
 
 
-def _tree(weights: list, reserve: int, inverted=None) -> tuple[_Plan, int]:
-    """The tree with ``reserve`` column-0 entries kept for carry-ins (the last ones, plain bits before inverted
-    ones); returns it and how many of them found no adder (the caller picks ``reserve`` so that this is 0)."""
+def _carry_in_pool(col0: list, reserve: int, inverted, local: bool) -> tuple[list, list]:
+    """``(rest, pool)``: the column-0 entries ``col0`` split into the leaves' bits and ``reserve`` carry-ins. By
+    index: the last entries, plain bits before inverted ones, in the order the adders take them. ``local``: one
+    entry from each of ``reserve`` equal runs of ``col0`` (a plain bit where the run has one), in order."""
+    if not reserve:
+        return list(col0), []
+    if not local:
+        if inverted is not None:
+            col0 = [i for i in col0 if inverted[i]] + [i for i in col0 if not inverted[i]]
+        return col0[:len(col0) - reserve], col0[len(col0) - reserve:]
+    n = len(col0)
+    pool = []
+    for q in range(reserve):
+        run = col0[q * n // reserve:(q + 1) * n // reserve]
+        plain = [i for i in run if inverted is None or not inverted[i]] or run
+        pool.append(plain[len(plain) // 2])
+    taken = set(pool)
+    return [i for i in col0 if i not in taken], pool
+
+
+def _tree(weights: list, reserve: int, inverted=None, local: bool = False) -> tuple[_Plan, int]:
+    """The tree with ``reserve`` column-0 entries kept for carry-ins (:func:`_carry_in_pool`); returns it and how
+    many of them found no adder (the caller picks ``reserve`` so that this is 0). The adders of the lowest
+    levels take them, as many as there are. ``local``: the bits come in an order in which neighbours are near
+    each other on the chip (:func:`place_order`); leaves are then formed in that order, every level adds
+    neighbours in it (instead of operands ordered by their largest value), and the carry-ins, taken along the
+    bits, go to the adders in the order in which each sits between its two operands' bits."""
     columns = {}
     for i, w in enumerate(weights):
         j = 0
@@ -132,67 +165,106 @@ def _tree(weights: list, reserve: int, inverted=None) -> tuple[_Plan, int]:
                 columns.setdefault(j, []).append(i)
             w >>= 1
             j += 1
-    col0 = columns.get(0, [])
-    if inverted is not None:
-        # an inverted bit costs nothing in a leaf (the NOT folds into its LUT) but a LUT of its own as a carry-in
-        col0 = [i for i in col0 if inverted[i]] + [i for i in col0 if not inverted[i]]
-    pool = col0[len(col0) - reserve:] if reserve else []
+    rest, pool = _carry_in_pool(columns.get(0, []), reserve, inverted, local)
     if reserve:
-        columns[0] = col0[:len(col0) - reserve]
+        columns[0] = rest
     leaves = []
     for j in sorted(columns):
         entries = columns[j]
         for t in range(0, len(entries), 3):
             grp = tuple(entries[t:t + 3])
             leaves.append(_Op("leaf", len(grp), j, bits=grp))
+    if local:
+        leaves.sort(key=lambda op: op.bits[0])      # columns interleaved where their bits are
     if not leaves:
         leaves.append(_Op("zero", 0, 0))
     plan = _Plan(levels=[leaves])
     ops = leaves
-    pool = list(pool)
+    left = len(pool)
+    takers = []
     while len(ops) > 1:
-        order = sorted(range(len(ops)), key=lambda t: (ops[t].top << ops[t].shift, t))
+        order = (list(range(len(ops))) if local else
+                 sorted(range(len(ops)), key=lambda t: (ops[t].top << ops[t].shift, t)))
         nxt = []
         for p in range(0, len(order) - 1, 2):
             x, y = ops[order[p]], ops[order[p + 1]]
             s = min(x.shift, y.shift)
-            cin = pool.pop(0) if (s == 0 and pool) else None
-            top = (x.top << (x.shift - s)) + (y.top << (y.shift - s)) + (1 if cin is not None else 0)
-            nxt.append(_Op("add", top, s, args=(x, y), cin=cin))
+            take = s == 0 and left > 0
+            left -= take
+            top = (x.top << (x.shift - s)) + (y.top << (y.shift - s)) + take
+            op = _Op("add", top, s, args=(x, y))
+            if take:
+                takers.append(op)
+            nxt.append(op)
         if len(order) % 2:
             x = ops[order[-1]]
             nxt.append(_Op("pass", x.top, x.shift, args=(x,)))
         plan.levels.append(nxt)
         ops = nxt
+    if local and takers:
+        # where each adder sits along the bits: between its operands' last and first leaf bit
+        last, first = {}, {}
+        for level in plan.levels:
+            for op in level:
+                if op.kind == "leaf":
+                    first[id(op)], last[id(op)] = op.bits[0], op.bits[-1]
+                elif op.args:
+                    first[id(op)], last[id(op)] = first[id(op.args[0])], last[id(op.args[-1])]
+        takers.sort(key=lambda op: last[id(op.args[0])] + first[id(op.args[1])])
+    for op, i in zip(takers, pool):
+        op.cin = i
     plan.n_levels = len(plan.levels) + 1
-    return plan, len(pool)
+    return plan, left
 
 
-def _plan(n: int, weights=None, style: str = DEFAULT_STYLE, inverted=None) -> _Plan:
-    """The tree for these bits; the emitter asks twice for each class (its latency, then its Verilog), so the
-    last few plans are kept (a plan is never changed once made)."""
+def place_order(places) -> list:
+    """Indices of ``places`` ((n, 2) coordinates, any scale) in the order of a Hilbert curve over their bounding
+    box: consecutive entries are near each other, and every run of 2**k of them covers a compact region."""
+    import numpy as np
+    pts = np.asarray(places, dtype=np.float64).reshape(-1, 2)
+    if len(pts) < 2:
+        return list(range(len(pts)))
+    side = 1 << _HILBERT_BITS
+    lo, span = pts.min(axis=0), np.ptp(pts, axis=0)
+    span = np.where(span > 0, span, 1.0)
+    x, y = (np.rint((pts - lo) / span * (side - 1)).astype(np.int64)).T
+    d = np.zeros(len(pts), dtype=np.int64)
+    s = side // 2
+    while s:
+        rx, ry = (x & s) > 0, (y & s) > 0
+        d += s * s * ((3 * rx.astype(np.int64)) ^ ry.astype(np.int64))
+        flip = ~ry & rx
+        x, y = np.where(flip, side - 1 - x, x), np.where(flip, side - 1 - y, y)
+        x, y = np.where(~ry, y, x), np.where(~ry, x, y)
+        s //= 2
+    return np.argsort(d, kind="stable").tolist()
+
+
+def _plan(n: int, weights=None, style: str = DEFAULT_STYLE, inverted=None, local: bool = False) -> _Plan:
+    """The tree for these bits (``local``: see :func:`_tree`); the emitter asks twice for each class (its
+    latency, then its Verilog), so the last few plans are kept (a plan is never changed once made)."""
     return _cached_plan(int(n), None if weights is None else tuple(int(w) for w in weights), style,
-                        None if inverted is None else tuple(bool(v) for v in inverted))
+                        None if inverted is None else tuple(bool(v) for v in inverted), bool(local))
 
 
 @functools.lru_cache(maxsize=32)
-def _cached_plan(n: int, weights, style: str, inverted) -> _Plan:
+def _cached_plan(n: int, weights, style: str, inverted, local: bool) -> _Plan:
     weights = _weights(n, weights)
     if inverted is not None and len(inverted) != n:
         raise ValueError(f"{len(inverted)} inversion flags for {n} bits")
     check_style(style)
     if style == "fa":
-        return _tree(weights, 0)[0]
+        return _tree(weights, 0, local=local)[0]
     # cin and pack: the largest reserve every bit of which finds an adder (fewer leaves, fewer adders: bisect).
     n0 = sum(1 for w in weights if w & 1)
     lo, hi = 0, n0
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        if _tree(weights, mid, inverted)[1] == 0:
+        if _tree(weights, mid, inverted, local)[1] == 0:
             lo = mid
         else:
             hi = mid - 1
-    return _tree(weights, lo, inverted)[0]
+    return _tree(weights, lo, inverted, local)[0]
 
 
 def _span(op: _Op) -> int:
@@ -223,17 +295,17 @@ def _relayed(n_levels: int, every: int, relay: int) -> list:
 
 
 def popcount_latency(width: int, every: int = DEFAULT_EVERY, style: str = DEFAULT_STYLE, weights=None,
-                     inverted=None, relay: int = 0) -> int:
+                     inverted=None, relay: int = 0, local: bool = False) -> int:
     """Register levels of a popcount over ``width`` bits (with ``weights``, one per bit, when given): the
     leaves, the adder tree and the offset are the plan's logic levels, with a register after every ``every``-th
     of them and after the last, and ``relay`` more (:func:`build_popcount`)."""
-    n_levels = _plan(int(width), weights, style, inverted).n_levels
+    n_levels = _plan(int(width), weights, style, inverted, local).n_levels
     return -(-n_levels // max(1, int(every))) + len(_relayed(n_levels, every, relay))
 
 
 def build_popcount(b, bits: list, offset: int, out_width: int, latency: int, tag: str,
                    every: int = DEFAULT_EVERY, style: str = DEFAULT_STYLE, weights=None, inverted=None,
-                   relay: int = 0):
+                   relay: int = 0, local: bool = False):
     """Describe ``offset + sum(weight * bit)`` with builder ``b``; returns the output handle (``out_width``
     bits, two's complement, ``latency`` registers after the bits; logic level i is registered when
     ``i % every == 0`` and at the last level). ``weights``: one positive int per bit, default all 1.
@@ -242,9 +314,12 @@ def build_popcount(b, bits: list, offset: int, out_width: int, latency: int, tag
     ``relay``: the results of the ``relay`` highest registered levels of the tree pass one more register before
     the level above reads them. The operands near the top of a class's tree come from bits spread over the
     whole network, so their wires are the longest; a relay register is a stop that place and route puts on the
-    way (it adds no logic)."""
+    way (it adds no logic). ``local``: the bits are in an order in which neighbours are near each other on the
+    chip (:func:`_tree`). The registers that delay a carry-in are kept apart from equal ones: another class that
+    counts the same bit may delay it as often, and synthesis would otherwise share one register between the two
+    trees, wherever they are."""
     every = max(1, int(every))
-    plan = _plan(len(bits), weights, style, inverted)
+    plan = _plan(len(bits), weights, style, inverted, local)
     n_levels = plan.n_levels
     relayed = set(_relayed(n_levels, every, relay))
     min_latency = -(-n_levels // every) + len(relayed)
@@ -261,7 +336,8 @@ def build_popcount(b, bits: list, offset: int, out_width: int, latency: int, tag
         if regs == 0:
             return bits[i]
         if (i, regs) not in delayed:
-            delayed[i, regs] = b.reg(through(i, regs - 1), 1, f"{tag}_cin{i}_d{regs}")
+            # a builder may keep these registers from being merged with equal ones (VerilogBuilder)
+            delayed[i, regs] = getattr(b, "kept_reg", b.reg)(through(i, regs - 1), 1, f"{tag}_cin{i}_d{regs}")
         return delayed[i, regs]
 
     def carry_in(i, level):
@@ -416,6 +492,12 @@ class VerilogBuilder:
         self.assigns.append(f"    {name} <= {expr};")
         return name
 
+    def kept_reg(self, expr, width, name):
+        """A register that synthesis does not merge with an equal one."""
+        self.decls.append(f"  (* keep *) reg [{width - 1}:0] {name};")
+        self.assigns.append(f"    {name} <= {expr};")
+        return name
+
     def wire(self, expr, width, name):
         self.decls.append(f"  wire [{width - 1}:0] {name} = {expr};")
         return name
@@ -450,6 +532,9 @@ class CellBuilder(VerilogBuilder):
         self.decls.append(self.cell.instance(f"{name}_c", f"{name}[1]", carry, k, ins))
         self.decls.append(self.cell.instance(f"{name}_s", f"{name}[0]", total, k, ins))
         return name
+
+    def kept_reg(self, expr, width, name):
+        return self.reg(expr, width, name)     # flip-flop primitives are never merged
 
     def reg(self, expr, width, name):
         self.decls.append(f"  wire [{width - 1}:0] {name}_d = {expr};")
@@ -512,13 +597,15 @@ class AmaranthBuilder:
 
 def popcount_verilog(module: str, header: str, n_bits: int, class_bits: list, offsets: list, count_width: int,
                      latency: int, every: int = DEFAULT_EVERY, style: str = DEFAULT_STYLE,
-                     weights: list | None = None, inverted: list | None = None, cell=None, relay: int = 0) -> str:
+                     weights: list | None = None, inverted: list | None = None, cell=None, relay: int = 0,
+                     local: bool = False) -> str:
     """A module ``module(clk, bits, counts)``: class c's count (``count_width`` bits, two's complement) at
     ``counts[c*count_width +: count_width]``, ``latency`` cycles after ``bits``. ``weights``: per class, one
     positive int per position in ``class_bits[c]`` (default: every bit counts once). ``inverted``: per class,
     one bool per position, True where ``bits[t]`` is driven by an inverted register (an area hint only).
     ``cell``: a family's primitives (:mod:`._lutcells`); the registers are then its flip-flops, and the bits
-    arrive without their inversion: ``inverted`` says which to invert (see :class:`CellBuilder`)."""
+    arrive without their inversion: ``inverted`` says which to invert (see :class:`CellBuilder`). ``local``: each
+    class's bits are in an order in which neighbours are near each other (:func:`build_popcount`)."""
     b = VerilogBuilder() if cell is None else CellBuilder(cell)
     outs = []
     for c, positions in enumerate(class_bits):
@@ -528,7 +615,7 @@ def popcount_verilog(module: str, header: str, n_bits: int, class_bits: list, of
         refs = [f"{{~bits[{t}]}}" if f else f"bits[{t}]" for t, f in zip(positions, flip)]
         w = None if weights is None else weights[c]
         outs.append(build_popcount(b, refs, int(offsets[c]), count_width, latency, f"c{c}", every, style, w, inv,
-                                   relay))
+                                   relay, local))
     k = len(class_bits)
     lines = [f"// {header}", f"module {module} (clk, bits, counts);", "  input clk;",
              f"  input [{max(n_bits, 1) - 1}:0] bits;", f"  output [{k * count_width - 1}:0] counts;"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import gates
-from .netlist import Netlist
+from .netlist import FIRST_INPUT_NET, Netlist
 
 #: Shortest block net_levels computes in one step; where blocks are shorter, chunks of this size are relaxed.
 _MIN_BLOCK = 1024
@@ -145,3 +145,46 @@ def describe(nl: Netlist) -> dict:
         "op_histogram": nl.op_histogram(),
         "provenance": nl.meta,
     }
+
+
+def input_places(nl: Netlist):
+    """(row, column) of every input bit on the model's input image, as float64 (n_inputs, 2), or None when the
+    netlist has no image layout. An input encoding places a bit at the pixel its feature reads (a threshold of
+    it); otherwise a 2-D or deeper ``input_shape`` places bit i at the last two coordinates of index i (channels
+    stacked on one image)."""
+    if nl.encoding is not None and len(nl.encoding.feature_shape) >= 2:
+        shape, flat = tuple(nl.encoding.feature_shape), np.asarray(nl.encoding.feature, dtype=np.int64)
+    elif nl.input_shape is not None and len(nl.input_shape) >= 2:
+        shape, flat = tuple(nl.input_shape), np.arange(nl.n_inputs, dtype=np.int64)
+    else:
+        return None
+    rows, cols = int(shape[-2]), int(shape[-1])
+    pixel = flat % (rows * cols)
+    return np.stack([pixel // cols, pixel % cols], axis=1).astype(np.float64)
+
+
+def net_places(nl: Netlist):
+    """A place on the input image for every net, float64 (n_nets, 2), or None (see :func:`input_places`): an
+    input bit's pixel, a node's the mean of its non-constant inputs' places (a constant node takes the centre of
+    the image). In a network with local wiring a gate's place is then near the pixels its cone reads, and gates
+    with near places share most of their cone."""
+    ins = input_places(nl)
+    if ins is None:
+        return None
+    first = nl.first_node_net
+    place = np.full((nl.n_nets, 2), np.nan)
+    place[FIRST_INPUT_NET:first] = ins
+    centre = ins.mean(axis=0) if len(ins) else np.zeros(2)
+    fanin, arity = nl.fanin.tolist(), nl.arity.tolist()
+    rows, cols = place[:, 0].tolist(), place[:, 1].tolist()
+    for i in range(nl.n_nodes):
+        r = c = 0.0
+        k = 0
+        for net in fanin[i][:arity[i]]:
+            if net >= FIRST_INPUT_NET:
+                r += rows[net]
+                c += cols[net]
+                k += 1
+        rows[first + i], cols[first + i] = (r / k, c / k) if k else (float(centre[0]), float(centre[1]))
+    place[:, 0], place[:, 1] = rows, cols
+    return place
