@@ -1,6 +1,6 @@
 """One model through every device family's board flow: LUT4, flip-flops, block RAM, Fmax and the build's wall time.
 
-    python -m bench.bench_families [--model examples/mnist_lgn.pt] [--boards ulx3s-85f,tangnano9k,...]
+    python -m bench.bench_families [--model examples/mnist_lgn_96.pt] [--boards ulx3s-85f,tangnano9k,...]
 
 Each board build is ``lgn2hw compile MODEL --board B`` (UART harness, the board clock as the target, 64
 post-synthesis simulation samples), run afresh (no step cache), one after the other. A build that stops (the
@@ -59,7 +59,7 @@ def _cpu() -> float:
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", default=str(ROOT / "examples" / "mnist_lgn.pt"))
+    ap.add_argument("--model", default=str(ROOT / "examples" / "mnist_lgn_96.pt"))
     ap.add_argument("--boards", default=",".join(BOARDS))
     ap.add_argument("--quick", action="store_true", help="the small digits example on the Tang Nano 9K only")
     ap.add_argument("-o", "--out", default="families")

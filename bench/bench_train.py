@@ -5,7 +5,7 @@
 Each run trains from scratch in this process with the CLI's defaults unless its row says otherwise, records wall
 time and this process's CPU time (steadier on a shared machine), then checks that the discretised network's
 class counts equal the reference interpreter's on the whole test split. Then ``steps``: the time of one training
-step (batch 64, forward, backward and Adam) of the full-MNIST network of examples/mnist_lgn.pt's recipe at twice
+step (batch 64, forward, backward and Adam) of the full-MNIST network of examples/mnist_lgn_96.pt's recipe at twice
 its width (4 x 8,000 gates on 3 x 20 x 20 input bits), with learnable wiring as lgn2hw computes it (rows of
 samples gathered and scattered) and as plain indexing of the candidates (the formula, as the tests write it), and
 with fixed local wiring; on 1 and 2 threads. Prints tables, writes bench/results/train.json (train_quick.json with

@@ -2,7 +2,7 @@
 
     python -m bench.bench_verify [--model PATH] [--quick] [--rtl-timeout S]
 
-For each design (examples/digits_lgn.pt, examples/mnist_lgn.pt and the shared 48K model), the core is compiled for
+For each design (examples/digits_lgn.pt, examples/mnist_lgn_96.pt and the shared 48K model), the core is compiled for
 the bare LFE5U-85F through ECP5 synthesis (``--stop-after synth-core``, no post-synthesis simulation, no proof;
 the synthesis may come from the step cache), then ``lgn2hw.verify`` runs the three comparisons: the netlist after
 passes against the checkpoint (``ir``), the emitted Verilog against the checkpoint (``rtl``, bounded by
@@ -53,7 +53,7 @@ def main() -> None:
     args = ap.parse_args()
     designs = [(ROOT / "examples" / "digits_lgn.pt", {}, 100.0)]
     if not args.quick:
-        designs.append((ROOT / "examples" / "mnist_lgn.pt", {}, 100.0))
+        designs.append((ROOT / "examples" / "mnist_lgn_96.pt", {}, 100.0))
         if not args.no_shared and have_model(args.model, "the shared 48K model's rows"):
             designs.append((Path(args.model), {"classes": 10}, 250.0))
     rows = []

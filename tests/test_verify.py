@@ -182,7 +182,7 @@ def test_pairing_accounts_for_every_bit_of_the_checkpoint():
     constants or complementary pairs (which the passes fold into the class offsets) that the offsets account for;
     a changed offset or a flipped inversion is refused."""
     import numpy as np
-    nl = lgn2hw.load(str(EXAMPLE.parent / "mnist_lgn.pt"))
+    nl = lgn2hw.load(str(EXAMPLE.parent / "mnist_lgn_96.pt"))
     plain = lgn2hw.optimize(nl.copy())
     before = prove.correspond(nl, plain.out_class, prove._signatures(plain))
     assert isinstance(before, prove.Correspondence)     # the trained network's own constants and pairs

@@ -77,7 +77,7 @@ RECOMMENDED = {"ecp5": ("pack", 1), "ice40": ("fa", 2)}
 #: The style at fast clocks (where a register follows every level), per family. ECP5 takes ``cin``: in whole
 #: designs at a 250 MHz target ``pack``'s wide chains, each gathering the bits of many adders, set the clock --
 #: the 2,514-LUT cone of the shared 48K model with lgn2hw's placement 172.7 MHz with ``pack``, 197.9 with ``cin``
-#: (bench/results/placement.json); examples/mnist_lgn.pt with nextpnr's 174.8 and 186.9 MHz -- at 5-16 % more LUT4.
+#: (bench/results/placement.json); examples/mnist_lgn_96.pt with nextpnr's 174.8 and 186.9 MHz -- at 5-16 % more LUT4.
 FAST_STYLE = {"ecp5": "cin"}
 
 

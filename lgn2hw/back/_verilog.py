@@ -55,7 +55,7 @@ LUT_MAP_MAX_NODES = 2_000_000
 FAST_POPCOUNT_MHZ = 180.0
 # At such clocks a gate-module register read by more cells than this is written several times (EmitOptions.
 # max_fanout), per family; none by default. Measured on ECP5 at a 250 MHz target (bench/results/placement.json):
-# while a gate's register to a gate reading it was the critical path of examples/mnist_lgn.pt (4.2-4.8 ns of routing
+# while a gate's register to a gate reading it was the critical path of examples/mnist_lgn_96.pt (4.2-4.8 ns of routing
 # on nets of fan-out 5-9), copies read by at most 4 cells raised seeds 1-4 from 196.5, 195.6, 183.3, 181.5 to 204.3,
 # 183.3, 195.4, 203.5 MHz. Once the argmax registered its counts twice, its first comparison was the critical path
 # with or without copies: 202.3 and 193.2 MHz without, 196.1 and 202.7 with (seeds 1, 2); the synthetic local

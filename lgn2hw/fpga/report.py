@@ -126,7 +126,8 @@ def write_human_report(out: Path, report: dict, nl) -> None:
               f"limits a board to about {1 / per:,.0f} samples/s.", ""]
     L += ["## Post-synthesis simulation", ""]
     ps = b.get("postsim") or {}
-    L += [f"{ps['samples']} samples through the mapped netlist `{ps['netlist']}` (Icarus, yosys cell models): "
+    sim = {"icarus": "Icarus", "verilator": "Verilator"}.get(ps.get("simulator"), ps.get("simulator") or "Icarus")
+    L += [f"{ps['samples']} samples through the mapped netlist `{ps['netlist']}` ({sim}, yosys cell models): "
           f"{ps['compared']} equal to the reference interpreter." if ps.get("equal") else
           f"Not run: {ps.get('skipped', 'disabled (--postsim 0)')}.", ""]
     if report.get("verify"):
