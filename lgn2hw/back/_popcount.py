@@ -65,11 +65,11 @@ from ._gates import bits_for
 
 DEFAULT_EVERY = 2
 STYLES = ("fa", "cin", "pack")
-#: Resolution of :func:`place_order`: a 2**bits x 2**bits grid over the places.
-_HILBERT_BITS = 10
 DEFAULT_STYLE = "fa"
 #: ``pack``: the most columns (adders plus one separating column each) in one carry chain.
 PACK_COLUMNS = 24
+#: Resolution of :func:`place_order`: a 2**bits x 2**bits grid over the places.
+_HILBERT_BITS = 10
 #: The measured best (style, every) per device family; see bench/bench_popcount.py and bench/results/popcount.json.
 #: iCE40 keeps ``fa``: with ``pack`` the example model's core plus UART harness on the HX8K breakout board did not
 #: route (nextpnr-ice40 still had 9,857 arcs to route after 20 minutes), with ``fa`` it routes.
